@@ -1,0 +1,340 @@
+//! [`CommandSocket`]: an authenticated inbound connection for one-off
+//! commands (`api`, `bgapi`, applications on a channel, raw commands).
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tracing::{debug, info};
+
+use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Reply};
+use crate::error::{Error, Result};
+use crate::protocol::{ApiResponse, Command, CommandReply, Event, Message, SendMsg};
+
+/// A secret that never shows in `Debug` or `Display` output, nor in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(secret: impl Into<String>) -> Password {
+        Password(secret.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(********)")
+    }
+}
+
+impl fmt::Display for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("********")
+    }
+}
+
+impl From<&str> for Password {
+    fn from(s: &str) -> Password {
+        Password::new(s)
+    }
+}
+
+impl From<String> for Password {
+    fn from(s: String) -> Password {
+        Password(s)
+    }
+}
+
+/// How to reach and authenticate to FreeSWITCH's event socket.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `host:port` (default `127.0.0.1:8021`).
+    pub addr: String,
+    /// The event socket password (default `ClueCon`).
+    pub password: Password,
+    /// `user@domain` for `userauth` instead of `auth`.
+    pub user: Option<String>,
+    /// Deadline for the TCP connect plus the `auth/request` greeting and the
+    /// authentication reply (default 10 s).
+    pub connect_timeout: Duration,
+    /// Keep the event stream for [`CommandSocket::take_events`] instead of
+    /// discarding events in the background (default false).
+    pub keep_events: bool,
+    /// Connection settings (timeouts, limits, overflow policy).
+    pub config: ConnectionConfig,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            addr: "127.0.0.1:8021".into(),
+            password: Password::new("ClueCon"),
+            user: None,
+            connect_timeout: Duration::from_secs(10),
+            keep_events: false,
+            config: ConnectionConfig::default(),
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Options for `addr` with the defaults otherwise.
+    pub fn new(addr: impl Into<String>) -> ConnectOptions {
+        ConnectOptions {
+            addr: addr.into(),
+            ..ConnectOptions::default()
+        }
+    }
+
+    /// Sets the password.
+    pub fn password(mut self, password: impl Into<Password>) -> Self {
+        self.password = password.into();
+        self
+    }
+
+    /// Authenticates with `userauth <user@domain>:<password>`.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Sets the connect deadline.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Keeps events for [`CommandSocket::take_events`].
+    pub fn keep_events(mut self, keep: bool) -> Self {
+        self.keep_events = keep;
+        self
+    }
+
+    /// Sets the connection settings.
+    pub fn config(mut self, config: ConnectionConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Connects and authenticates.
+    pub async fn connect(self) -> Result<CommandSocket> {
+        CommandSocket::connect_with(self).await
+    }
+}
+
+/// An authenticated inbound event-socket connection for one-off commands.
+///
+/// ```no_run
+/// # async fn f() -> librevox::Result<()> {
+/// use librevox::CommandSocket;
+/// let socket = CommandSocket::connect("127.0.0.1:8021", "ClueCon").await?;
+/// let status = socket.api("status").await?;
+/// println!("{}", status.text());
+/// let job = socket.bgapi("originate loopback/9664 &park()").await?;
+/// println!("originate said: {}", job.output().await?);
+/// socket.close().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct CommandSocket {
+    conn: Connection,
+    events: Option<EventStream>,
+    jobs_subscribed: AtomicBool,
+    completions_subscribed: AtomicBool,
+}
+
+impl CommandSocket {
+    /// Connects to `addr` (`host:port`) and authenticates with `auth
+    /// <password>`. Fails with [`Error::Auth`] on a wrong password,
+    /// [`Error::Rejected`] on an ACL rejection and [`Error::Timeout`] when
+    /// FreeSWITCH stays silent.
+    pub async fn connect(addr: &str, password: impl Into<Password>) -> Result<CommandSocket> {
+        ConnectOptions::new(addr).password(password).connect().await
+    }
+
+    /// Connects with full options.
+    pub async fn connect_with(options: ConnectOptions) -> Result<CommandSocket> {
+        let deadline = options.connect_timeout;
+        let addr = options.addr.clone();
+        let work = async {
+            let stream = TcpStream::connect(&addr).await?;
+            stream.set_nodelay(true)?;
+            Self::handshake(stream, &options).await
+        };
+        match tokio::time::timeout(deadline, work).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                what: "connecting and authenticating to FreeSWITCH",
+                after: deadline,
+            }),
+        }
+    }
+
+    /// Authenticates over an already-open stream (a TCP socket, or an
+    /// in-memory duplex to the simulator).
+    pub async fn connect_io<T>(io: T, options: ConnectOptions) -> Result<CommandSocket>
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let deadline = options.connect_timeout;
+        match tokio::time::timeout(deadline, Self::handshake(io, &options)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                what: "the auth/request greeting and authentication",
+                after: deadline,
+            }),
+        }
+    }
+
+    async fn handshake<T>(io: T, options: &ConnectOptions) -> Result<CommandSocket>
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (conn, mut events) = Connection::new(io, options.config.clone());
+        authenticate(&conn, &mut events, options).await?;
+        info!(addr = %options.addr, "authenticated to FreeSWITCH");
+        let events = if options.keep_events {
+            Some(events)
+        } else {
+            tokio::spawn(drain(events));
+            None
+        };
+        Ok(CommandSocket {
+            conn,
+            events,
+            jobs_subscribed: AtomicBool::new(false),
+            completions_subscribed: AtomicBool::new(false),
+        })
+    }
+
+    /// The underlying connection handle (clone it to share the socket).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The event stream, when the socket was opened with
+    /// [`ConnectOptions::keep_events`]; `None` otherwise or if already taken.
+    pub fn take_events(&mut self) -> Option<EventStream> {
+        self.events.take()
+    }
+
+    /// Runs `api <command>`; `-ERR`/`-USAGE` bodies are
+    /// [`Error::CommandFailed`].
+    pub async fn api(&self, command: &str) -> Result<ApiResponse> {
+        self.conn.api(command).await
+    }
+
+    /// Runs `bgapi <command>` and returns the job to await. Subscribes the
+    /// socket to BACKGROUND_JOB (in its current format) the first time.
+    pub async fn bgapi(&self, command: &str) -> Result<BackgroundJob> {
+        if !self.jobs_subscribed.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self
+                .conn
+                .subscribe(self.conn.format(), &["BACKGROUND_JOB"])
+                .await
+            {
+                self.jobs_subscribed.store(false, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        self.conn.bgapi(command).await
+    }
+
+    /// Sends any command and returns the reply as it came.
+    pub async fn send(&self, command: &Command) -> Result<Reply> {
+        self.conn.send(command).await
+    }
+
+    /// Sends a command answered by `command/reply`; `-ERR` is an error.
+    pub async fn command(&self, command: &Command) -> Result<CommandReply> {
+        self.conn.command(command).await
+    }
+
+    /// Queues application `app` with `arg` on channel `uuid` (`sendmsg`
+    /// execute with `event-lock: true`) and returns FreeSWITCH's `+OK`
+    /// acknowledgement, as the original's `CommandSocket#application` does.
+    pub async fn application(&self, uuid: &str, app: &str, arg: &str) -> Result<CommandReply> {
+        let msg = SendMsg::execute(app, arg).uuid(uuid).event_lock(true);
+        self.conn.sendmsg(&msg).await
+    }
+
+    /// Runs application `app` with `arg` on channel `uuid` and waits for its
+    /// CHANNEL_EXECUTE_COMPLETE. Subscribes the socket to
+    /// CHANNEL_EXECUTE_COMPLETE, CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE the
+    /// first time.
+    pub async fn execute(&self, uuid: &str, app: &str, arg: &str) -> Result<Event> {
+        if !self.completions_subscribed.swap(true, Ordering::SeqCst) {
+            let names = [
+                "CHANNEL_EXECUTE_COMPLETE",
+                "CHANNEL_HANGUP",
+                "CHANNEL_HANGUP_COMPLETE",
+            ];
+            if let Err(e) = self.conn.subscribe(self.conn.format(), &names).await {
+                self.completions_subscribed.store(false, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        let msg = SendMsg::execute(app, arg).uuid(uuid).event_lock(true);
+        self.conn.execute(msg, Some(uuid)).await
+    }
+
+    /// Sends `exit` and waits for FreeSWITCH to close the connection.
+    pub async fn close(self) -> Result<()> {
+        self.conn.exit().await
+    }
+}
+
+/// Waits for the greeting, then authenticates.
+pub(crate) async fn authenticate(
+    conn: &Connection,
+    events: &mut EventStream,
+    options: &ConnectOptions,
+) -> Result<()> {
+    loop {
+        match events.recv().await {
+            Some(Message::AuthRequest) => break,
+            Some(Message::RudeRejection(reason)) => {
+                return Err(Error::Rejected {
+                    reason: reason.trim().to_owned(),
+                })
+            }
+            Some(Message::DisconnectNotice(n)) => {
+                return Err(Error::closed(format!(
+                    "FreeSWITCH disconnected before the greeting: {}",
+                    n.body.trim()
+                )))
+            }
+            Some(other) => debug!(?other, "ignoring a frame before the auth/request greeting"),
+            None => return Err(conn.closed().await),
+        }
+    }
+    let cmd = match &options.user {
+        Some(user) => Command::userauth(user, options.password.expose()),
+        None => Command::auth(options.password.expose()),
+    };
+    match conn.send(&cmd).await {
+        Ok(Reply::Command(r)) if r.is_ok() => Ok(()),
+        Ok(Reply::Command(r)) => Err(Error::Auth {
+            reply: r.text().to_owned(),
+        }),
+        Ok(Reply::Api(_)) => Err(Error::protocol("auth answered with api/response")),
+        // FreeSWITCH closes right after `-ERR invalid`; if the close won the
+        // race, the reply was still the refusal.
+        Err(e) => Err(e),
+    }
+}
+
+async fn drain(mut events: EventStream) {
+    let mut buf = Vec::with_capacity(64);
+    while events.recv_many(&mut buf, 64).await > 0 {
+        buf.clear();
+    }
+}

@@ -1,0 +1,437 @@
+//! The task that owns a socket.
+//!
+//! One loop polls, together: new requests from handles, writing buffered
+//! bytes, reading the socket, room in the event channel, and hangup
+//! deadlines. Reads and writes are polled side by side so that a large write
+//! can never deadlock against a peer that is itself blocked writing to us.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+use tracing::{debug, info, trace, warn};
+
+use super::{ConnectionConfig, OverflowPolicy, Reply, Request};
+use crate::error::{Error, Result};
+use crate::protocol::{EslCodec, Event, Message};
+
+const READ_CHUNK: usize = 64 * 1024;
+
+enum Step {
+    Request(Option<Request>),
+    Wrote(std::io::Result<usize>),
+    Read(std::io::Result<usize>),
+    EventsGone,
+    HangupGrace,
+    ExitDeadline,
+    Nothing,
+}
+
+struct Pending {
+    tx: oneshot::Sender<Result<Reply>>,
+    describe: String,
+}
+
+struct AppEntry {
+    channel: Option<String>,
+    tx: oneshot::Sender<Result<Event>>,
+}
+
+pub(crate) struct Driver<T> {
+    reader: ReadHalf<T>,
+    writer: WriteHalf<T>,
+    codec: EslCodec,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    requests: mpsc::Receiver<Request>,
+    handles_alive: bool,
+    pending: VecDeque<Pending>,
+    jobs: HashMap<String, oneshot::Sender<Result<Event>>>,
+    apps: HashMap<String, AppEntry>,
+    /// Channels seen hanging up: when their grace ends, and the cause.
+    hangups: HashMap<String, (Instant, Option<String>)>,
+    events: mpsc::Sender<Message>,
+    /// Events waiting for room in `events` (backpressure policy only).
+    parked: VecDeque<Message>,
+    park_limit: usize,
+    overflow: OverflowPolicy,
+    hangup_grace: Duration,
+    dropped: Arc<AtomicU64>,
+    closed: watch::Sender<Option<Error>>,
+    exit_deadline: Option<Instant>,
+}
+
+impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
+    pub(crate) fn new(
+        reader: ReadHalf<T>,
+        writer: WriteHalf<T>,
+        requests: mpsc::Receiver<Request>,
+        events: mpsc::Sender<Message>,
+        closed: watch::Sender<Option<Error>>,
+        dropped: Arc<AtomicU64>,
+        config: &ConnectionConfig,
+    ) -> Self {
+        Driver {
+            reader,
+            writer,
+            codec: EslCodec::new(config.limits),
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: BytesMut::new(),
+            requests,
+            handles_alive: true,
+            pending: VecDeque::new(),
+            jobs: HashMap::new(),
+            apps: HashMap::new(),
+            hangups: HashMap::new(),
+            events,
+            parked: VecDeque::new(),
+            park_limit: config.event_capacity.max(1),
+            overflow: config.overflow,
+            hangup_grace: config.hangup_grace,
+            dropped,
+            closed,
+            exit_deadline: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let reason = match self.run_loop().await {
+            Ok(reason) => reason,
+            Err(err) => {
+                warn!(error = %err, "ESL connection failed");
+                err
+            }
+        };
+        info!(reason = %reason, "ESL connection closed");
+        // Publish the reason first, so that a caller woken by a dropped
+        // promise reads it rather than a generic message.
+        let _ = self.closed.send(Some(reason.clone()));
+        self.fail_all(&reason);
+        let _ = self.writer.shutdown().await;
+    }
+
+    /// True while someone waits for something only the socket can bring.
+    fn awaiting_socket(&self) -> bool {
+        !self.pending.is_empty() || !self.jobs.is_empty() || !self.apps.is_empty()
+    }
+
+    fn may_read(&self) -> bool {
+        self.parked.is_empty() || (self.awaiting_socket() && self.parked.len() < self.park_limit)
+    }
+
+    async fn run_loop(&mut self) -> Result<Error> {
+        loop {
+            // Route every complete frame already buffered.
+            while self.may_read() {
+                match self.codec.decode(&mut self.rbuf)? {
+                    Some(frame) => {
+                        trace!(
+                            content_type = frame.content_type().unwrap_or(""),
+                            body_len = frame.body().len(),
+                            "received frame"
+                        );
+                        let msg = Message::from_frame(frame)?;
+                        if let Some(reason) = self.route(msg) {
+                            return Ok(reason);
+                        }
+                    }
+                    None => break,
+                }
+            }
+            self.flush_parked();
+            let next_hangup = self.hangups.values().map(|(at, _)| *at).min();
+            let exit_deadline = self.exit_deadline;
+            let may_read = self.may_read();
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            let step = tokio::select! {
+                req = self.requests.recv(), if self.handles_alive => Step::Request(req),
+                res = self.writer.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => Step::Wrote(res),
+                res = self.reader.read_buf(&mut self.rbuf), if may_read => Step::Read(res),
+                permit = self.events.reserve(), if !self.parked.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(msg) = self.parked.pop_front() {
+                            permit.send(msg);
+                        }
+                        Step::Nothing
+                    }
+                    Err(_) => Step::EventsGone,
+                },
+                _ = sleep_until_opt(next_hangup), if next_hangup.is_some() => Step::HangupGrace,
+                _ = sleep_until_opt(exit_deadline), if exit_deadline.is_some() => Step::ExitDeadline,
+            };
+            match step {
+                Step::Request(Some(req)) => self.accept(req),
+                Step::Request(None) => {
+                    // Every handle is gone: say goodbye, then wait for the close.
+                    debug!("last connection handle dropped; sending exit");
+                    self.handles_alive = false;
+                    self.wbuf.extend_from_slice(b"exit\n\n");
+                    self.exit_deadline = Some(Instant::now() + Duration::from_secs(5));
+                }
+                Step::Wrote(res) => {
+                    if res? == 0 {
+                        return Ok(Error::closed("the socket refused further writes"));
+                    }
+                    if self.wbuf.is_empty() {
+                        self.writer.flush().await?;
+                    }
+                }
+                Step::Read(res) => {
+                    if res? == 0 {
+                        let eof = Error::closed("FreeSWITCH closed the connection");
+                        return match self.codec.decode_eof(&mut self.rbuf)? {
+                            Some(frame) => {
+                                let msg = Message::from_frame(frame)?;
+                                Ok(self.route(msg).unwrap_or(eof))
+                            }
+                            None => Ok(eof),
+                        };
+                    }
+                }
+                Step::EventsGone => self.parked.clear(),
+                Step::HangupGrace => self.expire_hangups(),
+                Step::ExitDeadline => {
+                    return Ok(Error::closed("closed after the last handle was dropped"));
+                }
+                Step::Nothing => {}
+            }
+        }
+    }
+
+    fn accept(&mut self, req: Request) {
+        let Request::Send {
+            bytes,
+            describe,
+            reply,
+            job,
+            app,
+        } = req;
+        if reply.is_closed() {
+            // The caller gave up before the command was written: skip it whole.
+            debug!(command = %describe, "caller left before the command was sent; not sending it");
+            return;
+        }
+        trace!(command = %describe, len = bytes.len(), "sending command");
+        if let Some((uuid, tx)) = job {
+            prune(&mut self.jobs, |tx| tx.is_closed());
+            self.jobs.insert(uuid, tx);
+        }
+        if let Some(app) = app {
+            prune(&mut self.apps, |e| e.tx.is_closed());
+            if let Some(ch) = &app.channel {
+                // A channel already hung up: give this wait the grace too.
+                if let Some((at, _)) = self.hangups.get_mut(ch) {
+                    *at = (*at).max(Instant::now() + self.hangup_grace);
+                }
+            }
+            self.apps.insert(
+                app.event_uuid,
+                AppEntry {
+                    channel: app.channel,
+                    tx: app.tx,
+                },
+            );
+        }
+        self.pending.push_back(Pending {
+            tx: reply,
+            describe,
+        });
+        self.wbuf.extend_from_slice(&bytes);
+    }
+
+    /// Routes one message; returns the close reason if it ends the connection.
+    fn route(&mut self, msg: Message) -> Option<Error> {
+        match msg {
+            Message::CommandReply(r) => self.resolve_reply(Reply::Command(r)),
+            Message::ApiResponse(r) => self.resolve_reply(Reply::Api(r)),
+            Message::Event(event) => {
+                self.observe_event(&event);
+                self.deliver(Message::Event(event));
+            }
+            Message::DisconnectNotice(notice) => {
+                let closing = notice.is_closing();
+                if !closing {
+                    if let Some(uuid) = &notice.controlled_session_uuid {
+                        self.mark_hangup(uuid, None);
+                    }
+                }
+                let reason = closing.then(|| {
+                    Error::closed(format!(
+                        "FreeSWITCH sent a disconnect-notice: {}",
+                        notice.body.trim()
+                    ))
+                });
+                self.deliver(Message::DisconnectNotice(notice));
+                if let Some(reason) = reason {
+                    return Some(reason);
+                }
+            }
+            other => self.deliver(other),
+        }
+        None
+    }
+
+    fn resolve_reply(&mut self, reply: Reply) {
+        match self.pending.pop_front() {
+            Some(p) => {
+                if p.tx.send(Ok(reply)).is_err() {
+                    trace!(command = %p.describe, "reply for a caller that stopped waiting discarded");
+                }
+            }
+            None => warn!("reply with no command waiting for it; ignored"),
+        }
+    }
+
+    fn observe_event(&mut self, event: &Event) {
+        match event.name() {
+            Some("BACKGROUND_JOB") => {
+                if let Some(tx) = event.job_uuid().and_then(|u| self.jobs.remove(u)) {
+                    let _ = tx.send(Ok(event.clone()));
+                }
+            }
+            Some("CHANNEL_EXECUTE_COMPLETE") => {
+                if let Some(entry) = event.application_uuid().and_then(|u| self.apps.remove(u)) {
+                    let _ = entry.tx.send(Ok(event.clone()));
+                }
+            }
+            Some("CHANNEL_HANGUP") => {
+                if let Some(uuid) = event.unique_id() {
+                    let cause = event.hangup_cause().map(str::to_owned);
+                    self.mark_hangup(uuid, cause);
+                }
+            }
+            Some("CHANNEL_HANGUP_COMPLETE") => {
+                if let Some(uuid) = event.unique_id() {
+                    let cause = event.hangup_cause().map(str::to_owned);
+                    self.hangups.remove(uuid);
+                    self.fail_apps_of(uuid, cause);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn mark_hangup(&mut self, uuid: &str, cause: Option<String>) {
+        let at = Instant::now() + self.hangup_grace;
+        let entry = self.hangups.entry(uuid.to_owned()).or_insert((at, None));
+        if cause.is_some() {
+            entry.1 = cause;
+        }
+    }
+
+    fn expire_hangups(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<(String, Option<String>)> = self
+            .hangups
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(uuid, (_, cause))| (uuid.clone(), cause.clone()))
+            .collect();
+        for (uuid, cause) in expired {
+            self.hangups.remove(&uuid);
+            self.fail_apps_of(&uuid, cause);
+        }
+    }
+
+    fn fail_apps_of(&mut self, uuid: &str, cause: Option<String>) {
+        let ids: Vec<String> = self
+            .apps
+            .iter()
+            .filter(|(_, e)| e.channel.as_deref() == Some(uuid))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(entry) = self.apps.remove(&id) {
+                let _ = entry.tx.send(Err(Error::Hangup {
+                    uuid: uuid.to_owned(),
+                    cause: cause.clone(),
+                }));
+            }
+        }
+    }
+
+    fn deliver(&mut self, msg: Message) {
+        if !self.parked.is_empty() {
+            self.park(msg);
+            return;
+        }
+        match self.events.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => self.park(msg),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                // Nobody listens for events any more; replies still flow.
+            }
+        }
+    }
+
+    fn park(&mut self, msg: Message) {
+        match self.overflow {
+            OverflowPolicy::Backpressure => self.parked.push_back(msg),
+            OverflowPolicy::DropNewest => {
+                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    warn!(
+                        dropped = n,
+                        "event stream full; dropping events (DropNewest policy)"
+                    );
+                }
+            }
+        }
+    }
+
+    fn flush_parked(&mut self) {
+        while let Some(msg) = self.parked.pop_front() {
+            match self.events.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => {
+                    self.parked.push_front(msg);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.parked.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail_all(&mut self, reason: &Error) {
+        for p in self.pending.drain(..) {
+            let _ = p.tx.send(Err(reason.clone()));
+        }
+        for (_, tx) in self.jobs.drain() {
+            let _ = tx.send(Err(reason.clone()));
+        }
+        for (_, entry) in self.apps.drain() {
+            let _ = entry.tx.send(Err(reason.clone()));
+        }
+        // Requests that were queued but never accepted fail the same way.
+        self.requests.close();
+        while let Ok(Request::Send { reply, .. }) = self.requests.try_recv() {
+            let _ = reply.send(Err(reason.clone()));
+        }
+        // Undelivered events still reach the consumer, best effort.
+        self.flush_parked();
+    }
+}
+
+fn prune<V>(map: &mut HashMap<String, V>, dead: impl Fn(&V) -> bool) {
+    if map.len() >= 64 && map.len().is_power_of_two() {
+        map.retain(|_, v| !dead(v));
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

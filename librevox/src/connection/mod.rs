@@ -1,0 +1,562 @@
+//! The connection core: one task owns the socket, handles are cheap clones.
+//!
+//! [`Connection::new`] spawns a driver task that owns both halves of the
+//! socket and returns a [`Connection`] handle plus an [`EventStream`]. Every
+//! command a handle sends gets a oneshot "promise" that the driver keeps in a
+//! FIFO queue; FreeSWITCH answers commands strictly in order (§7 of the
+//! protocol notes), so the next `command/reply` or `api/response` frame
+//! resolves the oldest promise. Events, log lines and notices never touch the
+//! queue: they leave through the event stream.
+//!
+//! ```text
+//!  handle ──(bytes, promise)──▶ driver ──bytes──▶ socket
+//!                                 │ pending: VecDeque<promise>
+//!  handle ◀──────reply──────────  │ ◀──command/reply, api/response── socket
+//!  EventStream ◀──events, logs, notices── │ ◀──events── socket
+//! ```
+//!
+//! Guarantees:
+//! * **Order.** The driver pushes a promise and appends the command's bytes
+//!   in one step, so socket order is queue order. Many commands may be in
+//!   flight (pipelining).
+//! * **Cancellation.** A caller that stops waiting (timeout, dropped future)
+//!   leaves its promise in the queue; the reply is read and discarded, so later
+//!   replies stay aligned. A command whose caller left before it was written
+//!   is not written at all.
+//! * **Deadlines.** Every wait has one: replies ([`ConnectionConfig::reply_timeout`]),
+//!   background jobs ([`ConnectionConfig::job_timeout`]), application
+//!   completions ([`ConnectionConfig::app_timeout`]); [`Connection::with_timeout`]
+//!   overrides them for one handle.
+//! * **Close.** On EOF, an I/O error, a malformed frame or a closing
+//!   disconnect-notice, every pending promise, job and application wait fails
+//!   at once with [`Error::Closed`] (or the error that ended the connection).
+//! * **Jobs.** `bgapi` chooses the `Job-UUID` itself and registers it before
+//!   the command is written, so the BACKGROUND_JOB event cannot race it.
+//! * **Applications.** An `execute` carries an `Event-UUID`; the
+//!   CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` matches resolves it.
+//!   When the channel hangs up first, the wait fails with [`Error::Hangup`]:
+//!   at CHANNEL_HANGUP_COMPLETE, or [`ConnectionConfig::hangup_grace`] after
+//!   CHANNEL_HANGUP when no HANGUP_COMPLETE comes (sync sockets).
+//! * **Events** leave through a bounded channel. With
+//!   [`OverflowPolicy::Backpressure`] (the default) nothing is ever dropped:
+//!   when the consumer falls behind, the driver stops reading the socket.
+//!   While a reply, job or application completion is awaited it keeps reading
+//!   (so a hook that calls `api` cannot deadlock) and parks up to
+//!   [`ConnectionConfig::event_capacity`] further events; past that it stops
+//!   reading too. With [`OverflowPolicy::DropNewest`] an event that finds the
+//!   channel full is dropped and counted ([`Connection::dropped_events`]).
+
+mod driver;
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::{Error, Result};
+use crate::protocol::{
+    ApiResponse, Command, CommandReply, Event, EventFormat, Limits, Message, SendMsg,
+};
+
+/// What to do with an event when the event stream is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OverflowPolicy {
+    /// Never drop: stop reading the socket until the consumer catches up
+    /// (FreeSWITCH then queues on its side, up to 100 000 events per socket).
+    #[default]
+    Backpressure,
+    /// Drop the event that does not fit and count it.
+    DropNewest,
+}
+
+/// Settings of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Deadline for a `command/reply` or `api/response` (default 30 s).
+    pub reply_timeout: Duration,
+    /// Deadline for a background job's BACKGROUND_JOB event (default 120 s).
+    pub job_timeout: Duration,
+    /// Deadline for an application's CHANNEL_EXECUTE_COMPLETE (default 4 h:
+    /// a bridged call may last that long; a hangup ends the wait sooner).
+    pub app_timeout: Duration,
+    /// How long after CHANNEL_HANGUP an application wait may still be
+    /// completed before it fails with [`Error::Hangup`] (default 2 s).
+    pub hangup_grace: Duration,
+    /// Capacity of the event stream (default 8192).
+    pub event_capacity: usize,
+    /// What happens when the event stream is full.
+    pub overflow: OverflowPolicy,
+    /// Frame size limits.
+    pub limits: Limits,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            reply_timeout: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(120),
+            app_timeout: Duration::from_secs(4 * 3600),
+            hangup_grace: Duration::from_secs(2),
+            event_capacity: 8192,
+            overflow: OverflowPolicy::Backpressure,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A reply to a command: `command/reply` or `api/response`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A `command/reply` frame.
+    Command(CommandReply),
+    /// An `api/response` frame.
+    Api(ApiResponse),
+}
+
+pub(crate) struct AppWait {
+    pub(crate) event_uuid: String,
+    pub(crate) channel: Option<String>,
+    pub(crate) tx: oneshot::Sender<Result<Event>>,
+}
+
+pub(crate) enum Request {
+    Send {
+        bytes: Bytes,
+        describe: String,
+        reply: oneshot::Sender<Result<Reply>>,
+        job: Option<(String, oneshot::Sender<Result<Event>>)>,
+        app: Option<AppWait>,
+    },
+}
+
+struct Shared {
+    tx: mpsc::Sender<Request>,
+    config: ConnectionConfig,
+    dropped: Arc<AtomicU64>,
+    closed: watch::Receiver<Option<Error>>,
+    format: std::sync::Mutex<EventFormat>,
+}
+
+/// A handle to one ESL connection. Cheap to clone; every clone talks to the
+/// same socket. The connection ends when FreeSWITCH closes it, or after the
+/// last handle is dropped (the driver then sends `exit`).
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("closed", &self.is_closed())
+            .field("timeout_override", &self.timeout)
+            .finish()
+    }
+}
+
+/// The frames of a connection that are not replies: events, log lines,
+/// disconnect-notices, the greeting, rude-rejections and unknown frames, in
+/// arrival order. It ends (`recv` returns `None`) when the connection closes.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::Receiver<Message>,
+}
+
+impl EventStream {
+    /// The next message, or `None` once the connection is closed and every
+    /// message was received.
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+
+    /// The next message if one is ready now.
+    pub fn try_recv(&mut self) -> Option<Message> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Receives up to `limit` ready messages into `buf` (waiting for at least
+    /// one); returns how many arrived, 0 when the stream ended.
+    pub async fn recv_many(&mut self, buf: &mut Vec<Message>, limit: usize) -> usize {
+        self.rx.recv_many(buf, limit).await
+    }
+}
+
+impl Connection {
+    /// Starts a connection over an established socket: spawns the driver task
+    /// on the current tokio runtime and returns the handle and the stream of
+    /// events. Nothing is sent; for an inbound socket the `auth/request`
+    /// greeting arrives on the event stream.
+    pub fn new<T>(io: T, config: ConnectionConfig) -> (Connection, EventStream)
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(1024);
+        let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
+        let (closed_tx, closed_rx) = watch::channel(None);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (reader, writer) = tokio::io::split(io);
+        let driver = driver::Driver::new(
+            reader,
+            writer,
+            rx,
+            events_tx,
+            closed_tx,
+            dropped.clone(),
+            &config,
+        );
+        tokio::spawn(driver.run());
+        let conn = Connection {
+            shared: Arc::new(Shared {
+                tx,
+                config,
+                dropped,
+                closed: closed_rx,
+                format: std::sync::Mutex::new(EventFormat::Plain),
+            }),
+            timeout: None,
+        };
+        (conn, EventStream { rx: events_rx })
+    }
+
+    /// A handle to the same connection whose waits use `timeout` instead of
+    /// the configured defaults (for replies, jobs and applications alike).
+    ///
+    /// ```no_run
+    /// # async fn f(conn: librevox::Connection) -> librevox::Result<()> {
+    /// use std::time::Duration;
+    /// let slow = conn.with_timeout(Duration::from_secs(90));
+    /// slow.api("originate sofia/gateway/trunk/5551234 &park()").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Connection {
+        Connection {
+            shared: self.shared.clone(),
+            timeout: Some(timeout),
+        }
+    }
+
+    /// The configuration the connection was started with.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.shared.config
+    }
+
+    /// Events dropped so far under [`OverflowPolicy::DropNewest`].
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// True once the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.borrow().is_some() || self.shared.tx.is_closed()
+    }
+
+    /// Waits until the connection has ended and returns why.
+    pub async fn closed(&self) -> Error {
+        let mut rx = self.shared.closed.clone();
+        loop {
+            if let Some(err) = rx.borrow_and_update().clone() {
+                return err;
+            }
+            if rx.changed().await.is_err() {
+                return Error::closed("connection task ended");
+            }
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        self.shared
+            .closed
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| Error::closed("connection task ended"))
+    }
+
+    fn reply_deadline(&self) -> Duration {
+        self.timeout.unwrap_or(self.shared.config.reply_timeout)
+    }
+
+    async fn submit(
+        &self,
+        cmd: &Command,
+        job: Option<(String, oneshot::Sender<Result<Event>>)>,
+        app: Option<AppWait>,
+    ) -> Result<Reply> {
+        let bytes = cmd.encode()?;
+        let (tx, rx) = oneshot::channel();
+        let req = Request::Send {
+            bytes,
+            describe: cmd.describe(),
+            reply: tx,
+            job,
+            app,
+        };
+        let deadline = self.reply_deadline();
+        let send_and_wait = async {
+            self.shared
+                .tx
+                .send(req)
+                .await
+                .map_err(|_| self.closed_error())?;
+            match rx.await {
+                Ok(result) => result,
+                Err(_) => Err(self.closed_error()),
+            }
+        };
+        match tokio::time::timeout(deadline, send_and_wait).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                what: "a command reply",
+                after: deadline,
+            }),
+        }
+    }
+
+    /// Sends a command and returns its reply as it came, without treating
+    /// `-ERR` as an error.
+    pub async fn send(&self, cmd: &Command) -> Result<Reply> {
+        self.submit(cmd, None, None).await
+    }
+
+    /// Sends a command that FreeSWITCH answers with `command/reply`; a
+    /// `-ERR` reply is [`Error::CommandFailed`].
+    pub async fn command(&self, cmd: &Command) -> Result<CommandReply> {
+        match self.send(cmd).await? {
+            Reply::Command(r) if r.is_err() => Err(Error::CommandFailed {
+                command: cmd.describe(),
+                reply: r.text().to_owned(),
+            }),
+            Reply::Command(r) => Ok(r),
+            Reply::Api(_) => Err(Error::protocol(format!(
+                "`{}` was answered with api/response instead of command/reply",
+                cmd.describe()
+            ))),
+        }
+    }
+
+    /// Runs `api <command>`. A body starting with `-ERR` or `-USAGE` is
+    /// [`Error::CommandFailed`] carrying FreeSWITCH's text; use
+    /// [`api_raw`](Self::api_raw) to get such a body as a response.
+    ///
+    /// ```no_run
+    /// # async fn f(conn: librevox::Connection) -> librevox::Result<()> {
+    /// let status = conn.api("status").await?;
+    /// println!("{}", status.text());
+    /// # Ok(()) }
+    /// ```
+    pub async fn api(&self, command: &str) -> Result<ApiResponse> {
+        self.api_raw(command).await?.into_result(command)
+    }
+
+    /// Runs `api <command>` and returns the response whatever its body.
+    pub async fn api_raw(&self, command: &str) -> Result<ApiResponse> {
+        let cmd = Command::api(command);
+        match self.send(&cmd).await? {
+            Reply::Api(r) => Ok(r),
+            Reply::Command(r) if r.is_err() => Err(Error::CommandFailed {
+                command: cmd.describe(),
+                reply: r.text().to_owned(),
+            }),
+            Reply::Command(r) => Err(Error::protocol(format!(
+                "`api {command}` was answered with command/reply `{}`",
+                r.text()
+            ))),
+        }
+    }
+
+    /// Runs `bgapi <command>` with a fresh `Job-UUID`. Returns once FreeSWITCH
+    /// accepted the job; await the returned [`BackgroundJob`] for its
+    /// BACKGROUND_JOB event. The socket must be subscribed to BACKGROUND_JOB
+    /// (`event plain BACKGROUND_JOB` or `ALL`) for the event to arrive;
+    /// [`CommandSocket::bgapi`](crate::CommandSocket::bgapi) does that for you.
+    pub async fn bgapi(&self, command: &str) -> Result<BackgroundJob> {
+        self.bgapi_with_uuid(command, &new_uuid()).await
+    }
+
+    /// [`bgapi`](Self::bgapi) with a `Job-UUID` chosen by the caller.
+    pub async fn bgapi_with_uuid(&self, command: &str, job_uuid: &str) -> Result<BackgroundJob> {
+        let cmd = Command::bgapi(command, job_uuid);
+        let (tx, rx) = oneshot::channel();
+        let reply = self
+            .submit(&cmd, Some((job_uuid.to_owned(), tx)), None)
+            .await?;
+        match reply {
+            Reply::Command(r) if r.is_ok() => Ok(BackgroundJob {
+                uuid: job_uuid.to_owned(),
+                command: command.to_owned(),
+                rx,
+                deadline: self.timeout.unwrap_or(self.shared.config.job_timeout),
+                conn: self.clone(),
+            }),
+            Reply::Command(r) => Err(Error::CommandFailed {
+                command: cmd.describe(),
+                reply: r.text().to_owned(),
+            }),
+            Reply::Api(_) => Err(Error::protocol("bgapi answered with api/response")),
+        }
+    }
+
+    /// Sends a `sendmsg` and returns FreeSWITCH's acknowledgement (`+OK`
+    /// means "queued", not "done"; see [`execute`](Self::execute)).
+    pub async fn sendmsg(&self, msg: &SendMsg) -> Result<CommandReply> {
+        self.command(&msg.to_command()).await
+    }
+
+    /// Runs an application and waits for its CHANNEL_EXECUTE_COMPLETE.
+    ///
+    /// `msg` gets a fresh `Event-UUID` unless it has one; the completion
+    /// event whose `Application-UUID` matches resolves the call and is
+    /// returned (its `variable_*` headers carry results such as digits read).
+    /// `channel` names the channel the application runs on, so that its hangup
+    /// ends the wait with [`Error::Hangup`]; it defaults to the message's
+    /// target. The socket must receive the channel's events (outbound
+    /// `myevents`, or an inbound subscription to CHANNEL_EXECUTE_COMPLETE).
+    pub async fn execute(&self, msg: SendMsg, channel: Option<&str>) -> Result<Event> {
+        let msg = match msg.event_uuid_value() {
+            Some(_) => msg,
+            None => msg.event_uuid(new_uuid()),
+        };
+        let event_uuid = msg.event_uuid_value().unwrap_or_default().to_owned();
+        let channel = channel.or(msg.target()).map(str::to_owned);
+        let (tx, rx) = oneshot::channel();
+        let wait = AppWait {
+            event_uuid,
+            channel,
+            tx,
+        };
+        let cmd = msg.to_command();
+        match self.submit(&cmd, None, Some(wait)).await? {
+            Reply::Command(r) if r.is_err() => {
+                return Err(Error::CommandFailed {
+                    command: cmd.describe(),
+                    reply: r.text().to_owned(),
+                })
+            }
+            Reply::Command(_) => {}
+            Reply::Api(_) => return Err(Error::protocol("sendmsg answered with api/response")),
+        }
+        let deadline = self.timeout.unwrap_or(self.shared.config.app_timeout);
+        match tokio::time::timeout(deadline, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(self.closed_error()),
+            Err(_) => Err(Error::Timeout {
+                what: "CHANNEL_EXECUTE_COMPLETE",
+                after: deadline,
+            }),
+        }
+    }
+
+    /// Subscribes to events (`event <format> <names>`), remembering the
+    /// format for later subscriptions made by librevox itself.
+    pub async fn subscribe<S: AsRef<str>>(
+        &self,
+        format: EventFormat,
+        names: &[S],
+    ) -> Result<CommandReply> {
+        let reply = self.command(&Command::event(format, names)).await?;
+        self.set_format(format);
+        Ok(reply)
+    }
+
+    /// The event format last chosen through this connection.
+    pub fn format(&self) -> EventFormat {
+        *self
+            .shared
+            .format
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn set_format(&self, format: EventFormat) {
+        *self
+            .shared
+            .format
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = format;
+    }
+
+    /// Sends `exit` and waits until FreeSWITCH closed the connection.
+    pub async fn exit(&self) -> Result<()> {
+        match self.command(&Command::exit()).await {
+            Ok(_) => {}
+            Err(e) if e.is_closed() => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let deadline = self.reply_deadline();
+        match tokio::time::timeout(deadline, self.closed()).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::Timeout {
+                what: "the connection to close after exit",
+                after: deadline,
+            }),
+        }
+    }
+}
+
+/// A background job started with `bgapi`. Await it for the BACKGROUND_JOB
+/// event (its body is the command's output), or call
+/// [`output`](BackgroundJob::output) for the text with `-ERR` treated as an
+/// error. The wait has a deadline ([`ConnectionConfig::job_timeout`]) and
+/// fails at once if the connection closes.
+#[derive(Debug)]
+pub struct BackgroundJob {
+    uuid: String,
+    command: String,
+    rx: oneshot::Receiver<Result<Event>>,
+    deadline: Duration,
+    conn: Connection,
+}
+
+impl BackgroundJob {
+    /// The job's `Job-UUID`.
+    pub fn uuid(&self) -> &str {
+        &self.uuid
+    }
+
+    /// Waits for the BACKGROUND_JOB event.
+    pub async fn wait(self) -> Result<Event> {
+        match tokio::time::timeout(self.deadline, self.rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(self.conn.closed_error()),
+            Err(_) => Err(Error::Timeout {
+                what: "a BACKGROUND_JOB event",
+                after: self.deadline,
+            }),
+        }
+    }
+
+    /// Waits for the job and returns its output; output starting with `-ERR`
+    /// or `-USAGE` is [`Error::CommandFailed`].
+    pub async fn output(self) -> Result<String> {
+        let command = self.command.clone();
+        let event = self.wait().await?;
+        let text = event.body_str().map(|b| b.into_owned()).unwrap_or_default();
+        if text.starts_with("-ERR") || text.starts_with("-USAGE") {
+            return Err(Error::CommandFailed {
+                command: format!("bgapi {command}"),
+                reply: text.trim_end().to_owned(),
+            });
+        }
+        Ok(text)
+    }
+}
+
+impl IntoFuture for BackgroundJob {
+    type Output = Result<Event>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Event>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.wait())
+    }
+}
+
+/// A fresh random UUID (version 4), as used for `Job-UUID` and `Event-UUID`.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

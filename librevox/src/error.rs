@@ -1,0 +1,175 @@
+//! The crate's one error type.
+//!
+//! Every fallible operation in librevox returns [`Error`]. Callers match on its
+//! variants (it is `#[non_exhaustive]`, so keep a wildcard arm) or use the
+//! predicates such as [`Error::is_closed`] and [`Error::is_timeout`].
+
+use std::time::Duration;
+
+/// Shorthand for `Result<T, librevox::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to FreeSWITCH.
+///
+/// Transport failures (`Io`, `Closed`, `Timeout`), malformed input from the
+/// peer (`Protocol`, `FrameTooLarge`) and refusals by FreeSWITCH itself
+/// (`Auth`, `Rejected`, `CommandFailed`) are kept apart so that a caller can
+/// decide what to retry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The socket failed (connect refused, reset, broken pipe, ...).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// The connection is gone: FreeSWITCH closed it, sent a closing
+    /// disconnect-notice, or the connection task stopped. Every command that
+    /// was waiting for a reply fails with this error at once.
+    #[error("connection closed: {reason}")]
+    Closed {
+        /// Why the connection ended, for logs.
+        reason: String,
+    },
+
+    /// A wait (reply, application completion, background job, connect,
+    /// greeting) did not finish within its deadline.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was being waited for.
+        what: &'static str,
+        /// The deadline that expired.
+        after: Duration,
+    },
+
+    /// The peer sent bytes that are not valid ESL (bad `Content-Length`, a NUL
+    /// or non-UTF-8 byte in a header block, an unparsable event body, a frame
+    /// cut short by EOF, an unexpected reply type, ...).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+
+    /// A frame's header block or body exceeds the configured limit. Nothing of
+    /// the claimed size is allocated before the error is raised.
+    #[error("{part} of {size} bytes exceeds the limit of {limit} bytes")]
+    FrameTooLarge {
+        /// `"header block"` or `"body"`.
+        part: &'static str,
+        /// The size claimed or seen so far.
+        size: u64,
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// FreeSWITCH refused the password or the `user@domain` (`-ERR invalid`).
+    #[error("authentication failed: {reply}")]
+    Auth {
+        /// FreeSWITCH's reply text.
+        reply: String,
+    },
+
+    /// FreeSWITCH refused the connection before authentication
+    /// (`text/rude-rejection`, usually an ACL such as `loopback.auto`).
+    #[error("connection rejected by FreeSWITCH: {reason}")]
+    Rejected {
+        /// The rejection text FreeSWITCH sent (`Access Denied, go away.`).
+        reason: String,
+    },
+
+    /// FreeSWITCH answered a command with an error: a `-ERR` `Reply-Text`, or
+    /// an `api/response` whose body starts with `-ERR` or `-USAGE`.
+    #[error("command `{command}` failed: {reply}")]
+    CommandFailed {
+        /// The command as sent (first line; passwords are never included).
+        command: String,
+        /// FreeSWITCH's text, trimmed of its trailing newline.
+        reply: String,
+    },
+
+    /// The channel hung up before the application finished.
+    #[error("channel {uuid} hung up{}", cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Hangup {
+        /// The channel's `Unique-ID`.
+        uuid: String,
+        /// The `Hangup-Cause`, when FreeSWITCH reported one.
+        cause: Option<String>,
+    },
+
+    /// A command could not be encoded: for example a header value containing
+    /// CR or LF where the protocol has no body to carry it.
+    #[error("invalid command: {0}")]
+    InvalidCommand(String),
+}
+
+impl Error {
+    pub(crate) fn closed(reason: impl Into<String>) -> Self {
+        Error::Closed {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn protocol(msg: impl Into<String>) -> Self {
+        Error::Protocol(msg.into())
+    }
+
+    /// True when the connection is gone ([`Error::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed { .. })
+    }
+
+    /// True when a deadline expired ([`Error::Timeout`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// True when the channel hung up under a running application.
+    pub fn is_hangup(&self) -> bool {
+        matches!(self, Error::Hangup { .. })
+    }
+
+    /// FreeSWITCH's error text, when FreeSWITCH itself refused something.
+    pub fn reply_text(&self) -> Option<&str> {
+        match self {
+            Error::CommandFailed { reply, .. } | Error::Auth { reply } => Some(reply),
+            Error::Rejected { reason } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+impl Clone for Error {
+    /// Errors are cloned when one failure must be reported to many waiters
+    /// (every pending command of a connection that closed). `io::Error` is not
+    /// `Clone`, so an I/O error is cloned as one with the same kind and text.
+    fn clone(&self) -> Self {
+        match self {
+            Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+            Error::Closed { reason } => Error::Closed {
+                reason: reason.clone(),
+            },
+            Error::Timeout { what, after } => Error::Timeout {
+                what,
+                after: *after,
+            },
+            Error::Protocol(m) => Error::Protocol(m.clone()),
+            Error::FrameTooLarge { part, size, limit } => Error::FrameTooLarge {
+                part,
+                size: *size,
+                limit: *limit,
+            },
+            Error::Auth { reply } => Error::Auth {
+                reply: reply.clone(),
+            },
+            Error::Rejected { reason } => Error::Rejected {
+                reason: reason.clone(),
+            },
+            Error::CommandFailed { command, reply } => Error::CommandFailed {
+                command: command.clone(),
+                reply: reply.clone(),
+            },
+            Error::Hangup { uuid, cause } => Error::Hangup {
+                uuid: uuid.clone(),
+                cause: cause.clone(),
+            },
+            Error::InvalidCommand(m) => Error::InvalidCommand(m.clone()),
+        }
+    }
+}

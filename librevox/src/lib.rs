@@ -1,0 +1,52 @@
+//! # librevox
+//!
+//! Write FreeSWITCH telephony applications over the event socket
+//! (mod_event_socket, "ESL") on tokio.
+//!
+//! ## Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`protocol`] | bytes ⇄ frames ⇄ typed messages; events in plain/JSON/XML; every client command. No I/O. |
+//! | [`connection`] | one driver task per socket and a cheap `Clone` handle: the FIFO promise queue, background jobs, application completions, the bounded event stream. |
+//! | [`CommandSocket`] | an authenticated inbound connection for one-off commands; [`blocking::CommandSocket`] for scripts. |
+//! | [`Error`] | the one error type. |
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! # async fn f() -> librevox::Result<()> {
+//! let socket = librevox::CommandSocket::connect("127.0.0.1:8021", "ClueCon").await?;
+//! println!("{}", socket.api("status").await?.text());
+//! socket.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Behaviour
+//!
+//! * Replies are matched to commands in FIFO order, which FreeSWITCH
+//!   guarantees per socket; events never consume a reply slot.
+//! * Every wait has a deadline (see [`ConnectionConfig`]) and fails at once
+//!   when the connection closes.
+//! * Cancelling a command (dropping its future, or a timeout) never shifts
+//!   later replies.
+//! * Nothing the peer sends can panic the process: malformed frames end the
+//!   connection with [`Error::Protocol`] or [`Error::FrameTooLarge`].
+//! * Logging goes through `tracing`: connection lifecycle at `info`, each
+//!   frame at `trace`; passwords never appear.
+
+#![warn(missing_docs, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod blocking;
+mod command_socket;
+pub mod connection;
+mod error;
+pub mod protocol;
+
+pub use command_socket::{CommandSocket, ConnectOptions, Password};
+pub use connection::{
+    new_uuid, BackgroundJob, Connection, ConnectionConfig, EventStream, OverflowPolicy, Reply,
+};
+pub use error::{Error, Result};
+pub use protocol::{Event, EventFormat, Message};

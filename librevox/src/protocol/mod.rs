@@ -1,0 +1,24 @@
+//! The ESL wire protocol, without I/O: frames, typed messages, events and
+//! commands.
+//!
+//! * [`EslCodec`] splits bytes into [`Frame`]s and encodes [`Command`]s; it
+//!   plugs into `tokio_util::codec::Framed`.
+//! * [`Message::from_frame`] types a frame by its `Content-Type`.
+//! * [`Event`] parses the plain, JSON and XML event formats into one model.
+//! * [`Command`] and [`SendMsg`] build every client command byte-exactly.
+//! * [`packet`] reads client packets as FreeSWITCH does (for the simulator).
+
+mod codec;
+mod command;
+mod event;
+mod frame;
+mod message;
+pub mod names;
+pub mod packet;
+mod xml;
+
+pub use codec::{EslCodec, Limits};
+pub use command::{Command, LogLevel, SendMsg, MAX_INLINE_ARG};
+pub use event::{Event, EventFormat, ARRAY_PREFIX, ARRAY_SEPARATOR};
+pub use frame::Frame;
+pub use message::{ApiResponse, CommandReply, DisconnectNotice, LogData, Message};
