@@ -93,6 +93,15 @@ pub enum Error {
         cause: Option<String>,
     },
 
+    /// The event consumer fell so far behind while a reply was awaited that
+    /// more than `limit` events were parked; the connection was closed rather
+    /// than let memory grow without bound or drop events silently.
+    #[error("more than {limit} events backed up behind a slow event consumer; connection closed")]
+    EventBacklog {
+        /// [`ConnectionConfig::max_backlog`](crate::ConnectionConfig::max_backlog).
+        limit: usize,
+    },
+
     /// A command could not be encoded: for example a header value containing
     /// CR or LF where the protocol has no body to carry it.
     #[error("invalid command: {0}")]
@@ -170,6 +179,7 @@ impl Clone for Error {
                 cause: cause.clone(),
             },
             Error::InvalidCommand(m) => Error::InvalidCommand(m.clone()),
+            Error::EventBacklog { limit } => Error::EventBacklog { limit: *limit },
         }
     }
 }

@@ -91,7 +91,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             hangups: HashMap::new(),
             events,
             parked: VecDeque::new(),
-            park_limit: config.event_capacity.max(1),
+            park_limit: config.max_backlog.max(1),
             overflow: config.overflow,
             hangup_grace: config.hangup_grace,
             dropped,
@@ -121,8 +121,10 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         !self.pending.is_empty() || !self.jobs.is_empty() || !self.apps.is_empty()
     }
 
+    /// Read while nothing is parked, or while a reply, job or completion is
+    /// awaited: the awaited frame may be behind the parked events.
     fn may_read(&self) -> bool {
-        self.parked.is_empty() || (self.awaiting_socket() && self.parked.len() < self.park_limit)
+        self.parked.is_empty() || self.awaiting_socket()
     }
 
     async fn run_loop(&mut self) -> Result<Error> {
@@ -145,6 +147,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 }
             }
             self.flush_parked();
+            if self.parked.len() > self.park_limit {
+                return Err(Error::EventBacklog {
+                    limit: self.park_limit,
+                });
+            }
             let next_hangup = self.hangups.values().map(|(at, _)| *at).min();
             let exit_deadline = self.exit_deadline;
             let may_read = self.may_read();

@@ -92,6 +92,11 @@ pub struct ConnectionConfig {
     pub event_capacity: usize,
     /// What happens when the event stream is full.
     pub overflow: OverflowPolicy,
+    /// Under [`OverflowPolicy::Backpressure`], how many events may be parked
+    /// beyond a full stream while a reply is awaited before the connection is
+    /// closed with [`Error::EventBacklog`] (default 100 000, FreeSWITCH's own
+    /// per-socket queue size).
+    pub max_backlog: usize,
     /// Frame size limits.
     pub limits: Limits,
 }
@@ -105,6 +110,7 @@ impl Default for ConnectionConfig {
             hangup_grace: Duration::from_secs(2),
             event_capacity: 8192,
             overflow: OverflowPolicy::Backpressure,
+            max_backlog: 100_000,
             limits: Limits::default(),
         }
     }

@@ -110,7 +110,7 @@ pub fn read_packet(buf: &mut BytesMut) -> Result<Option<Packet>, PacketError> {
             None => (cur, ""),
         };
         rest = rest.trim_start_matches(['\r', '\n']);
-        lines.push(line);
+        lines.push(line.trim_end_matches(['\r', '\n']));
         cur = rest;
     }
     let command = lines.first().map(|s| s.to_string()).unwrap_or_default();

@@ -1,0 +1,934 @@
+//! The connection core and CommandSocket over an in-memory socket, against a
+//! scripted FreeSWITCH peer that writes exact bytes.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use librevox::protocol::packet::{read_packet, Packet};
+use librevox::protocol::{Message, SendMsg};
+use librevox::{
+    CommandSocket, ConnectOptions, Connection, ConnectionConfig, Error, EventStream, OverflowPolicy,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+/// The FreeSWITCH side of an in-memory connection.
+struct Peer {
+    io: DuplexStream,
+    buf: BytesMut,
+}
+
+impl Peer {
+    async fn packet(&mut self) -> Packet {
+        loop {
+            if let Some(p) = read_packet(&mut self.buf).expect("well-formed client packet") {
+                return p;
+            }
+            let n = tokio::time::timeout(Duration::from_secs(10), self.io.read_buf(&mut self.buf))
+                .await
+                .expect("the client sent nothing")
+                .unwrap();
+            assert!(n > 0, "client closed the connection");
+        }
+    }
+
+    async fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.io.write_all(bytes.as_ref()).await.unwrap();
+    }
+
+    /// Reads until the client closes; returns everything it still sent.
+    async fn until_closed(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(10), self.io.read_buf(&mut self.buf))
+                .await
+                .expect("the client did not close")
+                .unwrap_or(0);
+            if n == 0 {
+                rest.extend_from_slice(&self.buf);
+                return rest;
+            }
+        }
+    }
+}
+
+fn reply(text: &str) -> String {
+    format!("Content-Type: command/reply\nReply-Text: {text}\n\n")
+}
+
+fn api(body: &str) -> String {
+    format!(
+        "Content-Type: api/response\nContent-Length: {}\n\n{body}",
+        body.len()
+    )
+}
+
+fn event(headers: &[(&str, &str)], body: Option<&str>) -> String {
+    let mut payload = String::new();
+    for (n, v) in headers {
+        payload.push_str(&format!("{n}: {v}\n"));
+    }
+    match body {
+        Some(b) => payload.push_str(&format!("Content-Length: {}\n\n{b}", b.len())),
+        None => payload.push('\n'),
+    }
+    format!(
+        "Content-Length: {}\nContent-Type: text/event-plain\n\n{payload}",
+        payload.len()
+    )
+}
+
+const GOODBYE: &str = "Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n";
+
+fn pair(config: ConnectionConfig) -> (Connection, EventStream, Peer) {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let (conn, events) = Connection::new(client, config);
+    (
+        conn,
+        events,
+        Peer {
+            io: server,
+            buf: BytesMut::new(),
+        },
+    )
+}
+
+async fn next_event_name(events: &mut EventStream) -> String {
+    match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+        Ok(Some(Message::Event(e))) => e.name().unwrap_or("").to_owned(),
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn replies_resolve_in_fifo_order_with_events_in_between() {
+    let (conn, mut events, mut peer) = pair(ConnectionConfig::default());
+    let c1 = conn.clone();
+    let first = tokio::spawn(async move { c1.api("echo one").await });
+    assert_eq!(peer.packet().await.command, "api echo one");
+    let c2 = conn.clone();
+    let second = tokio::spawn(async move { c2.api("echo two").await });
+    assert_eq!(peer.packet().await.command, "api echo two");
+    peer.send(event(&[("Event-Name", "HEARTBEAT")], None)).await;
+    peer.send(api("one")).await;
+    peer.send(event(&[("Event-Name", "CHANNEL_CREATE")], None))
+        .await;
+    peer.send(event(&[("Event-Name", "CHANNEL_ANSWER")], None))
+        .await;
+    peer.send(api("two")).await;
+    assert_eq!(first.await.unwrap().unwrap().text(), "one");
+    assert_eq!(second.await.unwrap().unwrap().text(), "two");
+    assert_eq!(next_event_name(&mut events).await, "HEARTBEAT");
+    assert_eq!(next_event_name(&mut events).await, "CHANNEL_CREATE");
+    assert_eq!(next_event_name(&mut events).await, "CHANNEL_ANSWER");
+}
+
+#[tokio::test]
+async fn many_pipelined_commands_each_get_their_own_reply() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let c = conn.clone();
+        tasks.push(tokio::spawn(async move {
+            (i, c.api(&format!("echo {i}")).await.unwrap())
+        }));
+    }
+    // Answer in the order the commands reached the socket, with the argument.
+    for _ in 0..200 {
+        let p = peer.packet().await;
+        let arg = p.command.strip_prefix("api echo ").unwrap().to_owned();
+        peer.send(api(&arg)).await;
+    }
+    for t in tasks {
+        let (i, resp) = t.await.unwrap();
+        assert_eq!(resp.text(), i.to_string());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_that_times_out_does_not_shift_later_replies() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let impatient = conn.with_timeout(Duration::from_millis(100));
+    let t = tokio::spawn(async move { impatient.api("slow").await });
+    assert_eq!(peer.packet().await.command, "api slow");
+    let err = t.await.unwrap().unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let c = conn.clone();
+    let next = tokio::spawn(async move { c.api("fast").await });
+    assert_eq!(peer.packet().await.command, "api fast");
+    peer.send(api("reply to slow")).await;
+    peer.send(api("reply to fast")).await;
+    assert_eq!(next.await.unwrap().unwrap().text(), "reply to fast");
+}
+
+#[tokio::test]
+async fn a_dropped_future_does_not_shift_later_replies() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let abandoned = tokio::spawn(async move { c.api("abandoned").await });
+    assert_eq!(peer.packet().await.command, "api abandoned");
+    abandoned.abort();
+    assert!(abandoned.await.unwrap_err().is_cancelled());
+    let c = conn.clone();
+    let next =
+        tokio::spawn(async move { c.command(&librevox::protocol::Command::noevents()).await });
+    assert_eq!(peer.packet().await.command, "noevents");
+    peer.send(api("for the abandoned one")).await;
+    peer.send(reply("+OK no longer listening for events")).await;
+    assert_eq!(
+        next.await.unwrap().unwrap().text(),
+        "+OK no longer listening for events"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_wait_times_out_with_a_typed_error() {
+    let config = ConnectionConfig {
+        reply_timeout: Duration::from_secs(3),
+        job_timeout: Duration::from_secs(5),
+        app_timeout: Duration::from_secs(7),
+        ..ConnectionConfig::default()
+    };
+    let (conn, _events, mut peer) = pair(config);
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("silent").await });
+    peer.packet().await;
+    match t.await.unwrap() {
+        Err(Error::Timeout { after, .. }) => assert_eq!(after, Duration::from_secs(3)),
+        other => panic!("{other:?}"),
+    }
+    peer.send(api("late")).await;
+    // bgapi: the reply comes, the job event never does.
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.bgapi("status").await?.wait().await });
+    let p = peer.packet().await;
+    let job = p.header("Job-UUID").unwrap().to_owned();
+    peer.send(format!(
+        "Content-Type: command/reply\nReply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
+    ))
+    .await;
+    match t.await.unwrap() {
+        Err(Error::Timeout { after, what }) => {
+            assert_eq!(after, Duration::from_secs(5));
+            assert!(what.contains("BACKGROUND_JOB"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // An application whose completion never comes.
+    let c = conn.clone();
+    let t = tokio::spawn(async move {
+        c.execute(SendMsg::execute("park", "").uuid("u1"), None)
+            .await
+    });
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    match t.await.unwrap() {
+        Err(Error::Timeout { after, .. }) => assert_eq!(after, Duration::from_secs(7)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn disconnect_fails_every_pending_waiter_at_once() {
+    let (conn, mut events, mut peer) = pair(ConnectionConfig::default());
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let c = conn.clone();
+        tasks.push(tokio::spawn(async move {
+            c.api(&format!("echo {i}")).await.map(|_| ())
+        }));
+    }
+    for _ in 0..5 {
+        peer.packet().await;
+    }
+    // A job that was accepted and an application that was acknowledged.
+    let c = conn.clone();
+    let job = tokio::spawn(async move {
+        c.bgapi_with_uuid("status", "job-1")
+            .await?
+            .wait()
+            .await
+            .map(|_| ())
+    });
+    peer.packet().await;
+    let c = conn.clone();
+    let app = tokio::spawn(async move {
+        c.execute(SendMsg::execute("playback", "x.wav").uuid("u1"), None)
+            .await
+            .map(|_| ())
+    });
+    peer.packet().await;
+    // Answer the 5 api calls' positions? No: answer nothing and hang up.
+    drop(peer);
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        assert!(err.is_closed(), "{err}");
+    }
+    assert!(job.await.unwrap().unwrap_err().is_closed());
+    assert!(app.await.unwrap().unwrap_err().is_closed());
+    assert!(events.recv().await.is_none(), "the event stream ends");
+    assert!(conn.is_closed());
+    assert!(conn.closed().await.is_closed());
+    // New commands fail at once.
+    assert!(conn.api("status").await.unwrap_err().is_closed());
+}
+
+#[tokio::test]
+async fn a_closing_disconnect_notice_fails_pending_commands_and_is_delivered() {
+    let (conn, mut events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("status").await });
+    peer.packet().await;
+    peer.send(GOODBYE).await;
+    let err = t.await.unwrap().unwrap_err();
+    assert!(err.is_closed(), "{err}");
+    assert!(err.to_string().contains("Disconnected, goodbye."), "{err}");
+    match events.recv().await {
+        Some(Message::DisconnectNotice(n)) => assert!(n.is_closing()),
+        other => panic!("{other:?}"),
+    }
+    assert!(events.recv().await.is_none());
+}
+
+#[tokio::test]
+async fn a_linger_notice_keeps_the_connection_open() {
+    let (conn, mut events, mut peer) = pair(ConnectionConfig::default());
+    peer.send("Content-Type: text/disconnect-notice\nControlled-Session-UUID: u1\nContent-Disposition: linger\nChannel-Name: loopback/x\nLinger-Time: -1\nContent-Length: 0\n\n").await;
+    match events.recv().await {
+        Some(Message::DisconnectNotice(n)) => assert!(n.is_linger()),
+        other => panic!("{other:?}"),
+    }
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("status").await });
+    peer.packet().await;
+    peer.send(api("UP")).await;
+    assert_eq!(t.await.unwrap().unwrap().text(), "UP");
+}
+
+#[tokio::test]
+async fn bgapi_resolves_by_job_uuid_even_when_other_jobs_finish_first() {
+    let (conn, mut events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let t = tokio::spawn(async move {
+        let job = c.bgapi_with_uuid("status", "mine").await?;
+        assert_eq!(job.uuid(), "mine");
+        job.output().await
+    });
+    let p = peer.packet().await;
+    assert_eq!(p.command, "bgapi status");
+    assert_eq!(p.header("Job-UUID"), Some("mine"));
+    peer.send("Content-Type: command/reply\nReply-Text: +OK Job-UUID: mine\nJob-UUID: mine\n\n")
+        .await;
+    peer.send(event(
+        &[
+            ("Event-Name", "BACKGROUND_JOB"),
+            ("Job-UUID", "someone-else"),
+        ],
+        Some("-ERR not yours\n"),
+    ))
+    .await;
+    peer.send(event(
+        &[("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", "mine")],
+        Some("UP 1 day\n"),
+    ))
+    .await;
+    assert_eq!(t.await.unwrap().unwrap(), "UP 1 day\n");
+    // Both events still reach the event stream.
+    assert_eq!(next_event_name(&mut events).await, "BACKGROUND_JOB");
+    assert_eq!(next_event_name(&mut events).await, "BACKGROUND_JOB");
+}
+
+#[tokio::test]
+async fn a_failed_background_job_is_an_error_with_freeswitch_text() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.bgapi_with_uuid("nope", "j").await?.output().await });
+    peer.packet().await;
+    peer.send("Content-Type: command/reply\nReply-Text: +OK Job-UUID: j\nJob-UUID: j\n\n")
+        .await;
+    peer.send(event(
+        &[("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", "j")],
+        Some("-ERR nope Command not found!\n"),
+    ))
+    .await;
+    let err = t.await.unwrap().unwrap_err();
+    assert_eq!(err.reply_text(), Some("-ERR nope Command not found!"));
+}
+
+#[tokio::test]
+async fn applications_resolve_by_application_uuid_not_by_order() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let a = tokio::spawn(async move {
+        c.execute(
+            SendMsg::execute("playback", "a.wav")
+                .uuid("ch")
+                .event_uuid("A"),
+            None,
+        )
+        .await
+    });
+    let p = peer.packet().await;
+    assert_eq!(p.header("Event-UUID"), Some("A"));
+    let c = conn.clone();
+    let b = tokio::spawn(async move {
+        c.execute(
+            SendMsg::execute("set", "x=1").uuid("ch").event_uuid("B"),
+            None,
+        )
+        .await
+    });
+    let p = peer.packet().await;
+    assert_eq!(p.header("Event-UUID"), Some("B"));
+    peer.send(reply("+OK")).await;
+    peer.send(reply("+OK")).await;
+    // A completion nobody waits for (a dialplan app), then B, then A.
+    let complete = |uuid: &'static str, app: &'static str, resp: &'static str| {
+        event(
+            &[
+                ("Event-Name", "CHANNEL_EXECUTE_COMPLETE"),
+                ("Unique-ID", "ch"),
+                ("Application", app),
+                ("Application-Response", resp),
+                ("Application-UUID", uuid),
+            ],
+            None,
+        )
+    };
+    peer.send(complete("dialplan-1", "socket", "_none_")).await;
+    peer.send(complete("B", "set", "_none_")).await;
+    peer.send(complete("A", "playback", "FILE%20PLAYED")).await;
+    let a = a.await.unwrap().unwrap();
+    let b = b.await.unwrap().unwrap();
+    assert_eq!(a.application(), Some("playback"));
+    assert_eq!(a.application_response(), Some("FILE PLAYED"));
+    assert_eq!(b.application(), Some("set"));
+}
+
+#[tokio::test]
+async fn a_hangup_fails_a_running_application_at_hangup_complete() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let t = tokio::spawn(async move {
+        c.execute(
+            SendMsg::execute("playback", "long.wav")
+                .uuid("ch")
+                .event_uuid("A"),
+            None,
+        )
+        .await
+    });
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    peer.send(event(
+        &[
+            ("Event-Name", "CHANNEL_HANGUP"),
+            ("Unique-ID", "ch"),
+            ("Hangup-Cause", "NORMAL_CLEARING"),
+        ],
+        None,
+    ))
+    .await;
+    peer.send(event(
+        &[
+            ("Event-Name", "CHANNEL_HANGUP_COMPLETE"),
+            ("Unique-ID", "ch"),
+            ("Hangup-Cause", "NORMAL_CLEARING"),
+        ],
+        None,
+    ))
+    .await;
+    match t.await.unwrap() {
+        Err(Error::Hangup { uuid, cause }) => {
+            assert_eq!(uuid, "ch");
+            assert_eq!(cause.as_deref(), Some("NORMAL_CLEARING"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_interrupted_applications_completion_after_hangup_still_resolves_it() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let t = tokio::spawn(async move {
+        c.execute(
+            SendMsg::execute("playback", "long.wav")
+                .uuid("ch")
+                .event_uuid("A"),
+            None,
+        )
+        .await
+    });
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    peer.send(event(
+        &[("Event-Name", "CHANNEL_HANGUP"), ("Unique-ID", "ch")],
+        None,
+    ))
+    .await;
+    peer.send(event(
+        &[
+            ("Event-Name", "CHANNEL_EXECUTE_COMPLETE"),
+            ("Unique-ID", "ch"),
+            ("Application-Response", "PLAYBACK%20ERROR"),
+            ("Application-UUID", "A"),
+        ],
+        None,
+    ))
+    .await;
+    let done = t.await.unwrap().unwrap();
+    assert_eq!(done.application_response(), Some("PLAYBACK ERROR"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_hangup_complete_the_grace_period_ends_the_wait() {
+    // Sync outbound sockets never see CHANNEL_HANGUP_COMPLETE.
+    let config = ConnectionConfig {
+        hangup_grace: Duration::from_millis(500),
+        ..ConnectionConfig::default()
+    };
+    let (conn, _events, mut peer) = pair(config);
+    let c = conn.clone();
+    let t = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let r = c
+            .execute(
+                SendMsg::execute("park", "").uuid("ch").event_uuid("A"),
+                None,
+            )
+            .await;
+        (r, start.elapsed())
+    });
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    peer.send(event(
+        &[
+            ("Event-Name", "CHANNEL_HANGUP"),
+            ("Unique-ID", "ch"),
+            ("Hangup-Cause", "USER_BUSY"),
+        ],
+        None,
+    ))
+    .await;
+    let (r, elapsed) = t.await.unwrap();
+    assert!(
+        matches!(r, Err(Error::Hangup { ref cause, .. }) if cause.as_deref() == Some("USER_BUSY")),
+        "{r:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn drop_newest_counts_every_dropped_event() {
+    let config = ConnectionConfig {
+        event_capacity: 4,
+        overflow: OverflowPolicy::DropNewest,
+        ..ConnectionConfig::default()
+    };
+    let (conn, mut events, mut peer) = pair(config);
+    for i in 0..20 {
+        peer.send(event(
+            &[("Event-Name", "CUSTOM"), ("X-I", &i.to_string())],
+            None,
+        ))
+        .await;
+    }
+    // A reply after the flood proves every event before it was processed.
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("status").await });
+    peer.packet().await;
+    peer.send(api("UP")).await;
+    t.await.unwrap().unwrap();
+    let mut received = 0;
+    while let Some(Message::Event(_)) = events.try_recv() {
+        received += 1;
+    }
+    assert_eq!(received, 4);
+    assert_eq!(conn.dropped_events(), 16);
+}
+
+#[tokio::test]
+async fn backpressure_never_drops_and_keeps_order_with_a_slow_consumer() {
+    let config = ConnectionConfig {
+        event_capacity: 8,
+        ..ConnectionConfig::default()
+    };
+    let (conn, mut events, mut peer) = pair(config);
+    let n = 5000;
+    let writer = tokio::spawn(async move {
+        for i in 0..n {
+            peer.send(event(
+                &[("Event-Name", "CUSTOM"), ("X-I", &i.to_string())],
+                None,
+            ))
+            .await;
+        }
+        peer
+    });
+    for i in 0..n {
+        if i % 500 == 0 {
+            tokio::task::yield_now().await;
+        }
+        match events.recv().await {
+            Some(Message::Event(e)) => assert_eq!(e.header("X-I"), Some(i.to_string().as_str())),
+            other => panic!("{other:?}"),
+        }
+    }
+    writer.await.unwrap();
+    assert_eq!(conn.dropped_events(), 0);
+}
+
+#[tokio::test]
+async fn a_consumer_that_calls_api_while_the_stream_is_full_does_not_deadlock() {
+    let config = ConnectionConfig {
+        event_capacity: 2,
+        ..ConnectionConfig::default()
+    };
+    let (conn, mut events, mut peer) = pair(config);
+    // Fill the stream and more, then the consumer makes an api call for each
+    // event, as a hook would.
+    for i in 0..6 {
+        peer.send(event(
+            &[("Event-Name", "CUSTOM"), ("X-I", &i.to_string())],
+            None,
+        ))
+        .await;
+    }
+    let responder = tokio::spawn(async move {
+        for i in 0..6 {
+            let p = peer.packet().await;
+            assert_eq!(p.command, format!("api echo {i}"));
+            // More events pile up before each reply.
+            peer.send(event(&[("Event-Name", "CUSTOM"), ("X-Late", "1")], None))
+                .await;
+            peer.send(api(&i.to_string())).await;
+        }
+        peer
+    });
+    for i in 0..6 {
+        let Some(Message::Event(e)) = events.recv().await else {
+            panic!()
+        };
+        assert_eq!(e.header("X-I"), Some(i.to_string().as_str()));
+        let r = conn.api(&format!("echo {i}")).await.unwrap();
+        assert_eq!(r.text(), i.to_string());
+    }
+    let _peer = responder.await.unwrap();
+    let mut late = 0;
+    while let Ok(Some(Message::Event(e))) =
+        tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+    {
+        assert_eq!(e.header("X-Late"), Some("1"));
+        late += 1;
+    }
+    assert_eq!(late, 6, "no event was dropped");
+}
+
+#[tokio::test]
+async fn an_endless_backlog_behind_an_awaited_reply_closes_the_connection() {
+    let config = ConnectionConfig {
+        event_capacity: 2,
+        max_backlog: 50,
+        ..ConnectionConfig::default()
+    };
+    let (conn, _events, mut peer) = pair(config);
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("originate ...").await });
+    peer.packet().await;
+    // Nobody consumes events, and the reply never comes: a flood. The client
+    // closes once the backlog passes the limit, so writes start failing.
+    for i in 0..200 {
+        let frame = event(&[("Event-Name", "CUSTOM"), ("X-I", &i.to_string())], None);
+        if peer.io.write_all(frame.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let err = t.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::EventBacklog { limit: 50 }), "{err}");
+    assert_eq!(conn.dropped_events(), 0);
+}
+
+#[tokio::test]
+async fn a_malformed_frame_closes_the_connection_with_a_protocol_error() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("status").await });
+    peer.packet().await;
+    peer.send("Content-Type: api/response\nContent-Length: -1\n\n")
+        .await;
+    let err = t.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Protocol(_)), "{err}");
+    assert!(matches!(conn.closed().await, Error::Protocol(_)));
+}
+
+#[tokio::test]
+async fn eof_mid_frame_is_an_error_not_a_hang() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("status").await });
+    peer.packet().await;
+    peer.send("Content-Type: api/response\nContent-Length: 100\n\nonly part")
+        .await;
+    drop(peer);
+    let err = t.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ref m) if m.contains("9 of 100")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_last_handle_dropped_sends_exit() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    drop(conn);
+    let p = peer.packet().await;
+    assert_eq!(p.command, "exit");
+    peer.send(reply("+OK bye")).await;
+    peer.send(GOODBYE).await;
+    assert!(peer.until_closed().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_command_with_crlf_fails_before_anything_is_sent() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let err = conn.api("status\n\nexit").await.unwrap_err();
+    assert!(matches!(err, Error::InvalidCommand(_)), "{err}");
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("status").await });
+    assert_eq!(peer.packet().await.command, "api status");
+    peer.send(api("UP")).await;
+    t.await.unwrap().unwrap();
+}
+
+// ----- CommandSocket -----
+
+async fn command_socket(
+    options: ConnectOptions,
+) -> (
+    tokio::task::JoinHandle<librevox::Result<CommandSocket>>,
+    Peer,
+) {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let t = tokio::spawn(CommandSocket::connect_io(client, options));
+    (
+        t,
+        Peer {
+            io: server,
+            buf: BytesMut::new(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn command_socket_waits_for_the_greeting_and_authenticates() {
+    let (t, mut peer) = command_socket(ConnectOptions::default().password("s3cret")).await;
+    peer.send("Content-Type: auth/request\n\n").await;
+    let p = peer.packet().await;
+    assert_eq!(p.raw.as_ref(), b"auth s3cret\n\n");
+    peer.send(reply("+OK accepted")).await;
+    let socket = t.await.unwrap().unwrap();
+    let api_call = tokio::spawn(async move {
+        let r = socket.api("no_such_command").await;
+        (socket, r)
+    });
+    assert_eq!(peer.packet().await.command, "api no_such_command");
+    peer.send(api("-ERR no_such_command Command not found!\n"))
+        .await;
+    let (socket, r) = api_call.await.unwrap();
+    match r {
+        Err(Error::CommandFailed { command, reply }) => {
+            assert_eq!(command, "no_such_command");
+            assert_eq!(reply, "-ERR no_such_command Command not found!");
+        }
+        other => panic!("{other:?}"),
+    }
+    let close = tokio::spawn(socket.close());
+    assert_eq!(peer.packet().await.command, "exit");
+    peer.send(reply("+OK bye")).await;
+    peer.send(GOODBYE).await;
+    drop(peer);
+    close.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn command_socket_userauth() {
+    let (t, mut peer) = command_socket(
+        ConnectOptions::default()
+            .user("bob@example.com")
+            .password("pw"),
+    )
+    .await;
+    peer.send("Content-Type: auth/request\n\n").await;
+    assert_eq!(
+        peer.packet().await.raw.as_ref(),
+        b"userauth bob@example.com:pw\n\n"
+    );
+    peer.send("Content-Type: command/reply\nReply-Text: +OK accepted\nAllowed-Events: all\nAllowed-API: all\nAllowed-LOG: true\n\n").await;
+    t.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_an_auth_error() {
+    let (t, mut peer) = command_socket(ConnectOptions::default().password("wrong")).await;
+    peer.send("Content-Type: auth/request\n\n").await;
+    peer.packet().await;
+    peer.send(reply("-ERR invalid")).await;
+    peer.send(GOODBYE).await;
+    drop(peer);
+    match t.await.unwrap() {
+        Err(Error::Auth { reply }) => assert_eq!(reply, "-ERR invalid"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_rude_rejection_is_reported() {
+    let (t, mut peer) = command_socket(ConnectOptions::default()).await;
+    let capture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/captures/rude_rejection.raw.txt"
+    ))
+    .unwrap();
+    peer.send(capture).await;
+    drop(peer);
+    match t.await.unwrap() {
+        Err(Error::Rejected { reason }) => assert_eq!(reason, "Access Denied, go away."),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_server_times_out() {
+    let (t, _peer) =
+        command_socket(ConnectOptions::default().connect_timeout(Duration::from_secs(4))).await;
+    match t.await.unwrap() {
+        Err(Error::Timeout { after, .. }) => assert_eq!(after, Duration::from_secs(4)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn command_socket_bgapi_subscribes_to_background_jobs_once() {
+    let (t, mut peer) = command_socket(ConnectOptions::default()).await;
+    peer.send("Content-Type: auth/request\n\n").await;
+    peer.packet().await;
+    peer.send(reply("+OK accepted")).await;
+    let socket = t.await.unwrap().unwrap();
+    let jobs = tokio::spawn(async move {
+        let a = socket.bgapi("status").await?.output().await?;
+        let b = socket.bgapi("version").await?.output().await?;
+        Ok::<_, Error>((a, b))
+    });
+    assert_eq!(peer.packet().await.command, "event plain BACKGROUND_JOB");
+    peer.send(reply("+OK event listener enabled plain")).await;
+    for (cmd, out) in [
+        ("bgapi status", "UP\n"),
+        ("bgapi version", "FreeSWITCH 1.11\n"),
+    ] {
+        let p = peer.packet().await;
+        assert_eq!(p.command, cmd);
+        let job = p.header("Job-UUID").unwrap().to_owned();
+        peer.send(format!(
+            "Content-Type: command/reply\nReply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
+        ))
+        .await;
+        peer.send(event(
+            &[("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", &job)],
+            Some(out),
+        ))
+        .await;
+    }
+    let (a, b) = jobs.await.unwrap().unwrap();
+    assert_eq!(a, "UP\n");
+    assert_eq!(b, "FreeSWITCH 1.11\n");
+}
+
+#[tokio::test]
+async fn command_socket_execute_waits_for_the_completion() {
+    let (t, mut peer) = command_socket(ConnectOptions::default()).await;
+    peer.send("Content-Type: auth/request\n\n").await;
+    peer.packet().await;
+    peer.send(reply("+OK accepted")).await;
+    let socket = t.await.unwrap().unwrap();
+    let run = tokio::spawn(async move {
+        let ack = socket.application("ch-1", "answer", "").await?;
+        let done = socket.execute("ch-1", "playback", "welcome.wav").await?;
+        Ok::<_, Error>((ack.text().to_owned(), done))
+    });
+    let p = peer.packet().await;
+    assert_eq!(
+        p.raw.as_ref(),
+        b"sendmsg ch-1\ncall-command: execute\nexecute-app-name: answer\nevent-lock: true\n\n"
+    );
+    peer.send(reply("+OK")).await;
+    assert_eq!(
+        peer.packet().await.command,
+        "event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE"
+    );
+    peer.send(reply("+OK event listener enabled plain")).await;
+    let p = peer.packet().await;
+    assert_eq!(p.header("execute-app-arg"), Some("welcome.wav"));
+    let uuid = p.header("Event-UUID").unwrap().to_owned();
+    peer.send(reply("+OK")).await;
+    peer.send(event(
+        &[
+            ("Event-Name", "CHANNEL_EXECUTE_COMPLETE"),
+            ("Unique-ID", "ch-1"),
+            ("Application", "playback"),
+            ("Application-UUID", &uuid),
+        ],
+        None,
+    ))
+    .await;
+    let (ack, done) = run.await.unwrap().unwrap();
+    assert_eq!(ack, "+OK");
+    assert_eq!(done.application(), Some("playback"));
+}
+
+#[test]
+fn the_blocking_command_socket_reports_a_refused_connection() {
+    // Bind then drop a listener, so the port is closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = librevox::blocking::CommandSocket::connect(&format!("127.0.0.1:{port}"), "ClueCon")
+        .unwrap_err();
+    assert!(matches!(err, Error::Io(_)), "{err}");
+}
+
+#[test]
+fn the_blocking_command_socket_runs_commands() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"Content-Type: auth/request\n\n").unwrap();
+        let mut buf = [0u8; 256];
+        let mut read_packet_text = |s: &mut std::net::TcpStream| {
+            let mut got = Vec::new();
+            while !got.ends_with(b"\n\n") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0);
+                got.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8(got).unwrap()
+        };
+        assert_eq!(read_packet_text(&mut s), "auth ClueCon\n\n");
+        s.write_all(reply("+OK accepted").as_bytes()).unwrap();
+        assert_eq!(read_packet_text(&mut s), "api status\n\n");
+        s.write_all(api("UP 0 years").as_bytes()).unwrap();
+        assert_eq!(read_packet_text(&mut s), "exit\n\n");
+        s.write_all(reply("+OK bye").as_bytes()).unwrap();
+        s.write_all(GOODBYE.as_bytes()).unwrap();
+    });
+    let socket = librevox::blocking::CommandSocket::connect(&addr, "ClueCon").unwrap();
+    assert_eq!(socket.api("status").unwrap().text(), "UP 0 years");
+    socket.close().unwrap();
+    server.join().unwrap();
+}
