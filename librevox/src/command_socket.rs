@@ -286,9 +286,43 @@ impl CommandSocket {
         self.conn.execute(msg, Some(uuid)).await
     }
 
+    /// A channel reached through this socket, for the `#[app]` helpers:
+    /// `socket.channel(uuid).playback("welcome.wav").await?`.
+    pub fn channel<'a>(&'a self, uuid: &'a str) -> Channel<'a> {
+        Channel { socket: self, uuid }
+    }
+
     /// Sends `exit` and waits for FreeSWITCH to close the connection.
     pub async fn close(self) -> Result<()> {
         self.conn.exit().await
+    }
+}
+
+/// A channel driven through a [`CommandSocket`]: the target of application
+/// helpers (it implements [`AppTarget`](crate::AppTarget)).
+#[derive(Debug, Clone, Copy)]
+pub struct Channel<'a> {
+    socket: &'a CommandSocket,
+    uuid: &'a str,
+}
+
+impl Channel<'_> {
+    /// The channel's UUID.
+    pub fn uuid(&self) -> &str {
+        self.uuid
+    }
+}
+
+impl crate::listener::AppTarget for Channel<'_> {
+    fn run_app(
+        &self,
+        app: &str,
+        arg: String,
+    ) -> impl std::future::Future<Output = Result<Event>> + Send {
+        let socket = self.socket;
+        let uuid = self.uuid;
+        let app = app.to_owned();
+        async move { socket.execute(uuid, &app, &arg).await }
     }
 }
 

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`protocol`] | bytes ⇄ frames ⇄ typed messages; events in plain/JSON/XML; every client command. No I/O. |
 //! | [`connection`] | one driver task per socket and a cheap `Clone` handle: the FIFO promise queue, background jobs, application completions, the bounded event stream. |
+//! | [`listener`] | inbound and outbound listeners (what `#[inbound]` / `#[outbound]` implement), per-channel dispatch, the [`Runner`]. |
 //! | [`CommandSocket`] | an authenticated inbound connection for one-off commands; [`blocking::CommandSocket`] for scripts. |
 //! | [`Error`] | the one error type. |
 //!
@@ -38,15 +39,40 @@
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+extern crate self as librevox;
+
 pub mod blocking;
 mod command_socket;
 pub mod connection;
 mod error;
+pub mod listener;
 pub mod protocol;
 
-pub use command_socket::{CommandSocket, ConnectOptions, Password};
+pub use command_socket::{Channel, CommandSocket, ConnectOptions, Password};
 pub use connection::{
     new_uuid, BackgroundJob, Connection, ConnectionConfig, EventStream, OverflowPolicy, Reply,
 };
 pub use error::{Error, Result};
+#[allow(unused_imports, unreachable_pub)] // empty until the macros land
+pub use librevox_macros::*;
+pub use listener::{
+    AppTarget, Inbound, InboundListener, InboundSettings, OutboundListener, OutboundOptions,
+    OutboundSettings, Runner, Session, Subscription,
+};
 pub use protocol::{Event, EventFormat, Message};
+
+/// Items the macros' generated code refers to. Not a public API: it may
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::connection::Connection;
+    pub use crate::error::{Error, Result};
+    pub use crate::listener::{
+        AppTarget, Inbound, InboundListener, InboundSettings, LogOptions, OutboundListener,
+        OutboundOptions, OutboundSettings, Runner, Session, Subscription,
+    };
+    pub use crate::protocol::{Event, EventFormat};
+    pub use std::future::Future;
+    pub use std::string::String;
+    pub use std::vec::Vec;
+}

@@ -1,95 +1,21 @@
 //! The connection core and CommandSocket over an in-memory socket, against a
 //! scripted FreeSWITCH peer that writes exact bytes.
 
+mod support;
+
 use std::time::Duration;
 
-use bytes::BytesMut;
-use librevox::protocol::packet::{read_packet, Packet};
 use librevox::protocol::{Message, SendMsg};
 use librevox::{
     CommandSocket, ConnectOptions, Connection, ConnectionConfig, Error, EventStream, OverflowPolicy,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-
-/// The FreeSWITCH side of an in-memory connection.
-struct Peer {
-    io: DuplexStream,
-    buf: BytesMut,
-}
-
-impl Peer {
-    async fn packet(&mut self) -> Packet {
-        loop {
-            if let Some(p) = read_packet(&mut self.buf).expect("well-formed client packet") {
-                return p;
-            }
-            let n = tokio::time::timeout(Duration::from_secs(10), self.io.read_buf(&mut self.buf))
-                .await
-                .expect("the client sent nothing")
-                .unwrap();
-            assert!(n > 0, "client closed the connection");
-        }
-    }
-
-    async fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.io.write_all(bytes.as_ref()).await.unwrap();
-    }
-
-    /// Reads until the client closes; returns everything it still sent.
-    async fn until_closed(&mut self) -> Vec<u8> {
-        let mut rest = Vec::new();
-        loop {
-            let n = tokio::time::timeout(Duration::from_secs(10), self.io.read_buf(&mut self.buf))
-                .await
-                .expect("the client did not close")
-                .unwrap_or(0);
-            if n == 0 {
-                rest.extend_from_slice(&self.buf);
-                return rest;
-            }
-        }
-    }
-}
-
-fn reply(text: &str) -> String {
-    format!("Content-Type: command/reply\nReply-Text: {text}\n\n")
-}
-
-fn api(body: &str) -> String {
-    format!(
-        "Content-Type: api/response\nContent-Length: {}\n\n{body}",
-        body.len()
-    )
-}
-
-fn event(headers: &[(&str, &str)], body: Option<&str>) -> String {
-    let mut payload = String::new();
-    for (n, v) in headers {
-        payload.push_str(&format!("{n}: {v}\n"));
-    }
-    match body {
-        Some(b) => payload.push_str(&format!("Content-Length: {}\n\n{b}", b.len())),
-        None => payload.push('\n'),
-    }
-    format!(
-        "Content-Length: {}\nContent-Type: text/event-plain\n\n{payload}",
-        payload.len()
-    )
-}
-
-const GOODBYE: &str = "Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n";
+use support::peer::{api, event, reply, Peer, GOODBYE};
+use tokio::io::AsyncWriteExt;
 
 fn pair(config: ConnectionConfig) -> (Connection, EventStream, Peer) {
     let (client, server) = tokio::io::duplex(1 << 16);
     let (conn, events) = Connection::new(client, config);
-    (
-        conn,
-        events,
-        Peer {
-            io: server,
-            buf: BytesMut::new(),
-        },
-    )
+    (conn, events, Peer::new(server))
 }
 
 async fn next_event_name(events: &mut EventStream) -> String {
@@ -713,13 +639,7 @@ async fn command_socket(
 ) {
     let (client, server) = tokio::io::duplex(1 << 16);
     let t = tokio::spawn(CommandSocket::connect_io(client, options));
-    (
-        t,
-        Peer {
-            io: server,
-            buf: BytesMut::new(),
-        },
-    )
+    (t, Peer::new(server))
 }
 
 #[tokio::test]

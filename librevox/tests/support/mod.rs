@@ -1,6 +1,8 @@
 //! Shared helpers for the protocol tests: reading the captured test vectors.
 #![allow(dead_code)]
 
+pub mod peer;
+
 use std::path::PathBuf;
 
 /// The directory holding the captures.

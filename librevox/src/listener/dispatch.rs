@@ -1,0 +1,154 @@
+//! Per-channel ordered event dispatch.
+//!
+//! The [`Dispatcher`] keys events by `Unique-ID` into per-channel mailboxes
+//! (events without one share a mailbox). Each mailbox has a worker task that
+//! runs the handler for one event at a time, so a channel's events are
+//! handled in arrival order, while channels proceed independently. Mailboxes
+//! are bounded ([`Dispatcher::new`]'s `capacity`); when a channel's hooks
+//! fall that far behind, the dispatcher waits for them (backpressure reaches
+//! the socket through the connection's event stream), so memory stays bounded
+//! and nothing is dropped. A handler that panics is logged; the worker goes
+//! on with the next event.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tracing::error;
+
+use crate::protocol::Event;
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The function a dispatcher calls for each event.
+pub type Handler = Arc<dyn Fn(Event) -> BoxFuture + Send + Sync>;
+
+/// Wraps a future so that a panic while polling it becomes an `Err`.
+pub(crate) struct CatchUnwind<F>(pub(crate) Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(move || fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// Text of a panic payload, for the log.
+pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_owned()
+    }
+}
+
+struct Mailbox {
+    tx: mpsc::Sender<Event>,
+    /// Events sent and not yet handled; 0 means the worker is idle.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Routes events to per-channel workers.
+pub struct Dispatcher {
+    handler: Handler,
+    capacity: usize,
+    mailboxes: HashMap<String, Mailbox>,
+    workers: JoinSet<()>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("channels", &self.mailboxes.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher calling `handler`, with mailboxes of `capacity` events.
+    pub fn new(handler: Handler, capacity: usize) -> Dispatcher {
+        Dispatcher {
+            handler,
+            capacity: capacity.max(1),
+            mailboxes: HashMap::new(),
+            workers: JoinSet::new(),
+        }
+    }
+
+    /// Number of channels with a live worker.
+    pub fn channels(&self) -> usize {
+        self.mailboxes.len()
+    }
+
+    /// Hands `event` to its channel's worker, waiting if that channel's
+    /// mailbox is full.
+    pub async fn dispatch(&mut self, event: Event) {
+        let key = event.unique_id().unwrap_or_default().to_owned();
+        let last = matches!(event.name(), Some("CHANNEL_DESTROY"));
+        if !self.mailboxes.contains_key(&key) {
+            if self.mailboxes.len() >= 256 {
+                self.sweep();
+            }
+            let (tx, rx) = mpsc::channel(self.capacity);
+            let in_flight = Arc::new(AtomicUsize::new(0));
+            self.workers
+                .spawn(worker(rx, self.handler.clone(), in_flight.clone()));
+            self.mailboxes
+                .insert(key.clone(), Mailbox { tx, in_flight });
+        }
+        if let Some(mb) = self.mailboxes.get(&key) {
+            mb.in_flight.fetch_add(1, Ordering::AcqRel);
+            if mb.tx.send(event).await.is_err() {
+                mb.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        if last && !key.is_empty() {
+            // The channel's last event: its worker ends after handling it.
+            self.mailboxes.remove(&key);
+        }
+        // Reap finished workers without waiting.
+        while self.workers.try_join_next().is_some() {}
+    }
+
+    /// Drops the mailboxes of idle channels (their workers then end).
+    fn sweep(&mut self) {
+        self.mailboxes
+            .retain(|_, mb| mb.in_flight.load(Ordering::Acquire) > 0);
+    }
+
+    /// Stops accepting events and waits until every queued event was handled.
+    pub async fn finish(mut self) {
+        self.mailboxes.clear();
+        while self.workers.join_next().await.is_some() {}
+    }
+}
+
+async fn worker(mut rx: mpsc::Receiver<Event>, handler: Handler, in_flight: Arc<AtomicUsize>) {
+    while let Some(event) = rx.recv().await {
+        let name = event.name().unwrap_or("").to_owned();
+        if let Err(panic) = CatchUnwind(Box::pin(handler(event))).await {
+            error!(
+                event = %name,
+                panic = %panic_text(panic.as_ref()),
+                "an event hook panicked; the connection goes on"
+            );
+        }
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}

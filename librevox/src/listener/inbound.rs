@@ -1,0 +1,291 @@
+//! The inbound client loop: connect, authenticate, subscribe, dispatch,
+//! reconnect.
+
+use std::hash::{BuildHasher, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::dispatch::Dispatcher;
+use super::InboundListener;
+use crate::command_socket::{authenticate, ConnectOptions, Password};
+use crate::connection::{Connection, ConnectionConfig, EventStream};
+use crate::error::{Error, Result};
+use crate::protocol::{Command, Message};
+
+/// The context hooks of an inbound listener receive: the connection (all of
+/// [`Connection`]'s methods through `Deref`: `api`, `bgapi`, `command`,
+/// `execute`, ...) and where it is connected.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    conn: Connection,
+    addr: Arc<str>,
+}
+
+impl Inbound {
+    /// The connection handle.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The FreeSWITCH address this listener is connected to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+impl Deref for Inbound {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Reconnect delays: exponential from `initial`, doubled per failed attempt,
+/// capped at `max`, each with random jitter of up to half the delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// First delay (default 250 ms).
+    pub initial: Duration,
+    /// Largest delay (default 30 s). Authentication failures and ACL
+    /// rejections always wait this long: retrying them fast cannot help.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before attempt `attempt` (0-based), with jitter.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let base = self
+            .initial
+            .saturating_mul(1u32 << attempt.min(20))
+            .min(self.max);
+        // Jitter: a random point in [base/2, base].
+        let half = base / 2;
+        let nanos = half.as_nanos().min(u64::MAX as u128) as u64;
+        let r = random_u64();
+        half + Duration::from_nanos(if nanos == 0 { 0 } else { r % (nanos + 1) })
+    }
+}
+
+fn random_u64() -> u64 {
+    // Jitter needs spread, not cryptographic strength: std's per-process
+    // random hash keys, mixed with the clock, are enough.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// Where and how an inbound listener connects.
+#[derive(Debug, Clone)]
+pub struct InboundSettings {
+    /// `host:port` (default `127.0.0.1:8021`).
+    pub addr: String,
+    /// Password (default `ClueCon`).
+    pub password: Password,
+    /// `user@domain` for `userauth`.
+    pub user: Option<String>,
+    /// Deadline for connect + greeting + auth (default 10 s).
+    pub connect_timeout: Duration,
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// Per-channel mailbox size of the dispatcher (default 1024).
+    pub mailbox_capacity: usize,
+    /// How long hooks may run on after shutdown before they are cut off
+    /// (default 5 s).
+    pub shutdown_grace: Duration,
+    /// Connection settings.
+    pub config: ConnectionConfig,
+}
+
+impl Default for InboundSettings {
+    fn default() -> Self {
+        InboundSettings {
+            addr: "127.0.0.1:8021".to_owned(),
+            password: Password::new("ClueCon"),
+            user: None,
+            connect_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            mailbox_capacity: 1024,
+            shutdown_grace: Duration::from_secs(5),
+            config: ConnectionConfig::default(),
+        }
+    }
+}
+
+impl InboundSettings {
+    /// Settings for `addr` (`host:port`), defaults otherwise.
+    pub fn new(addr: impl Into<String>) -> InboundSettings {
+        InboundSettings {
+            addr: addr.into(),
+            ..InboundSettings::default()
+        }
+    }
+
+    /// Sets the password.
+    pub fn password(mut self, password: impl Into<Password>) -> Self {
+        self.password = password.into();
+        self
+    }
+}
+
+/// How one connection ended.
+enum Ended {
+    /// Shutdown was requested.
+    Shutdown,
+    /// The connection was up (handshake done) and then dropped.
+    Lost(Error),
+}
+
+/// Runs an inbound listener until `shutdown` is cancelled: connects,
+/// authenticates, subscribes, dispatches events, and reconnects with backoff
+/// whenever the connection drops or cannot be made.
+pub async fn run_inbound<L: InboundListener>(
+    listener: Arc<L>,
+    settings: InboundSettings,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let mut attempt: u32 = 0;
+    let mut connected_before = false;
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let outcome = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            r = handshake(&listener, &settings) => r,
+        };
+        let delay = match outcome {
+            Ok((ctx, events)) => {
+                info!(addr = %settings.addr, "inbound listener connected");
+                if connected_before {
+                    warn!(addr = %settings.addr, "reconnected; events fired while disconnected were missed");
+                    listener.reconnected(&ctx).await;
+                }
+                connected_before = true;
+                attempt = 0;
+                listener.connection_completed(&ctx).await;
+                match serve(&listener, ctx, events, &settings, &shutdown).await {
+                    Ended::Shutdown => return Ok(()),
+                    Ended::Lost(e) => {
+                        warn!(addr = %settings.addr, error = %e, "inbound connection lost; reconnecting");
+                        settings.backoff.delay(0)
+                    }
+                }
+            }
+            Err(e @ (Error::Auth { .. } | Error::Rejected { .. })) => {
+                error!(addr = %settings.addr, error = %e, "FreeSWITCH refused this listener; retrying in {:?}", settings.backoff.max);
+                settings.backoff.max
+            }
+            Err(e) => {
+                let d = settings.backoff.delay(attempt);
+                attempt = attempt.saturating_add(1);
+                warn!(addr = %settings.addr, error = %e, "cannot connect to FreeSWITCH; retrying in {d:?}");
+                d
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+async fn handshake<L: InboundListener>(
+    listener: &Arc<L>,
+    settings: &InboundSettings,
+) -> Result<(Inbound, EventStream)> {
+    let work = async {
+        let stream = TcpStream::connect(&settings.addr).await?;
+        stream.set_nodelay(true)?;
+        let (conn, mut events) = Connection::new(stream, settings.config.clone());
+        let options = ConnectOptions {
+            addr: settings.addr.clone(),
+            password: settings.password.clone(),
+            user: settings.user.clone(),
+            ..ConnectOptions::default()
+        };
+        authenticate(&conn, &mut events, &options).await?;
+        let sub = listener.subscription();
+        conn.subscribe(sub.format, &sub.events).await?;
+        for (header, value) in &sub.filters {
+            conn.command(&Command::filter(header, value)).await?;
+        }
+        Ok::<_, Error>((
+            Inbound {
+                conn,
+                addr: settings.addr.as_str().into(),
+            },
+            events,
+        ))
+    };
+    match tokio::time::timeout(settings.connect_timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout {
+            what: "connecting, authenticating and subscribing",
+            after: settings.connect_timeout,
+        }),
+    }
+}
+
+async fn serve<L: InboundListener>(
+    listener: &Arc<L>,
+    ctx: Inbound,
+    mut events: EventStream,
+    settings: &InboundSettings,
+    shutdown: &CancellationToken,
+) -> Ended {
+    let handler_listener = listener.clone();
+    let handler_ctx = ctx.clone();
+    let mut dispatcher = Dispatcher::new(
+        Arc::new(move |event| {
+            let l = handler_listener.clone();
+            let c = handler_ctx.clone();
+            Box::pin(async move { l.handle_event(&c, &event).await })
+        }),
+        settings.mailbox_capacity,
+    );
+    let ended = loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => break Ended::Shutdown,
+            m = events.recv() => m,
+        };
+        match msg {
+            Some(Message::Event(event)) => dispatcher.dispatch(event).await,
+            Some(Message::DisconnectNotice(n)) => debug!(?n, "disconnect-notice"),
+            Some(Message::Log(line)) => {
+                debug!(level = line.level, text = %line.text.trim_end(), "FreeSWITCH log")
+            }
+            Some(other) => debug!(?other, "unexpected frame on an inbound listener"),
+            None => break Ended::Lost(ctx.conn.closed().await),
+        }
+    };
+    if matches!(ended, Ended::Shutdown) {
+        // Say goodbye so FreeSWITCH frees the socket at once.
+        let _ = tokio::time::timeout(settings.shutdown_grace, ctx.conn.exit()).await;
+    }
+    if tokio::time::timeout(settings.shutdown_grace, dispatcher.finish())
+        .await
+        .is_err()
+    {
+        warn!("event hooks still running after the shutdown grace period; abandoning them");
+    }
+    ended
+}

@@ -1,0 +1,146 @@
+//! Listeners: what `#[inbound]` and `#[outbound]` implement, and the loops
+//! that run them.
+//!
+//! * An **inbound** listener connects to FreeSWITCH (port 8021), authenticates,
+//!   subscribes (`event <format> <names>`, then one `filter` per value in
+//!   declaration order) and handles events. It reconnects with exponential
+//!   backoff and jitter when the connection drops or FreeSWITCH is not up, and
+//!   replays the subscription. One listener value lives across reconnects.
+//! * An **outbound** listener is a server (port 8084) that FreeSWITCH dials
+//!   from the dialplan `socket` application. Each call gets a fresh listener
+//!   value and a [`Session`]: `connect` → `myevents` → `linger`, then
+//!   [`OutboundListener::session_initiated`] runs while events flow to the
+//!   hooks. The connection is closed once both the disconnect-notice and
+//!   CHANNEL_HANGUP_COMPLETE have arrived (either order) and running hooks
+//!   have finished.
+//!
+//! Events are dispatched off the socket task (see [`dispatch`]): events of
+//! one channel (same `Unique-ID`) are handled in order, `on_event` before the
+//! hooks; different channels proceed independently; a panicking hook is logged
+//! and does not take the connection down.
+
+pub mod dispatch;
+mod inbound;
+mod outbound;
+mod runner;
+
+use std::future::Future;
+
+pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings};
+pub use outbound::{run_outbound_session, serve_outbound, OutboundSettings, Session};
+pub use runner::{init_logging, LogOptions, Runner};
+
+use crate::error::Result;
+use crate::protocol::{Event, EventFormat};
+
+/// What an inbound listener subscribes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Event names (`CHANNEL_ANSWER`, `CUSTOM conference::maintenance`, `ALL`).
+    pub events: Vec<String>,
+    /// The event format FreeSWITCH should use.
+    pub format: EventFormat,
+    /// `(header, value)` filters, sent one `filter` command each, in order.
+    pub filters: Vec<(String, String)>,
+}
+
+impl Default for Subscription {
+    /// Every event (`ALL`), plain format, no filters: the original's default.
+    fn default() -> Self {
+        Subscription {
+            events: vec!["ALL".to_owned()],
+            format: EventFormat::Plain,
+            filters: Vec::new(),
+        }
+    }
+}
+
+/// An inbound listener: connects to FreeSWITCH and handles its events.
+///
+/// Usually implemented by `#[inbound]` on an `impl` block; implementing it by
+/// hand is fine too.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an inbound listener",
+    label = "this type has no `#[inbound]` impl block",
+    note = "put `#[librevox::inbound]` on an `impl {Self} {{ ... }}` block, or implement `librevox::listener::InboundListener` by hand"
+)]
+pub trait InboundListener: Send + Sync + 'static {
+    /// The events, format and filters to subscribe to after authenticating.
+    fn subscription(&self) -> Subscription {
+        Subscription::default()
+    }
+
+    /// Runs after every successful handshake (auth, events, filters).
+    fn connection_completed(&self, ctx: &Inbound) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Runs after a handshake that followed a lost connection: events fired
+    /// while disconnected were missed.
+    fn reconnected(&self, ctx: &Inbound) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Handles one event: `on_event`, then the matching hooks.
+    fn handle_event(&self, ctx: &Inbound, event: &Event) -> impl Future<Output = ()> + Send;
+}
+
+/// Per-call settings of an outbound listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundOptions {
+    /// `Some(None)`: `linger` without limit (the default, so the end of the
+    /// call is seen); `Some(Some(n))`: `linger n`; `None`: no linger.
+    pub linger: Option<Option<u32>>,
+    /// Send `event-lock: true` with every application (default true), so
+    /// applications run strictly one after another.
+    pub event_lock: bool,
+    /// Extra event names to subscribe to beyond `myevents` (needs `full`).
+    pub events: Vec<String>,
+    /// The event format (`myevents <format>`).
+    pub format: EventFormat,
+}
+
+impl Default for OutboundOptions {
+    fn default() -> Self {
+        OutboundOptions {
+            linger: Some(None),
+            event_lock: true,
+            events: Vec::new(),
+            format: EventFormat::Plain,
+        }
+    }
+}
+
+/// An outbound listener: runs one call that FreeSWITCH hands to us.
+///
+/// Usually implemented by `#[outbound]` on an `impl` block.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an outbound listener",
+    label = "this type has no `#[outbound]` impl block",
+    note = "put `#[librevox::outbound]` on an `impl {Self} {{ ... }}` block with an `async fn session_initiated(&self, session: &Session) -> librevox::Result<()>`"
+)]
+pub trait OutboundListener: Send + Sync + 'static {
+    /// Linger, event-lock and subscription settings for each call.
+    fn options(&self) -> OutboundOptions {
+        OutboundOptions::default()
+    }
+
+    /// The call's logic: runs once the session is set up.
+    fn session_initiated(&self, session: &Session) -> impl Future<Output = Result<()>> + Send;
+
+    /// Handles one event of the call: `on_event`, then the matching hooks.
+    fn handle_event(&self, session: &Session, event: &Event) -> impl Future<Output = ()> + Send {
+        let _ = (session, event);
+        async {}
+    }
+}
+
+/// Something an application can run on: an outbound [`Session`], or a
+/// channel reached through a [`CommandSocket`](crate::CommandSocket). The
+/// `#[app]` helpers are implemented for every `AppTarget`.
+pub trait AppTarget: Sync {
+    /// Runs `app` with `arg` and waits for its CHANNEL_EXECUTE_COMPLETE.
+    fn run_app(&self, app: &str, arg: String) -> impl Future<Output = Result<Event>> + Send;
+}

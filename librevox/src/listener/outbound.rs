@@ -1,0 +1,439 @@
+//! The outbound server: FreeSWITCH dials us once per call.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, info_span, warn, Instrument};
+
+use super::dispatch::{panic_text, CatchUnwind, Dispatcher};
+use super::{AppTarget, OutboundListener, OutboundOptions};
+use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Reply};
+use crate::error::{Error, Result};
+use crate::protocol::{ApiResponse, Command, CommandReply, Event, EventFormat, Message, SendMsg};
+
+/// Where the outbound server listens and how it treats calls.
+#[derive(Debug, Clone)]
+pub struct OutboundSettings {
+    /// Address to bind (default `127.0.0.1:8084`; use `0.0.0.0:8084` when
+    /// FreeSWITCH runs on another host).
+    pub bind: String,
+    /// Deadline for the `connect`/`myevents`/`linger` setup (default 10 s).
+    pub setup_timeout: Duration,
+    /// On shutdown, how long running calls may go on before their sockets
+    /// are closed (default 30 s).
+    pub shutdown_grace: Duration,
+    /// After the call ended, how long `session_initiated` may still run
+    /// before it is cut off (default 10 s).
+    pub session_grace: Duration,
+    /// Per-channel mailbox size of the dispatcher (default 1024).
+    pub mailbox_capacity: usize,
+    /// Connection settings.
+    pub config: ConnectionConfig,
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        OutboundSettings {
+            bind: "127.0.0.1:8084".to_owned(),
+            setup_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            session_grace: Duration::from_secs(10),
+            mailbox_capacity: 1024,
+            config: ConnectionConfig::default(),
+        }
+    }
+}
+
+impl OutboundSettings {
+    /// Settings binding `addr`, defaults otherwise.
+    pub fn new(bind: impl Into<String>) -> OutboundSettings {
+        OutboundSettings {
+            bind: bind.into(),
+            ..OutboundSettings::default()
+        }
+    }
+}
+
+struct SessionInner {
+    conn: Connection,
+    uuid: String,
+    data: RwLock<Event>,
+    event_lock: bool,
+}
+
+/// One outbound call: the channel's data and the commands to drive it.
+///
+/// Cheap to clone; every clone is the same call. Application calls send
+/// `sendmsg` with an `Event-UUID` (and `event-lock: true` unless the listener
+/// turned it off) and return when the CHANNEL_EXECUTE_COMPLETE with the
+/// matching `Application-UUID` arrives; if the caller hangs up or the
+/// connection closes first they fail promptly ([`Error::Hangup`],
+/// [`Error::Closed`]).
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<SessionInner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("uuid", &self.inner.uuid)
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session over a connection whose `connect` reply was `channel_data`.
+    pub fn new(conn: Connection, channel_data: Event, event_lock: bool) -> Session {
+        let uuid = channel_data.unique_id().unwrap_or_default().to_owned();
+        Session {
+            inner: Arc::new(SessionInner {
+                conn,
+                uuid,
+                data: RwLock::new(channel_data),
+                event_lock,
+            }),
+        }
+    }
+
+    /// The channel's `Unique-ID`.
+    pub fn uuid(&self) -> &str {
+        &self.inner.uuid
+    }
+
+    /// The connection handle.
+    pub fn connection(&self) -> &Connection {
+        &self.inner.conn
+    }
+
+    /// The latest channel data: the `connect` reply, refreshed by every
+    /// CHANNEL_EXECUTE_COMPLETE and CHANNEL_DATA event (values decoded).
+    pub fn channel_data(&self) -> Event {
+        self.read_data(|e| e.clone())
+    }
+
+    fn read_data<T>(&self, f: impl FnOnce(&Event) -> T) -> T {
+        let guard = self
+            .inner
+            .data
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        f(&guard)
+    }
+
+    pub(crate) fn update(&self, event: &Event) {
+        // Only events that carry the channel's variables replace the data.
+        if event.headers().any(|(n, _)| n.starts_with("variable_")) {
+            *self
+                .inner
+                .data
+                .write()
+                .unwrap_or_else(|poison| poison.into_inner()) = event.clone();
+        }
+    }
+
+    /// A channel variable (`variable_<name>` of the channel data).
+    pub fn variable(&self, name: &str) -> Option<String> {
+        self.read_data(|e| e.variable(name).map(str::to_owned))
+    }
+
+    /// A header of the channel data (`Caller-Caller-ID-Number`, ...).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.read_data(|e| e.header(name).map(str::to_owned))
+    }
+
+    /// Runs application `app` with `arg` on this channel and waits for its
+    /// CHANNEL_EXECUTE_COMPLETE, which it returns.
+    pub async fn application(&self, app: &str, arg: &str) -> Result<Event> {
+        self.execute(SendMsg::execute(app, arg).event_lock(self.inner.event_lock))
+            .await
+    }
+
+    /// Runs a `sendmsg` on this channel and waits for its completion; use it
+    /// for `loops`, `async`, a custom `event-lock` and other headers.
+    pub async fn execute(&self, msg: SendMsg) -> Result<Event> {
+        let done = self.inner.conn.execute(msg, Some(&self.inner.uuid)).await?;
+        self.update(&done);
+        Ok(done)
+    }
+
+    /// Sends a `sendmsg` and returns FreeSWITCH's acknowledgement only.
+    pub async fn sendmsg(&self, msg: &SendMsg) -> Result<CommandReply> {
+        self.inner.conn.sendmsg(msg).await
+    }
+
+    /// Runs `api <command>` (the socket must be `full`).
+    pub async fn api(&self, command: &str) -> Result<ApiResponse> {
+        self.inner.conn.api(command).await
+    }
+
+    /// Runs `bgapi <command>`; the job's event reaches this socket when it is
+    /// subscribed to BACKGROUND_JOB (its `Job-Owner-UUID` is this channel).
+    pub async fn bgapi(&self, command: &str) -> Result<BackgroundJob> {
+        self.inner.conn.bgapi(command).await
+    }
+
+    /// Sends any command.
+    pub async fn command(&self, command: &Command) -> Result<Reply> {
+        self.inner.conn.send(command).await
+    }
+
+    /// Ends the session: sends `exit`, and FreeSWITCH closes the socket.
+    /// Events after this are lost; normally the session ends by itself once
+    /// the call is over.
+    pub async fn disconnect(&self) -> Result<()> {
+        self.inner.conn.exit().await
+    }
+}
+
+impl AppTarget for Session {
+    fn run_app(
+        &self,
+        app: &str,
+        arg: String,
+    ) -> impl std::future::Future<Output = Result<Event>> + Send {
+        let session = self.clone();
+        let app = app.to_owned();
+        async move { session.application(&app, &arg).await }
+    }
+}
+
+/// Serves outbound calls on `listener` until `shutdown` is cancelled: each
+/// accepted connection gets a fresh listener value from `factory`. On
+/// shutdown, accepting stops and running calls get
+/// [`OutboundSettings::shutdown_grace`] to finish.
+pub async fn serve_outbound<L, F>(
+    listener: TcpListener,
+    factory: F,
+    settings: OutboundSettings,
+    shutdown: CancellationToken,
+) -> Result<()>
+where
+    L: OutboundListener,
+    F: Fn() -> L + Send + Sync + 'static,
+{
+    let settings = Arc::new(settings);
+    let mut calls = JoinSet::new();
+    info!(addr = %listener.local_addr()?, "outbound listener accepting calls");
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let handler = factory();
+                    let settings = settings.clone();
+                    calls.spawn(async move {
+                        if let Err(e) = handle_call(stream, handler, &settings).await {
+                            log_session_error(&e);
+                        }
+                    }.instrument(info_span!("call", %peer)));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(done) = calls.join_next(), if !calls.is_empty() => {
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        error!(panic = %panic_text(e.into_panic().as_ref()), "a call task panicked");
+                    }
+                }
+            }
+        }
+    }
+    drop(listener);
+    info!(
+        running = calls.len(),
+        "outbound listener stopped accepting; waiting for running calls"
+    );
+    let drain = async { while calls.join_next().await.is_some() {} };
+    if tokio::time::timeout(settings.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
+        warn!(
+            remaining = calls.len(),
+            "calls still running after the shutdown grace period; closing them"
+        );
+        calls.shutdown().await;
+    }
+    Ok(())
+}
+
+fn log_session_error(e: &Error) {
+    match e {
+        Error::Hangup { .. } => debug!(error = %e, "session ended by hangup"),
+        Error::Closed { .. } => info!(error = %e, "session ended"),
+        _ => error!(error = %e, "session error"),
+    }
+}
+
+/// Runs one call: setup, `session_initiated`, event dispatch, the latch.
+async fn handle_call<L: OutboundListener>(
+    stream: TcpStream,
+    handler: L,
+    settings: &OutboundSettings,
+) -> Result<()> {
+    run_outbound_session(stream, handler, settings).await
+}
+
+/// Runs one outbound call over an already-accepted socket (a TCP stream, or
+/// an in-memory duplex in tests): setup (`connect`, `myevents`, `linger`),
+/// `session_initiated` alongside the hooks, and the close once the call is
+/// over. A hangup that interrupts `session_initiated` is a normal end, not an
+/// error.
+pub async fn run_outbound_session<L, T>(
+    io: T,
+    handler: L,
+    settings: &OutboundSettings,
+) -> Result<()>
+where
+    L: OutboundListener,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (conn, events) = Connection::new(io, settings.config.clone());
+    run_session(conn, events, handler, settings).await
+}
+
+async fn setup(conn: &Connection, options: &OutboundOptions) -> Result<Event> {
+    let reply = conn.command(&Command::connect()).await?;
+    let data = reply
+        .into_channel_data()
+        .ok_or_else(|| Error::protocol("the connect reply carried no channel data"))?;
+    let myevents = match options.format {
+        EventFormat::Plain => Command::myevents(),
+        other => Command::myevents_format(other),
+    };
+    conn.command(&myevents).await?;
+    conn.set_format(options.format);
+    if !options.events.is_empty() {
+        conn.subscribe(options.format, &options.events).await?;
+    }
+    if let Some(secs) = options.linger {
+        conn.command(&Command::linger(secs)).await?;
+    }
+    Ok(data)
+}
+
+/// Runs a session over an established connection (also used by tests with
+/// in-memory sockets).
+async fn run_session<L: OutboundListener>(
+    conn: Connection,
+    mut events: EventStream,
+    handler: L,
+    settings: &OutboundSettings,
+) -> Result<()> {
+    let options = handler.options();
+    let data = match tokio::time::timeout(settings.setup_timeout, setup(&conn, &options)).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(Error::Timeout {
+                what: "the outbound session setup (connect, myevents, linger)",
+                after: settings.setup_timeout,
+            })
+        }
+    };
+    let session = Session::new(conn.clone(), data, options.event_lock);
+    let span = info_span!("session", uuid = %session.uuid());
+    async move {
+        info!("outbound session started");
+        let handler = Arc::new(handler);
+        let h = handler.clone();
+        let s = session.clone();
+        let mut main = tokio::spawn(
+            async move {
+                match CatchUnwind(Box::pin(h.session_initiated(&s))).await {
+                    Ok(r) => r,
+                    Err(panic) => Err(Error::protocol(format!(
+                        "session_initiated panicked: {}",
+                        panic_text(panic.as_ref())
+                    ))),
+                }
+            }
+            .in_current_span(),
+        );
+        let h = handler.clone();
+        let s = session.clone();
+        let mut dispatcher = Dispatcher::new(
+            Arc::new(move |event| {
+                let h = h.clone();
+                let s = s.clone();
+                Box::pin(async move { h.handle_event(&s, &event).await })
+            }),
+            settings.mailbox_capacity,
+        );
+        let mut notice_seen = false;
+        let mut hangup_complete = false;
+        let mut main_result = None;
+        // The latch: both the disconnect-notice and CHANNEL_HANGUP_COMPLETE,
+        // in either order, or the end of the connection.
+        while !(notice_seen && hangup_complete) {
+            let msg = tokio::select! {
+                m = events.recv() => m,
+                r = &mut main, if main_result.is_none() => {
+                    main_result = Some(r);
+                    continue;
+                }
+            };
+            match msg {
+                Some(Message::Event(event)) => {
+                    let own = event.unique_id() == Some(session.uuid());
+                    if own {
+                        match event.name() {
+                            Some("CHANNEL_EXECUTE_COMPLETE") | Some("CHANNEL_DATA") => {
+                                session.update(&event)
+                            }
+                            Some("CHANNEL_HANGUP_COMPLETE") => {
+                                session.update(&event);
+                                hangup_complete = true;
+                            }
+                            _ => {}
+                        }
+                    }
+                    dispatcher.dispatch(event).await;
+                }
+                Some(Message::DisconnectNotice(n)) => {
+                    debug!(linger = n.is_linger(), "disconnect-notice");
+                    notice_seen = true;
+                }
+                Some(other) => debug!(?other, "frame on an outbound session"),
+                None => break,
+            }
+        }
+        // Hooks finish before the socket closes.
+        dispatcher.finish().await;
+        let result = match main_result {
+            Some(r) => Some(r),
+            None => tokio::time::timeout(settings.session_grace, &mut main)
+                .await
+                .ok(),
+        };
+        let outcome = match result {
+            Some(Ok(r)) => r,
+            Some(Err(join)) => Err(Error::protocol(format!("session task failed: {join}"))),
+            None => {
+                main.abort();
+                warn!("session_initiated still running after the call ended; cancelled it");
+                Ok(())
+            }
+        };
+        if !conn.is_closed() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn.exit()).await;
+        }
+        info!("outbound session ended");
+        match outcome {
+            // A hangup during an application is how calls normally end.
+            Err(Error::Hangup { .. }) => Ok(()),
+            Err(e) if e.is_closed() && hangup_complete => Ok(()),
+            other => other,
+        }
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,227 @@
+//! Running several listeners together, with graceful shutdown and logging.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::inbound::{run_inbound, InboundSettings};
+use super::outbound::{serve_outbound, OutboundSettings};
+use super::{InboundListener, OutboundListener};
+use crate::error::{Error, Result};
+
+type Task = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+type Starter = Box<dyn FnOnce(CancellationToken) -> Task + Send>;
+
+/// Runs inbound and outbound listeners together until Ctrl-C or SIGTERM (or
+/// [`Runner::shutdown_token`] is cancelled). On shutdown, outbound servers stop
+/// accepting and give running calls a deadline; inbound listeners send `exit`.
+///
+/// `librevox::start!` builds one of these; you can also build it by hand:
+///
+/// ```no_run
+/// # use librevox::listener::*;
+/// # struct Monitor;
+/// # impl InboundListener for Monitor {
+/// #     async fn handle_event(&self, _: &Inbound, _: &librevox::Event) {}
+/// # }
+/// # async fn f() -> librevox::Result<()> {
+/// Runner::new()
+///     .inbound(Monitor, InboundSettings::new("127.0.0.1:8021"))
+///     .run()
+///     .await
+/// # }
+/// ```
+pub struct Runner {
+    starters: Vec<(String, Starter)>,
+    shutdown: CancellationToken,
+    signals: bool,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field(
+                "listeners",
+                &self.starters.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner::new()
+    }
+}
+
+impl Runner {
+    /// An empty runner that stops on Ctrl-C / SIGTERM.
+    pub fn new() -> Runner {
+        Runner {
+            starters: Vec::new(),
+            shutdown: CancellationToken::new(),
+            signals: true,
+        }
+    }
+
+    /// Do not install the Ctrl-C / SIGTERM handlers (stop only through
+    /// [`shutdown_token`](Self::shutdown_token)).
+    pub fn without_signals(mut self) -> Runner {
+        self.signals = false;
+        self
+    }
+
+    /// The token that stops every listener of this runner when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Adds an inbound listener.
+    pub fn inbound<L: InboundListener>(mut self, listener: L, settings: InboundSettings) -> Runner {
+        let name = format!("inbound {}", settings.addr);
+        let listener = Arc::new(listener);
+        self.starters.push((
+            name,
+            Box::new(move |token| Box::pin(run_inbound(listener, settings, token))),
+        ));
+        self
+    }
+
+    /// Adds an outbound server whose calls each get a listener from `factory`.
+    pub fn outbound<L, F>(mut self, factory: F, settings: OutboundSettings) -> Runner
+    where
+        L: OutboundListener,
+        F: Fn() -> L + Send + Sync + 'static,
+    {
+        let name = format!("outbound {}", settings.bind);
+        self.starters.push((
+            name,
+            Box::new(move |token| {
+                Box::pin(async move {
+                    let listener = TcpListener::bind(&settings.bind).await.map_err(|e| {
+                        Error::Io(std::io::Error::new(
+                            e.kind(),
+                            format!("cannot listen on {}: {e}", settings.bind),
+                        ))
+                    })?;
+                    serve_outbound(listener, factory, settings, token).await
+                })
+            }),
+        ));
+        self
+    }
+
+    /// Runs every listener until shutdown. Returns the first error a listener
+    /// stopped with (an outbound port that cannot be bound, for example).
+    pub async fn run(self) -> Result<()> {
+        let token = self.shutdown.clone();
+        if self.signals {
+            let t = token.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                info!("shutdown requested; stopping listeners");
+                t.cancel();
+            });
+        }
+        info!(listeners = self.starters.len(), "starting librevox");
+        let mut set = tokio::task::JoinSet::new();
+        for (name, start) in self.starters {
+            let fut = start(token.clone());
+            set.spawn(async move { (name, fut.await) });
+        }
+        let mut first_err = None;
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok((_, Ok(()))) => {}
+                Ok((name, Err(e))) => {
+                    tracing::error!(listener = %name, error = %e, "listener stopped with an error");
+                    token.cancel();
+                    first_err.get_or_insert(e);
+                }
+                Err(join) => {
+                    token.cancel();
+                    first_err
+                        .get_or_insert(Error::protocol(format!("listener task failed: {join}")));
+                }
+            }
+        }
+        info!("librevox stopped");
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Builds a multi-threaded tokio runtime and runs until shutdown: for a
+    /// plain `fn main`.
+    pub fn run_blocking(self) -> Result<()> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(self.run())
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Logging options, as the original's `log_file` / `log_level`.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Write logs to this file instead of standard error.
+    pub file: Option<PathBuf>,
+    /// Default level filter (`info` unless `RUST_LOG` says otherwise), e.g.
+    /// `"debug"` or `"librevox=trace,info"`.
+    pub level: Option<String>,
+}
+
+/// Installs a `tracing` subscriber that honours `RUST_LOG` (falling back to
+/// `options.level`, then `info`), writing to standard error or to
+/// `options.file`. Does nothing if a subscriber is already installed.
+pub fn init_logging(options: &LogOptions) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(options.level.as_deref().unwrap_or("info")))
+        .map_err(|e| Error::protocol(format!("invalid log level: {e}")))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match &options.file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init()
+        }
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+    // An already installed subscriber wins; that is not an error.
+    let _ = result;
+    Ok(())
+}
