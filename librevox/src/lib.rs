@@ -12,6 +12,7 @@
 //! | [`listener`] | inbound and outbound listeners (what `#[inbound]` / `#[outbound]` implement), per-channel dispatch, the [`Runner`]. |
 //! | [`CommandSocket`] | an authenticated inbound connection for one-off commands; [`blocking::CommandSocket`] for scripts. |
 //! | [`Error`] | the one error type. |
+//! | `simulator` | (feature `simulator`) a FreeSWITCH simulator speaking ESL, for tests and demos. |
 //!
 //! ## Quick start
 //!
@@ -47,6 +48,8 @@ pub mod connection;
 mod error;
 pub mod listener;
 pub mod protocol;
+#[cfg(feature = "simulator")]
+pub mod simulator;
 
 pub use command_socket::{Channel, CommandSocket, ConnectOptions, Password};
 pub use connection::{

@@ -1,0 +1,288 @@
+//! The switch core: event numbering and dispatch, the channel and listener
+//! registries, recordings, the API table.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::channel::Channel;
+use super::clock::{date_gmt, date_local, date_log, Clock, UuidGen};
+use super::config::SimulatorConfig;
+use super::listener::{ListenerShared, Out};
+use super::serialize::LogLine;
+use crate::protocol::Event;
+
+/// A user-registered API: receives the argument text, returns the output.
+pub type ApiFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// Locks a mutex, ignoring poisoning (a panicking test thread must not make
+/// the simulator unusable).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An event as fired: the event plus whether its (empty) body was set, which
+/// only the JSON format shows.
+#[derive(Debug, Clone)]
+pub(crate) struct Fired {
+    pub(crate) event: Event,
+    pub(crate) empty_body: bool,
+}
+
+/// Which side opened a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionKind {
+    /// A client connected to the simulator (TCP or in memory).
+    Inbound {
+        /// The peer address, when known.
+        peer: Option<SocketAddr>,
+    },
+    /// The simulator dialed an outbound listener for a channel.
+    Outbound {
+        /// The controlled channel.
+        channel: String,
+        /// The `host:port` that was dialed.
+        target: String,
+    },
+}
+
+/// Everything that went over one connection, as exact bytes.
+#[derive(Debug, Clone)]
+pub struct ConnectionRecord {
+    /// A number unique within the simulator (in connection order).
+    pub id: u64,
+    /// Inbound or outbound.
+    pub kind: ConnectionKind,
+    /// Every frame the simulator wrote, in order (one entry per frame).
+    pub sent: Vec<Bytes>,
+    /// Every packet the client sent, as read (one entry per packet).
+    pub received: Vec<Bytes>,
+    /// True once the simulator closed the connection or saw it close.
+    pub closed: bool,
+}
+
+impl ConnectionRecord {
+    /// All bytes the simulator wrote, concatenated.
+    pub fn sent_bytes(&self) -> Vec<u8> {
+        self.sent.iter().flat_map(|b| b.iter().copied()).collect()
+    }
+}
+
+pub(crate) struct CoreState {
+    pub(crate) listeners: Vec<Arc<ListenerShared>>,
+    pub(crate) channels: Vec<Arc<Channel>>,
+    pub(crate) fired: Vec<Event>,
+    pub(crate) connections: Vec<Arc<Mutex<ConnectionRecord>>>,
+    pub(crate) sessions_since_start: u64,
+    pub(crate) peak: usize,
+    pub(crate) globals: Vec<(String, String)>,
+    pub(crate) hash: HashMap<String, String>,
+    pub(crate) apis: HashMap<String, ApiFn>,
+}
+
+pub(crate) struct Core {
+    pub(crate) cfg: SimulatorConfig,
+    pub(crate) clock: Clock,
+    pub(crate) uuids: UuidGen,
+    pub(crate) core_uuid: String,
+    seq: AtomicU64,
+    ids: AtomicU64,
+    pub(crate) state: Mutex<CoreState>,
+    changed: watch::Sender<u64>,
+}
+
+impl Core {
+    pub(crate) fn new(cfg: SimulatorConfig) -> Arc<Core> {
+        let uuids = UuidGen::new(cfg.seed);
+        let core_uuid = cfg.core_uuid.clone().unwrap_or_else(|| uuids.next());
+        let (changed, _) = watch::channel(0);
+        Arc::new(Core {
+            clock: Clock::new(cfg.epoch_us),
+            uuids,
+            core_uuid,
+            seq: AtomicU64::new(cfg.first_sequence),
+            ids: AtomicU64::new(1),
+            state: Mutex::new(CoreState {
+                listeners: Vec::new(),
+                channels: Vec::new(),
+                fired: Vec::new(),
+                connections: Vec::new(),
+                sessions_since_start: 0,
+                peak: 0,
+                globals: cfg.globals.clone(),
+                hash: HashMap::new(),
+                apis: HashMap::new(),
+            }),
+            cfg,
+            changed,
+        })
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Wakes every `wait_for`.
+    pub(crate) fn notify(&self) {
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    pub(crate) fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// An event with the 13 standard headers (§4.1).
+    pub(crate) fn base_event(&self, name: &str, file: &str, func: &str, line: u32) -> Event {
+        let mut e = Event::new(name);
+        self.push_standard_tail(&mut e, file, func, line);
+        e
+    }
+
+    /// Appends the 12 standard headers after `Event-Name` (or after whatever
+    /// the event already has: `sendevent` puts the client's headers first).
+    pub(crate) fn push_standard_tail(&self, e: &mut Event, file: &str, func: &str, line: u32) {
+        let now = self.clock.now_us();
+        e.push_header("Core-UUID", &self.core_uuid);
+        e.push_header("FreeSWITCH-Hostname", &self.cfg.hostname);
+        e.push_header("FreeSWITCH-Switchname", &self.cfg.hostname);
+        e.push_header("FreeSWITCH-IPv4", &self.cfg.ipv4);
+        e.push_header("FreeSWITCH-IPv6", &self.cfg.ipv6);
+        e.push_header("Event-Date-Local", &date_local(now));
+        e.push_header("Event-Date-GMT", &date_gmt(now));
+        e.push_header("Event-Date-Timestamp", &now.to_string());
+        e.push_header("Event-Calling-File", file);
+        e.push_header("Event-Calling-Function", func);
+        e.push_header("Event-Calling-Line-Number", &line.to_string());
+        e.push_header(
+            "Event-Sequence",
+            &self.seq.fetch_add(1, Ordering::Relaxed).to_string(),
+        );
+    }
+
+    /// Fires an event: records it and offers it to every listener.
+    pub(crate) fn fire(&self, event: Event) {
+        self.fire_with(Fired {
+            event,
+            empty_body: false,
+        })
+    }
+
+    pub(crate) fn fire_with(&self, fired: Fired) {
+        let fired = Arc::new(fired);
+        let listeners = {
+            let mut st = lock(&self.state);
+            st.fired.push(fired.event.clone());
+            st.listeners.clone()
+        };
+        for l in &listeners {
+            l.offer(&fired);
+        }
+        self.notify();
+    }
+
+    /// Sends a control item to the listeners whose session is `uuid`.
+    pub(crate) fn send_to_session(&self, uuid: &str, deferred: bool, out: impl Fn() -> Out) {
+        let listeners = lock(&self.state).listeners.clone();
+        for l in listeners {
+            if l.controls(uuid, deferred) {
+                l.push(out());
+            }
+        }
+    }
+
+    /// Emits a log line to every listener that asked for this level.
+    pub(crate) fn log(&self, level: u8, text_channel: u8, file: &str, func: &str, line: u32, session: &str, text: &str) {
+        let body = if text_channel == 1 {
+            text.to_owned()
+        } else {
+            format!(
+                "{} 99.00% [{}] {file}:{line} {text}",
+                date_log(self.clock.now_us()),
+                level_name(level)
+            )
+        };
+        let log_line = Arc::new(LogLine {
+            level,
+            text_channel,
+            file: file.to_owned(),
+            func: func.to_owned(),
+            line,
+            user_data: session.to_owned(),
+            body,
+        });
+        let listeners = lock(&self.state).listeners.clone();
+        for l in listeners {
+            l.offer_log(&log_line);
+        }
+        self.notify();
+    }
+
+    pub(crate) fn channel(&self, uuid: &str) -> Option<Arc<Channel>> {
+        lock(&self.state)
+            .channels
+            .iter()
+            .find(|c| c.uuid == uuid)
+            .cloned()
+    }
+
+    pub(crate) fn channels(&self) -> Vec<Arc<Channel>> {
+        lock(&self.state).channels.clone()
+    }
+
+    pub(crate) fn add_listener(&self, l: Arc<ListenerShared>) {
+        lock(&self.state).listeners.push(l);
+    }
+
+    pub(crate) fn remove_listener(&self, id: u64) {
+        lock(&self.state).listeners.retain(|l| l.id != id);
+        self.notify();
+    }
+
+    pub(crate) fn new_record(&self, kind: ConnectionKind) -> Arc<Mutex<ConnectionRecord>> {
+        let rec = Arc::new(Mutex::new(ConnectionRecord {
+            id: self.next_id(),
+            kind,
+            sent: Vec::new(),
+            received: Vec::new(),
+            closed: false,
+        }));
+        lock(&self.state).connections.push(rec.clone());
+        self.notify();
+        rec
+    }
+}
+
+/// The log level name FreeSWITCH prints in log lines.
+pub(crate) fn level_name(level: u8) -> &'static str {
+    match level {
+        0 => "CONSOLE",
+        1 => "ALERT",
+        2 => "CRIT",
+        3 => "ERR",
+        4 => "WARNING",
+        5 => "NOTICE",
+        6 => "INFO",
+        _ => "DEBUG",
+    }
+}
+
+/// A log level by name (case-insensitive), as `log` and the `log`
+/// application accept it.
+pub(crate) fn level_by_name(name: &str) -> Option<u8> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "CONSOLE" => 0,
+        "ALERT" => 1,
+        "CRIT" => 2,
+        "ERR" => 3,
+        "WARNING" => 4,
+        "NOTICE" => 5,
+        "INFO" => 6,
+        "DEBUG" => 7,
+        _ => return None,
+    })
+}
