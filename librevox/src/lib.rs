@@ -10,6 +10,7 @@
 //! | [`protocol`] | bytes ⇄ frames ⇄ typed messages; events in plain/JSON/XML; every client command. No I/O. |
 //! | [`connection`] | one driver task per socket and a cheap `Clone` handle: the FIFO promise queue, background jobs, application completions, the bounded event stream. |
 //! | [`listener`] | inbound and outbound listeners (what `#[inbound]` / `#[outbound]` implement), per-channel dispatch, the [`Runner`]. |
+//! | [`commands`] | typed API commands (`status`, `originate`, `uuid_*`, `show channels`, ...) for every connection type. |
 //! | [`CommandSocket`] | an authenticated inbound connection for one-off commands; [`blocking::CommandSocket`] for scripts. |
 //! | [`Error`] | the one error type. |
 //! | `simulator` | (feature `simulator`) a FreeSWITCH simulator speaking ESL, for tests and demos. |
@@ -44,6 +45,7 @@ extern crate self as librevox;
 
 pub mod blocking;
 mod command_socket;
+pub mod commands;
 pub mod connection;
 mod error;
 pub mod listener;
@@ -63,6 +65,13 @@ pub use listener::{
     OutboundSettings, Runner, Session, Subscription,
 };
 pub use protocol::{Event, EventFormat, Message};
+
+/// The traits most programs want in scope: `use librevox::prelude::*;`.
+pub mod prelude {
+    pub use crate::commands::Commands;
+    pub use crate::listener::{AppTarget, Inbound, Session};
+    pub use crate::protocol::{Event, EventFormat};
+}
 
 /// Items the macros' generated code refers to. Not a public API: it may
 /// change in any release.

@@ -587,13 +587,13 @@ impl Builder {
 
 // ----- JSON -----
 
-enum JsonValue {
+pub(crate) enum JsonValue {
     One(String),
     Many(Vec<String>),
 }
 
 impl JsonValue {
-    fn into_string(self) -> String {
+    pub(crate) fn into_string(self) -> String {
         match self {
             JsonValue::One(s) => s,
             JsonValue::Many(v) => join_array(&v),
@@ -602,7 +602,7 @@ impl JsonValue {
 }
 
 /// A JSON object read in order, keeping duplicate keys.
-struct JsonEvent(Vec<(String, JsonValue)>);
+pub(crate) struct JsonEvent(pub(crate) Vec<(String, JsonValue)>);
 
 impl<'de> serde::Deserialize<'de> for JsonValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {

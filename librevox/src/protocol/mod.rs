@@ -19,6 +19,7 @@ mod xml;
 
 pub use codec::{EslCodec, Limits};
 pub use command::{Command, LogLevel, SendMsg, MAX_INLINE_ARG};
+pub(crate) use event::JsonEvent;
 pub use event::{Event, EventFormat, ARRAY_PREFIX, ARRAY_SEPARATOR};
 pub use frame::Frame;
 pub use message::{ApiResponse, CommandReply, DisconnectNotice, LogData, Message};

@@ -1,0 +1,666 @@
+//! API commands, typed: what `api <command>` runs, built and parsed for you.
+//!
+//! [`Commands`] is implemented for everything that can run `api`: a
+//! [`Connection`], a [`CommandSocket`], an inbound listener's [`Inbound`]
+//! context and an outbound [`Session`]. Bring it into scope with
+//! `use librevox::prelude::*;` (or `use librevox::commands::Commands;`).
+//!
+//! ```no_run
+//! # async fn f(socket: librevox::CommandSocket) -> librevox::Result<()> {
+//! use librevox::commands::{Commands, Originate};
+//! let uuid = socket
+//!     .originate(&Originate::new("sofia/gateway/trunk/5551234").extension("1000"))
+//!     .await?;
+//! socket.uuid_setvar(&uuid, "foo", Some("bar")).await?;
+//! println!("{:?}", socket.uuid_getvar(&uuid, "foo").await?);
+//! # Ok(()) }
+//! ```
+//!
+//! Every command fails with [`Error::CommandFailed`] carrying FreeSWITCH's
+//! text when the reply body starts with `-ERR` or `-USAGE`. Every command
+//! string is also available as a `String` (the `*_command` functions and
+//! [`Originate`]'s `Display`), to run it in the background with `bgapi`.
+
+use std::fmt;
+use std::future::Future;
+
+use bytes::Bytes;
+
+use crate::command_socket::CommandSocket;
+use crate::connection::{BackgroundJob, Connection};
+use crate::error::{Error, Result};
+use crate::listener::{Inbound, Session};
+use crate::protocol::{ApiResponse, Event, JsonEvent};
+
+/// Something that can run `api` and `bgapi` commands.
+pub trait ApiTarget: Sync {
+    /// Runs `api <command>`; `-ERR`/`-USAGE` bodies are errors.
+    fn run_api(&self, command: String) -> impl Future<Output = Result<ApiResponse>> + Send;
+    /// Runs `bgapi <command>`.
+    fn run_bgapi(&self, command: String) -> impl Future<Output = Result<BackgroundJob>> + Send;
+}
+
+impl ApiTarget for Connection {
+    async fn run_api(&self, command: String) -> Result<ApiResponse> {
+        self.api(&command).await
+    }
+    async fn run_bgapi(&self, command: String) -> Result<BackgroundJob> {
+        self.bgapi(&command).await
+    }
+}
+
+impl ApiTarget for CommandSocket {
+    async fn run_api(&self, command: String) -> Result<ApiResponse> {
+        self.api(&command).await
+    }
+    async fn run_bgapi(&self, command: String) -> Result<BackgroundJob> {
+        self.bgapi(&command).await
+    }
+}
+
+impl ApiTarget for Inbound {
+    async fn run_api(&self, command: String) -> Result<ApiResponse> {
+        self.connection().api(&command).await
+    }
+    async fn run_bgapi(&self, command: String) -> Result<BackgroundJob> {
+        self.connection().bgapi(&command).await
+    }
+}
+
+impl ApiTarget for Session {
+    async fn run_api(&self, command: String) -> Result<ApiResponse> {
+        self.api(&command).await
+    }
+    async fn run_bgapi(&self, command: String) -> Result<BackgroundJob> {
+        self.bgapi(&command).await
+    }
+}
+
+fn join(name: &str, args: &[&str]) -> String {
+    let mut s = name.to_owned();
+    for a in args.iter().filter(|a| !a.is_empty()) {
+        s.push(' ');
+        s.push_str(a);
+    }
+    s
+}
+
+fn body(r: ApiResponse) -> String {
+    r.text().into_owned()
+}
+
+/// `+OK <uuid>` → `<uuid>`.
+fn ok_value(command: &str, r: ApiResponse) -> Result<String> {
+    let text = r.text();
+    let t = text.trim();
+    match t.strip_prefix("+OK") {
+        Some(rest) => Ok(rest.trim().to_owned()),
+        None => Err(Error::CommandFailed {
+            command: command.to_owned(),
+            reply: t.to_owned(),
+        }),
+    }
+}
+
+/// A leg of a call, for commands that act on one or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Leg {
+    /// The named channel (FreeSWITCH's `aleg`).
+    #[default]
+    A,
+    /// The channel bridged to it (`bleg`).
+    B,
+    /// Both (`both`).
+    Both,
+}
+
+impl Leg {
+    fn broadcast_word(self) -> &'static str {
+        match self {
+            Leg::A => "aleg",
+            Leg::B => "bleg",
+            Leg::Both => "both",
+        }
+    }
+}
+
+/// `uuid_hold` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Put on hold.
+    On,
+    /// Take off hold.
+    Off,
+    /// Toggle.
+    Toggle,
+}
+
+/// `uuid_record` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Start recording to the path.
+    Start,
+    /// Stop recording to the path (`all` stops every recording).
+    Stop,
+    /// Mask (silence) the recording.
+    Mask,
+    /// Unmask it.
+    Unmask,
+}
+
+impl Record {
+    fn word(self) -> &'static str {
+        match self {
+            Record::Start => "start",
+            Record::Stop => "stop",
+            Record::Mask => "mask",
+            Record::Unmask => "unmask",
+        }
+    }
+}
+
+/// Where an originated call goes once the endpoint answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// An extension in a dialplan: `<extension> [<dialplan> [<context>]]`.
+    Extension {
+        /// The extension (destination number).
+        extension: String,
+        /// The dialplan (`XML` when only a context is given).
+        dialplan: Option<String>,
+        /// The context.
+        context: Option<String>,
+    },
+    /// An application run on the answered channel: `&app(args)`.
+    App {
+        /// The application.
+        app: String,
+        /// Its arguments.
+        args: String,
+    },
+}
+
+/// A typed `originate` command.
+///
+/// ```
+/// use librevox::commands::Originate;
+/// let o = Originate::new("sofia/gateway/trunk/5551234")
+///     .var("origination_caller_id_name", "Front Desk")
+///     .var("hangup_after_bridge", "true")
+///     .extension("1000")
+///     .context("default");
+/// assert_eq!(
+///     o.to_string(),
+///     "originate {origination_caller_id_name='Front Desk',hangup_after_bridge=true}sofia/gateway/trunk/5551234 1000 XML default"
+/// );
+/// let p = Originate::new("user/1001").app("playback", "/tmp/welcome.wav");
+/// assert_eq!(p.to_string(), "originate user/1001 &playback(/tmp/welcome.wav)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Originate {
+    endpoint: String,
+    vars: Vec<(String, String)>,
+    destination: Destination,
+    caller_id_name: Option<String>,
+    caller_id_number: Option<String>,
+    timeout: Option<u32>,
+}
+
+impl Originate {
+    /// Originate to `endpoint` (a dial string such as
+    /// `sofia/gateway/trunk/5551234` or `user/1001`); by default the answered
+    /// call is parked (`&park()`).
+    pub fn new(endpoint: impl Into<String>) -> Originate {
+        Originate {
+            endpoint: endpoint.into(),
+            vars: Vec::new(),
+            destination: Destination::App {
+                app: "park".into(),
+                args: String::new(),
+            },
+            caller_id_name: None,
+            caller_id_number: None,
+            timeout: None,
+        }
+    }
+
+    /// Sets a channel variable for the new channel (`{name=value}`); values
+    /// are quoted when they contain spaces, commas or quotes.
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Originate {
+        self.vars.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends the answered call to an extension (dialplan XML, the
+    /// endpoint's default context unless set).
+    pub fn extension(mut self, extension: impl Into<String>) -> Originate {
+        let (dialplan, context) = match self.destination {
+            Destination::Extension {
+                dialplan, context, ..
+            } => (dialplan, context),
+            Destination::App { .. } => (None, None),
+        };
+        self.destination = Destination::Extension {
+            extension: extension.into(),
+            dialplan,
+            context,
+        };
+        self
+    }
+
+    /// The dialplan for [`extension`](Self::extension) (`XML`, `inline`, ...).
+    pub fn dialplan(mut self, dialplan: impl Into<String>) -> Originate {
+        if let Destination::Extension { dialplan: d, .. } = &mut self.destination {
+            *d = Some(dialplan.into());
+        }
+        self
+    }
+
+    /// The context for [`extension`](Self::extension); the dialplan defaults
+    /// to `XML` so the context lands in its own position.
+    pub fn context(mut self, context: impl Into<String>) -> Originate {
+        if let Destination::Extension { context: c, .. } = &mut self.destination {
+            *c = Some(context.into());
+        }
+        self
+    }
+
+    /// Runs an application on the answered call: `&app(args)`.
+    pub fn app(mut self, app: impl Into<String>, args: impl Into<String>) -> Originate {
+        self.destination = Destination::App {
+            app: app.into(),
+            args: args.into(),
+        };
+        self
+    }
+
+    /// Caller ID name and number shown to the endpoint.
+    pub fn caller_id(mut self, name: impl Into<String>, number: impl Into<String>) -> Originate {
+        self.caller_id_name = Some(name.into());
+        self.caller_id_number = Some(number.into());
+        self
+    }
+
+    /// Seconds to wait for an answer.
+    pub fn timeout(mut self, seconds: u32) -> Originate {
+        self.timeout = Some(seconds);
+        self
+    }
+
+    /// Where the call goes.
+    pub fn destination(&self) -> &Destination {
+        &self.destination
+    }
+}
+
+/// Quotes a channel-variable value for `{...}` when FreeSWITCH would split
+/// it: on spaces (argument separator), commas (variable separator), braces or
+/// quotes. Inside single quotes a quote is escaped with a backslash.
+fn quote_var(value: &str) -> String {
+    if value.is_empty()
+        || value
+            .chars()
+            .any(|c| matches!(c, ' ' | ',' | '\'' | '{' | '}' | '\t'))
+    {
+        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Quotes an argument for FreeSWITCH's space-separated `originate` line.
+fn quote_arg(value: &str) -> String {
+    if value.is_empty() || value.contains([' ', '\'']) {
+        format!("'{}'", value.replace('\'', "\\'"))
+    } else {
+        value.to_owned()
+    }
+}
+
+impl fmt::Display for Originate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("originate ")?;
+        if !self.vars.is_empty() {
+            f.write_str("{")?;
+            for (i, (n, v)) in self.vars.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{n}={}", quote_var(v))?;
+            }
+            f.write_str("}")?;
+        }
+        f.write_str(&self.endpoint)?;
+        let tail = self.caller_id_name.is_some() || self.timeout.is_some();
+        match &self.destination {
+            Destination::Extension {
+                extension,
+                dialplan,
+                context,
+            } => {
+                write!(f, " {}", quote_arg(extension))?;
+                let need_dialplan = dialplan.is_some() || context.is_some() || tail;
+                if need_dialplan {
+                    write!(f, " {}", dialplan.as_deref().unwrap_or("XML"))?;
+                }
+                if context.is_some() || tail {
+                    write!(f, " {}", context.as_deref().unwrap_or("default"))?;
+                }
+            }
+            Destination::App { app, args } => {
+                let target = format!("&{app}({args})");
+                write!(f, " {}", quote_arg(&target))?;
+                if tail {
+                    // Dialplan and context are ignored for an app target but
+                    // hold their positions.
+                    f.write_str(" XML default")?;
+                }
+            }
+        }
+        if tail {
+            write!(
+                f,
+                " {} {}",
+                quote_arg(self.caller_id_name.as_deref().unwrap_or("undef")),
+                quote_arg(self.caller_id_number.as_deref().unwrap_or("undef"))
+            )?;
+            if let Some(t) = self.timeout {
+                write!(f, " {t}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One row of `show channels` / `show calls`: column name → value, in
+/// FreeSWITCH's column order.
+pub type Row = Vec<(String, String)>;
+
+fn parse_rows(command: &str, body: &str) -> Result<Vec<Row>> {
+    /// `{"row_count":N,"rows":[{...}, ...]}`; `rows` is absent when N is 0.
+    #[derive(serde::Deserialize)]
+    struct Table {
+        #[serde(default)]
+        rows: Vec<JsonEvent>,
+    }
+    let table: Table = serde_json::from_str(body.trim()).map_err(|e| {
+        Error::protocol(format!(
+            "`{command}` did not return a JSON table ({e}): {body}"
+        ))
+    })?;
+    Ok(table
+        .rows
+        .into_iter()
+        .map(|row| {
+            row.0
+                .into_iter()
+                .map(|(k, v)| (k, v.into_string()))
+                .collect()
+        })
+        .collect())
+}
+
+/// The API commands, for every [`ApiTarget`].
+pub trait Commands: ApiTarget {
+    /// Any API command: `api <name> <args>`; returns the body.
+    fn api_command(&self, name: &str, args: &str) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join(name, &[args]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// Any API command in the background: `bgapi <name> <args>`.
+    fn background(
+        &self,
+        name: &str,
+        args: &str,
+    ) -> impl Future<Output = Result<BackgroundJob>> + Send {
+        let cmd = join(name, &[args]);
+        async move { self.run_bgapi(cmd).await }
+    }
+
+    /// `status`: FreeSWITCH's status text.
+    fn status(&self) -> impl Future<Output = Result<String>> + Send {
+        async move { self.run_api("status".into()).await.map(body) }
+    }
+
+    /// `version`.
+    fn version(&self) -> impl Future<Output = Result<String>> + Send {
+        async move {
+            self.run_api("version".into())
+                .await
+                .map(|r| body(r).trim().to_owned())
+        }
+    }
+
+    /// `uptime`: seconds since FreeSWITCH started.
+    fn uptime(&self) -> impl Future<Output = Result<u64>> + Send {
+        async move {
+            let text = body(self.run_api("uptime".into()).await?);
+            text.trim()
+                .parse()
+                .map_err(|_| Error::protocol(format!("unexpected uptime reply `{}`", text.trim())))
+        }
+    }
+
+    /// `reloadxml`.
+    fn reloadxml(&self) -> impl Future<Output = Result<String>> + Send {
+        async move { self.run_api("reloadxml".into()).await.map(body) }
+    }
+
+    /// `originate ...`: places a call and returns the new channel's UUID
+    /// (`+OK <uuid>`); failures such as `-ERR USER_BUSY` are errors.
+    fn originate(&self, o: &Originate) -> impl Future<Output = Result<String>> + Send {
+        let cmd = o.to_string();
+        async move {
+            let r = self.run_api(cmd.clone()).await?;
+            ok_value(&cmd, r)
+        }
+    }
+
+    /// `originate ...` in the background; the job's output is `+OK <uuid>`.
+    fn originate_bg(&self, o: &Originate) -> impl Future<Output = Result<BackgroundJob>> + Send {
+        let cmd = o.to_string();
+        async move { self.run_bgapi(cmd).await }
+    }
+
+    /// `fsctl <args>`.
+    fn fsctl(&self, args: &str) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("fsctl", &[args]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `hupall [<cause>]`: hangs up every call.
+    fn hupall(&self, cause: Option<&str>) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("hupall", &[cause.unwrap_or("")]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `hash insert/<realm>/<key>/<value>`.
+    fn hash_insert(
+        &self,
+        realm: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<String>> + Send {
+        let cmd = format!("hash insert/{realm}/{key}/{value}");
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `hash select/<realm>/<key>`: the value, or `None` when unset.
+    fn hash_select(
+        &self,
+        realm: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>>> + Send {
+        let cmd = format!("hash select/{realm}/{key}");
+        async move {
+            let text = body(self.run_api(cmd).await?);
+            Ok((!text.is_empty()).then_some(text))
+        }
+    }
+
+    /// `hash delete/<realm>/<key>`.
+    fn hash_delete(&self, realm: &str, key: &str) -> impl Future<Output = Result<String>> + Send {
+        let cmd = format!("hash delete/{realm}/{key}");
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_park <uuid>`.
+    fn uuid_park(&self, uuid: &str) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("uuid_park", &[uuid]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_bridge <uuid> <other>`.
+    fn uuid_bridge(&self, uuid: &str, other: &str) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("uuid_bridge", &[uuid, other]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_kill <uuid> [<cause>]`.
+    fn uuid_kill(
+        &self,
+        uuid: &str,
+        cause: Option<&str>,
+    ) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("uuid_kill", &[uuid, cause.unwrap_or("")]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]`.
+    fn uuid_transfer(
+        &self,
+        uuid: &str,
+        leg: Leg,
+        destination: &str,
+        dialplan: Option<&str>,
+        context: Option<&str>,
+    ) -> impl Future<Output = Result<String>> + Send {
+        let flag = match leg {
+            Leg::A => "",
+            Leg::B => "-bleg",
+            Leg::Both => "-both",
+        };
+        let dialplan = match (dialplan, context) {
+            (None, Some(_)) => Some("XML"),
+            (d, _) => d,
+        };
+        let cmd = join(
+            "uuid_transfer",
+            &[
+                uuid,
+                flag,
+                destination,
+                dialplan.unwrap_or(""),
+                context.unwrap_or(""),
+            ],
+        );
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_getvar <uuid> <name>`: `None` when unset (`_undef_`).
+    fn uuid_getvar(
+        &self,
+        uuid: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>>> + Send {
+        let cmd = join("uuid_getvar", &[uuid, name]);
+        async move {
+            let text = body(self.run_api(cmd).await?);
+            Ok(match text.as_str() {
+                "_undef_" | "" => None,
+                _ => Some(text),
+            })
+        }
+    }
+
+    /// `uuid_setvar <uuid> <name> [<value>]` (no value unsets).
+    fn uuid_setvar(
+        &self,
+        uuid: &str,
+        name: &str,
+        value: Option<&str>,
+    ) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("uuid_setvar", &[uuid, name, value.unwrap_or("")]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_send_dtmf <uuid> <digits>`.
+    fn uuid_send_dtmf(
+        &self,
+        uuid: &str,
+        digits: &str,
+    ) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("uuid_send_dtmf", &[uuid, digits]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_record <uuid> start|stop|mask|unmask <path> [<limit secs>]`.
+    fn uuid_record(
+        &self,
+        uuid: &str,
+        action: Record,
+        path: &str,
+        limit: Option<u32>,
+    ) -> impl Future<Output = Result<String>> + Send {
+        let limit = limit.map(|l| l.to_string()).unwrap_or_default();
+        let cmd = join("uuid_record", &[uuid, action.word(), path, &limit]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_broadcast <uuid> <path> [aleg|bleg|both]`.
+    fn uuid_broadcast(
+        &self,
+        uuid: &str,
+        path: &str,
+        leg: Leg,
+    ) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("uuid_broadcast", &[uuid, path, leg.broadcast_word()]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_answer <uuid>`.
+    fn uuid_answer(&self, uuid: &str) -> impl Future<Output = Result<String>> + Send {
+        let cmd = join("uuid_answer", &[uuid]);
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_hold [off|toggle] <uuid>`.
+    fn uuid_hold(&self, uuid: &str, action: Hold) -> impl Future<Output = Result<String>> + Send {
+        let cmd = match action {
+            Hold::On => join("uuid_hold", &[uuid]),
+            Hold::Off => join("uuid_hold", &["off", uuid]),
+            Hold::Toggle => join("uuid_hold", &["toggle", uuid]),
+        };
+        async move { self.run_api(cmd).await.map(body) }
+    }
+
+    /// `uuid_dump <uuid>`: the channel's data as an [`Event`] (values
+    /// decoded), like the channel data of an outbound session.
+    fn uuid_dump(&self, uuid: &str) -> impl Future<Output = Result<Event>> + Send {
+        let cmd = join("uuid_dump", &[uuid]);
+        async move {
+            let r = self.run_api(cmd).await?;
+            let payload: Bytes = r.body().clone();
+            Event::parse_plain(&payload)
+        }
+    }
+
+    /// `show channels as json`: one row per channel.
+    fn show_channels(&self) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        async move {
+            let text = body(self.run_api("show channels as json".into()).await?);
+            parse_rows("show channels", &text)
+        }
+    }
+
+    /// `show calls as json`: one row per call (bridged channels together).
+    fn show_calls(&self) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        async move {
+            let text = body(self.run_api("show calls as json".into()).await?);
+            parse_rows("show calls", &text)
+        }
+    }
+}
+
+impl<T: ApiTarget + ?Sized> Commands for T {}
