@@ -84,18 +84,16 @@ async fn the_originals_commands_send_its_wire_strings() {
     assert_eq!(sent, "api reloadacl\n\n");
 }
 
+type Case = Box<
+    dyn FnOnce(
+            Connection,
+        ) -> std::pin::Pin<Box<dyn Future<Output = librevox::Result<String>> + Send>>
+        + Send,
+>;
+
 #[tokio::test]
 async fn uuid_commands() {
-    let cases: Vec<(
-        &str,
-        Box<
-            dyn FnOnce(
-                    Connection,
-                )
-                    -> std::pin::Pin<Box<dyn Future<Output = librevox::Result<String>> + Send>>
-                + Send,
-        >,
-    )> = vec![
+    let cases: Vec<(&str, Case)> = vec![
         (
             "api uuid_kill u-1\n\n",
             Box::new(|c| Box::pin(async move { c.uuid_kill("u-1", None).await })),
