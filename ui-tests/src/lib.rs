@@ -1,1 +1,3 @@
-//! Compile-time tests of the librevox macros live in `tests/`; this crate has no code of its own.
+//! Compile-time tests of the librevox macros (`#[inbound]`, `#[outbound]`,
+//! `#[event]`, `#[app]`, `start!`). The cases are in `tests/pass` and
+//! `tests/fail`, driven by `tests/ui.rs`; this library is empty.

@@ -1,0 +1,290 @@
+//! `#[inbound]` / `#[outbound]`: the user's impl block, plus the listener
+//! trait impl that subscribes, dispatches events to hooks and calls the
+//! lifecycle methods.
+
+use super::{private, with_errors};
+use crate::ctxt::Ctxt;
+use crate::kw;
+use crate::parse::hooks::{self, Handler, ListenerImpl};
+use crate::parse::listener::{self, Format, Linger, ListenerArgs};
+use crate::parse::Kind;
+use crate::validate;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+
+/// The whole attribute: parse, validate, expand (or fall back).
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let args = listener::parse(&cx, kind, args);
+    let imp = hooks::parse(&cx, kind, item.clone());
+    if let Some(imp) = &imp {
+        validate::listener(&cx, kind, &args, imp);
+    }
+    let tokens = match &imp {
+        Some(imp) if cx.is_clean() => listener_impl(kind, &args, imp),
+        Some(imp) => fallback(kind, imp),
+        None => item,
+    };
+    with_errors(tokens, cx.check())
+}
+
+/// The real expansion.
+fn listener_impl(kind: Kind, args: &ListenerArgs, imp: &ListenerImpl) -> TokenStream {
+    let p = private();
+    let item = &imp.item;
+    let header = impl_header(kind, imp);
+    let format = format(args.format);
+    let events: Vec<String> = args
+        .events
+        .iter()
+        .flat_map(|e| &e.entries)
+        .map(|e| e.lit.value())
+        .collect();
+    let dispatch = dispatch(kind, imp);
+    let body = match kind {
+        Kind::Inbound => {
+            let events = if events.is_empty() {
+                vec!["ALL".to_owned()]
+            } else {
+                events
+            };
+            let filters = args.filters.iter().flat_map(|f| {
+                let header = f.header.value();
+                f.values.iter().map(move |v| {
+                    let v = v.value();
+                    quote!((::std::string::String::from(#header), ::std::string::String::from(#v)))
+                })
+            });
+            let completed = lifecycle(kind, imp, kw::CONNECTION_COMPLETED);
+            let reconnected = lifecycle(kind, imp, kw::RECONNECTED);
+            quote! {
+                fn subscription(&self) -> #p::Subscription {
+                    #p::Subscription {
+                        events: ::std::vec![#(::std::string::String::from(#events)),*],
+                        format: #format,
+                        filters: ::std::vec![#(#filters),*],
+                    }
+                }
+                #completed
+                #reconnected
+                #dispatch
+            }
+        }
+        Kind::Outbound => {
+            let linger = match args.linger {
+                Linger::Forever => {
+                    quote!(::core::option::Option::Some(::core::option::Option::None))
+                }
+                Linger::Seconds(n) => {
+                    quote!(::core::option::Option::Some(::core::option::Option::Some(#n)))
+                }
+                Linger::Off => quote!(::core::option::Option::None),
+            };
+            let event_lock = args.event_lock;
+            let initiated = lifecycle(kind, imp, kw::SESSION_INITIATED);
+            quote! {
+                fn options(&self) -> #p::OutboundOptions {
+                    #p::OutboundOptions {
+                        linger: #linger,
+                        event_lock: #event_lock,
+                        events: ::std::vec![#(::std::string::String::from(#events)),*],
+                        format: #format,
+                    }
+                }
+                #initiated
+                #dispatch
+            }
+        }
+    };
+    quote! {
+        #item
+        #header {
+            #body
+        }
+    }
+}
+
+/// `impl<..> ::librevox::__private::XListener for Type where ..`, with the
+/// trait spanned on the type so `Send`/`Sync`/`'static` errors point at it.
+fn impl_header(kind: Kind, imp: &ListenerImpl) -> TokenStream {
+    let p = private();
+    let self_ty = &imp.item.self_ty;
+    let (impl_generics, _, where_clause) = imp.item.generics.split_for_impl();
+    let span = self_ty.span();
+    let trait_path = match kind {
+        Kind::Inbound => quote_spanned!(span=> #p::InboundListener),
+        Kind::Outbound => quote_spanned!(span=> #p::OutboundListener),
+    };
+    quote!(impl #impl_generics #trait_path for #self_ty #where_clause)
+}
+
+fn format(format: Format) -> TokenStream {
+    let p = private();
+    match format {
+        Format::Plain => quote!(#p::EventFormat::Plain),
+        Format::Json => quote!(#p::EventFormat::Json),
+        Format::Xml => quote!(#p::EventFormat::Xml),
+    }
+}
+
+/// The parameter list of a runtime trait method: the context, then the
+/// event when `with_event`.
+fn context_params(kind: Kind, with_event: bool) -> TokenStream {
+    let p = private();
+    let ctx = match kind {
+        Kind::Inbound => quote!(__ctx: &#p::Inbound),
+        Kind::Outbound => quote!(__ctx: &#p::Session),
+    };
+    if with_event {
+        quote!(#ctx, __event: &#p::Event)
+    } else {
+        ctx
+    }
+}
+
+/// `Self::method(self, ctx?, event?).await`, spanned on the user's method.
+fn call(handler: &Handler) -> TokenStream {
+    let ident = &handler.ident;
+    let mut args = vec![quote!(self)];
+    if let Some(span) = handler.ctx {
+        args.push(quote_spanned!(span=> __ctx));
+    }
+    if let Some(span) = handler.event {
+        args.push(quote_spanned!(span=> __event));
+    }
+    quote_spanned!(ident.span()=> Self::#ident(#(#args),*).await)
+}
+
+/// The trait method forwarding to lifecycle method `name`, if the user
+/// wrote one (otherwise the trait's default applies).
+fn lifecycle(kind: Kind, imp: &ListenerImpl, name: &str) -> TokenStream {
+    let p = private();
+    let Some(handler) = imp.lifecycle(name) else {
+        return TokenStream::new();
+    };
+    let method = syn::Ident::new(name, Span::call_site());
+    let params = context_params(kind, false);
+    let call = call(handler);
+    match &handler.output {
+        Some(output) => {
+            let span = output.span();
+            let body = quote_spanned!(span=> async move { #call });
+            quote! {
+                fn #method(&self, #params)
+                    -> impl ::core::future::Future<Output = #p::Result<()>> + ::core::marker::Send
+                {
+                    #body
+                }
+            }
+        }
+        None => quote! {
+            fn #method(&self, #params)
+                -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
+            {
+                async move { #call; }
+            }
+        },
+    }
+}
+
+/// `handle_event`: `on_event` first, then each matching hook in
+/// declaration order.
+fn dispatch(kind: Kind, imp: &ListenerImpl) -> TokenStream {
+    let p = private();
+    let params = context_params(kind, true);
+    let on_event = imp.on_event.as_ref().map(|h| {
+        let call = call(h);
+        quote!(#call;)
+    });
+    let hooks = imp.hooks.iter().map(|hook| {
+        let conditions = hook.targets.iter().map(|t| {
+            let wire = t.wire();
+            quote!(#p::Event::is(__event, #wire))
+        });
+        let call = call(&hook.handler);
+        quote! {
+            if #(#conditions)||* {
+                #call;
+            }
+        }
+    });
+    quote! {
+        fn handle_event(&self, #params)
+            -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
+        {
+            async move {
+                #on_event
+                #(#hooks)*
+            }
+        }
+    }
+}
+
+/// After an error: the user's impl block unchanged (so errors inside method
+/// bodies still show) and a stub trait impl (so uses of the listener do not
+/// add "trait not implemented" errors).
+fn fallback(kind: Kind, imp: &ListenerImpl) -> TokenStream {
+    let p = private();
+    let mut item = imp.item.clone();
+    item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    if item.trait_.is_some() {
+        return item.into_token_stream();
+    }
+    let header = impl_header(kind, imp);
+    let params = context_params(kind, true);
+    let handle = quote! {
+        fn handle_event(&self, #params)
+            -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
+        {
+            async move {}
+        }
+    };
+    let body = match kind {
+        Kind::Inbound => quote! {
+            fn subscription(&self) -> #p::Subscription {
+                ::core::default::Default::default()
+            }
+            #handle
+        },
+        Kind::Outbound => {
+            let ctx = context_params(kind, false);
+            quote! {
+                fn options(&self) -> #p::OutboundOptions {
+                    #p::OutboundOptions {
+                        linger: ::core::option::Option::Some(::core::option::Option::None),
+                        event_lock: true,
+                        events: ::std::vec::Vec::new(),
+                        format: #p::EventFormat::Plain,
+                    }
+                }
+                fn session_initiated(&self, #ctx)
+                    -> impl ::core::future::Future<Output = #p::Result<()>> + ::core::marker::Send
+                {
+                    async move { ::core::result::Result::Ok(()) }
+                }
+                #handle
+            }
+        }
+    };
+    quote! {
+        #item
+        #header {
+            #body
+        }
+    }
+}
+
+/// The standalone `#[event]`: only meaningful inside a listener impl.
+pub(crate) fn stray_event(args: TokenStream, item: TokenStream) -> TokenStream {
+    if args.to_string() == hooks::CHECKED {
+        return item;
+    }
+    let error = syn::Error::new(
+        Span::call_site(),
+        "#[event] only works on a method of an impl block marked #[inbound] or #[outbound]; \
+         put `#[inbound]` or `#[outbound]` above that `impl`",
+    )
+    .to_compile_error();
+    quote!(#item #error)
+}

@@ -1,0 +1,192 @@
+//! `start!(Listener, Listener(option = value, ...), ...)`.
+
+use super::args::{self, Seen};
+use crate::ctxt::Ctxt;
+use crate::kw;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::{token, Expr, Ident, Lit, LitStr, Path, Token};
+
+/// One listener to start.
+pub(crate) struct Entry {
+    /// The listener type.
+    pub(crate) path: Path,
+    pub(crate) host: Option<Expr>,
+    pub(crate) port: Option<Expr>,
+    /// The `password` key (for the inbound-only check's span) and value.
+    pub(crate) password: Option<(Ident, Expr)>,
+    /// The `user` key and value.
+    pub(crate) user: Option<(Ident, Expr)>,
+}
+
+struct RawEntry {
+    path: Path,
+    options: Option<TokenStream>,
+}
+
+impl Parse for RawEntry {
+    fn parse(input: ParseStream) -> syn::Result<RawEntry> {
+        let path: Path = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected a listener type, e.g. `Monitor` or `Ivr(port = 8084)`",
+            )
+        })?;
+        let options = if input.peek(token::Paren) {
+            let content;
+            syn::parenthesized!(content in input);
+            Some(content.parse()?)
+        } else {
+            None
+        };
+        Ok(RawEntry { path, options })
+    }
+}
+
+/// Reads the listeners; records every problem.
+pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Vec<Entry> {
+    let list = match Punctuated::<RawEntry, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(list) => list,
+        Err(e) => {
+            cx.syn_error(e);
+            return Vec::new();
+        }
+    };
+    if list.is_empty() {
+        cx.error_at(
+            Span::call_site(),
+            "name the listeners to start: `librevox::start!(Monitor, Ivr(port = 8084))`",
+        );
+    }
+    let mut out: Vec<Entry> = Vec::new();
+    for raw in list {
+        let mut entry = Entry {
+            path: raw.path,
+            host: None,
+            port: None,
+            password: None,
+            user: None,
+        };
+        if let Some(tokens) = raw.options {
+            read_options(cx, &mut entry, tokens);
+        }
+        check_duplicate(cx, &out, &entry);
+        out.push(entry);
+    }
+    out
+}
+
+fn read_options(cx: &Ctxt, entry: &mut Entry, tokens: TokenStream) {
+    let list = match args::parse_args(tokens) {
+        Ok(list) => list,
+        Err(e) => {
+            cx.syn_error(e);
+            return;
+        }
+    };
+    let mut seen = Seen::default();
+    for arg in &list {
+        let key = arg.key.to_string();
+        if !kw::START_OPTIONS.contains(&key.as_str()) {
+            let extra = match key.as_str() {
+                "auth" | "pass" | "secret" => "; the password option is `password`",
+                "addr" | "address" | "bind" => "; give `host` and `port` separately",
+                _ => "",
+            };
+            args::unknown_option(cx, "start!", &arg.key, kw::START_OPTIONS, extra);
+            continue;
+        }
+        if !seen.first(cx, &arg.key) {
+            continue;
+        }
+        let example = format!("{key} = ...");
+        let Some(expr) = arg.expr(cx, &example) else {
+            continue;
+        };
+        match key.as_str() {
+            kw::HOST => {
+                if let Some(lit) = args::lit_str_opt(expr) {
+                    check_host(cx, lit);
+                }
+                entry.host = Some(expr.clone());
+            }
+            kw::PORT => {
+                if let Expr::Lit(syn::ExprLit {
+                    lit: Lit::Int(i), ..
+                }) = expr
+                {
+                    match i.base10_parse::<u16>() {
+                        Ok(0) | Err(_) => {
+                            cx.error_spanned_by(i, "a TCP port is between 1 and 65535");
+                        }
+                        Ok(_) => {}
+                    }
+                }
+                entry.port = Some(expr.clone());
+            }
+            kw::PASSWORD => entry.password = Some((arg.key.clone(), expr.clone())),
+            kw::USER => entry.user = Some((arg.key.clone(), expr.clone())),
+            _ => unreachable!("every valid option is handled"),
+        }
+    }
+}
+
+fn check_host(cx: &Ctxt, lit: &LitStr) {
+    let host = lit.value();
+    if host.is_empty() || host.chars().any(char::is_whitespace) {
+        cx.error_spanned_by(lit, "a host is a name or an IP address without spaces");
+    } else if let Some((h, p)) = host.rsplit_once(':') {
+        // One colon: `host:port`; several: an IPv6 address.
+        if !h.contains(':') && p.parse::<u16>().is_ok() {
+            cx.error_spanned_by(
+                lit,
+                format!("give the port separately: `host = \"{h}\", port = {p}`"),
+            );
+        }
+    }
+}
+
+/// A literal's text, for comparing entries.
+fn literal(expr: Option<&Expr>) -> Option<String> {
+    match expr {
+        None => Some(String::new()),
+        Some(Expr::Lit(l)) => Some(l.lit.to_token_stream().to_string()),
+        Some(_) => None,
+    }
+}
+
+/// Two entries that would use the same address.
+fn check_duplicate(cx: &Ctxt, before: &[Entry], entry: &Entry) {
+    let (Some(host), Some(port)) = (literal(entry.host.as_ref()), literal(entry.port.as_ref()))
+    else {
+        return;
+    };
+    for other in before {
+        let same_host = literal(other.host.as_ref()).as_ref() == Some(&host);
+        let same_port = literal(other.port.as_ref()).as_ref() == Some(&port);
+        if !(same_host && same_port) {
+            continue;
+        }
+        let same_type = other.path == entry.path;
+        let name = other.path.to_token_stream().to_string().replace(' ', "");
+        if same_type {
+            cx.error_spanned_by(
+                &entry.path,
+                format!(
+                    "`{name}` is already started with the same host and port; give this one \
+                     another `port` (or `host`), or remove it"
+                ),
+            );
+        } else if let Some(port) = &entry.port {
+            cx.error_spanned_by(
+                port,
+                format!(
+                    "`{name}` above already uses this port on the same host; give each \
+                     listener its own port (two outbound listeners cannot bind one port)"
+                ),
+            );
+        }
+    }
+}
