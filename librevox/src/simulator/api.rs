@@ -10,7 +10,12 @@ use super::serialize;
 
 /// Fires the `API` event of an API execution.
 pub(crate) fn fire_api_event(core: &Core, command: &str, args: &str) {
-    let mut e = core.base_event("API", "switch_loadable_module.c", "switch_api_execute", 3140);
+    let mut e = core.base_event(
+        "API",
+        "switch_loadable_module.c",
+        "switch_api_execute",
+        3140,
+    );
     e.push_header("API-Command", command);
     if !args.is_empty() {
         e.push_header("API-Command-Argument", args);
@@ -18,9 +23,13 @@ pub(crate) fn fire_api_event(core: &Core, command: &str, args: &str) {
     core.fire(e);
 }
 
-
 /// Runs an API. `None` means "Command not found".
-pub(crate) async fn execute(core: &Arc<Core>, command: &str, args: &str, _session: Option<&str>) -> Option<String> {
+pub(crate) async fn execute(
+    core: &Arc<Core>,
+    command: &str,
+    args: &str,
+    _session: Option<&str>,
+) -> Option<String> {
     let user = lock(&core.state).apis.get(command).cloned();
     if let Some(f) = user {
         return Some(f(args));
@@ -111,14 +120,16 @@ pub(crate) async fn execute(core: &Arc<Core>, command: &str, args: &str, _sessio
         },
         "uuid_park" => match arg_words.first().and_then(|u| core.channel(u)) {
             Some(ch) => {
-                ch.queue(super::channel::ChanMsg::SendMsg(super::channel::SendMsgData {
-                    command: format!("uuid_park {}", ch.uuid),
-                    headers: vec![
-                        ("call-command".into(), "execute".into()),
-                        ("execute-app-name".into(), "park".into()),
-                    ],
-                    body: None,
-                }));
+                ch.queue(super::channel::ChanMsg::SendMsg(
+                    super::channel::SendMsgData {
+                        command: format!("uuid_park {}", ch.uuid),
+                        headers: vec![
+                            ("call-command".into(), "execute".into()),
+                            ("execute-app-name".into(), "park".into()),
+                        ],
+                        body: None,
+                    },
+                ));
                 "+OK\n".to_owned()
             }
             None => "-ERR No such channel!\n".to_owned(),
@@ -152,10 +163,7 @@ pub(crate) async fn execute(core: &Arc<Core>, command: &str, args: &str, _sessio
         "uuid_setvar" => match arg_words.first().and_then(|u| core.channel(u)) {
             Some(ch) => {
                 let name = arg_words.get(1).copied().unwrap_or("");
-                let value = args
-                    .splitn(3, ' ')
-                    .nth(2)
-                    .unwrap_or("");
+                let value = args.splitn(3, ' ').nth(2).unwrap_or("");
                 ch.set_var(name, value);
                 "+OK\n".to_owned()
             }
@@ -209,7 +217,15 @@ pub(crate) async fn execute(core: &Arc<Core>, command: &str, args: &str, _sessio
                 Some((l, t)) => (level_by_name(l).unwrap_or(7), t),
                 None => (7, args),
             };
-            core.log(level, 3, "mod_commands.c", "log_function", 7247, "", &format!("{text}\n"));
+            core.log(
+                level,
+                3,
+                "mod_commands.c",
+                "log_function",
+                7247,
+                "",
+                &format!("{text}\n"),
+            );
             "+OK\n".to_owned()
         }
         "msleep" => {

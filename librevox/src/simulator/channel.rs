@@ -56,7 +56,9 @@ const CALLSTATES: [&str; 9] = [
 ];
 
 /// Applications that still run after hangup ("zombie exec", §6.4).
-const ZOMBIE_APPS: &[&str] = &["set", "export", "multiset", "log", "info", "event", "unset", "push"];
+const ZOMBIE_APPS: &[&str] = &[
+    "set", "export", "multiset", "log", "info", "event", "unset", "push",
+];
 
 /// Applications the simulator implements.
 const KNOWN_APPS: &[&str] = &[
@@ -384,7 +386,14 @@ impl Channel {
 
     /// A channel event: standard headers, channel data, and the extra
     /// headers after it.
-    fn event(&self, core: &Core, name: &str, src: (&str, &str, u32), vars: bool, extra: &[(&str, &str)]) -> Event {
+    fn event(
+        &self,
+        core: &Core,
+        name: &str,
+        src: (&str, &str, u32),
+        vars: bool,
+        extra: &[(&str, &str)],
+    ) -> Event {
         let mut e = core.base_event(name, src.0, src.1, src.2);
         self.push_channel_data(&mut e, vars);
         for (n, v) in extra {
@@ -393,7 +402,14 @@ impl Channel {
         e
     }
 
-    fn fire(&self, core: &Core, name: &str, src: (&str, &str, u32), vars: bool, extra: &[(&str, &str)]) {
+    fn fire(
+        &self,
+        core: &Core,
+        name: &str,
+        src: (&str, &str, u32),
+        vars: bool,
+        extra: &[(&str, &str)],
+    ) {
         let e = self.event(core, name, src, vars, extra);
         core.fire(e);
     }
@@ -483,7 +499,11 @@ impl Channel {
         self.fire(
             core,
             "CHANNEL_ANSWER",
-            ("switch_channel.c", "switch_channel_perform_mark_answered", 3848),
+            (
+                "switch_channel.c",
+                "switch_channel_perform_mark_answered",
+                3848,
+            ),
             true,
             &[],
         );
@@ -645,7 +665,11 @@ impl Runner {
         ch.fire(
             &core,
             "CHANNEL_CREATE",
-            ("switch_core_state_machine.c", "switch_core_session_run", 626),
+            (
+                "switch_core_state_machine.c",
+                "switch_core_session_run",
+                626,
+            ),
             true,
             &[],
         );
@@ -722,7 +746,11 @@ impl Runner {
         ch.fire(
             &core,
             "CHANNEL_DESTROY",
-            ("switch_core_session.c", "switch_core_session_perform_destroy", 1588),
+            (
+                "switch_core_session.c",
+                "switch_core_session_perform_destroy",
+                1588,
+            ),
             true,
             &[],
         );
@@ -767,7 +795,11 @@ impl Runner {
             v.push(("answer_stamp".into(), date_local(answered)));
         }
         v.push(("end_stamp".into(), date_local(end)));
-        let ans_epoch = if answered != 0 { s(answered) } else { "0".into() };
+        let ans_epoch = if answered != 0 {
+            s(answered)
+        } else {
+            "0".into()
+        };
         for (n, val) in [
             ("start_epoch", s(created)),
             ("start_uepoch", created.to_string()),
@@ -801,8 +833,16 @@ impl Runner {
         }
         v.push(("caller_id".into(), cid));
         let dur = end.saturating_sub(created);
-        let bill = if answered != 0 { end.saturating_sub(answered) } else { 0 };
-        let answer = if answered != 0 { answered.saturating_sub(created) } else { 0 };
+        let bill = if answered != 0 {
+            end.saturating_sub(answered)
+        } else {
+            0
+        };
+        let answer = if answered != 0 {
+            answered.saturating_sub(created)
+        } else {
+            0
+        };
         for (unit, div) in [("sec", 1_000_000u64), ("msec", 1000), ("usec", 1)] {
             let suffix_first = unit == "sec";
             let name = |base: &str| {
@@ -915,7 +955,10 @@ impl Runner {
 
     async fn sendmsg(&mut self, msg: SendMsgData) {
         let had_media = self.ch.answered_or_early();
-        let cc = msg.header("call-command").unwrap_or("").to_ascii_lowercase();
+        let cc = msg
+            .header("call-command")
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match cc.as_str() {
             "execute" => {
                 let app = msg.header("execute-app-name").unwrap_or("").to_owned();
@@ -945,15 +988,16 @@ impl Runner {
                     if loops >= 0 && i > loops {
                         break;
                     }
+                    self.ch.set_var("current_loop", &i.to_string());
+                    self.ch.set_var("total_loops", &total);
                     if !KNOWN_APPS.contains(&app.as_str()) {
                         self.exec_app(&app, &arg, opts.clone()).await;
                         break;
                     }
-                    self.ch.set_var("current_loop", &i.to_string());
-                    self.ch.set_var("total_loops", &total);
                     let started = Instant::now();
                     self.exec_app(&app, &arg, opts.clone()).await;
-                    if self.down() || (loops != 1 && started.elapsed() < Duration::from_millis(500)) {
+                    if self.down() || (loops != 1 && started.elapsed() < Duration::from_millis(500))
+                    {
                         break;
                     }
                     i += 1;
@@ -991,8 +1035,12 @@ impl Runner {
                 e.push_header(n, v);
             }
             e.push_header("Event-Name", "PRIVATE_COMMAND");
-            self.core
-                .push_standard_tail(&mut e, "switch_ivr.c", "switch_ivr_parse_next_event", 804);
+            self.core.push_standard_tail(
+                &mut e,
+                "switch_ivr.c",
+                "switch_ivr_parse_next_event",
+                804,
+            );
             self.ch.push_channel_data(&mut e, false);
             self.core.fire(e);
         }
@@ -1076,7 +1124,13 @@ impl Runner {
             if let Some(n) = &opts.uuid_name {
                 extra.push(("Application-UUID-Name", n));
             }
-            ch.fire(&core, "CHANNEL_EXECUTE_COMPLETE", COMPLETE_SRC, true, &extra);
+            ch.fire(
+                &core,
+                "CHANNEL_EXECUTE_COMPLETE",
+                COMPLETE_SRC,
+                true,
+                &extra,
+            );
         })
     }
 
@@ -1168,8 +1222,10 @@ impl Runner {
     fn set_playback_vars(&self, played: Duration) {
         let ms = played.as_millis() as u64;
         let samples = ms * 8;
-        self.ch.set_var("playback_last_offset_pos", &samples.to_string());
-        self.ch.set_var("playback_seconds", &(ms / 1000).to_string());
+        self.ch
+            .set_var("playback_last_offset_pos", &samples.to_string());
+        self.ch
+            .set_var("playback_seconds", &(ms / 1000).to_string());
         self.ch.set_var("playback_ms", &ms.to_string());
         self.ch.set_var("playback_samples", &samples.to_string());
     }
@@ -1183,6 +1239,11 @@ impl Runner {
             (d.script.inputs.get(i).cloned(), d.script.digit_interval)
         };
         if let Some(digits) = input.filter(|s| !s.is_empty()) {
+            if interval.is_zero() {
+                // Typed ahead: every digit is in the buffer at once.
+                self.ch.send_dtmf(&digits);
+                return;
+            }
             let ch = self.ch.clone();
             tokio::spawn(async move {
                 for c in digits.chars() {
@@ -1262,7 +1323,11 @@ impl Runner {
                     ch.fire(
                         &core,
                         "CHANNEL_PROGRESS_MEDIA",
-                        ("switch_channel.c", "switch_channel_perform_mark_pre_answered", 3611),
+                        (
+                            "switch_channel.c",
+                            "switch_channel_perform_mark_pre_answered",
+                            3611,
+                        ),
                         true,
                         &[],
                     );
@@ -1272,7 +1337,14 @@ impl Runner {
             }
             "playback" => {
                 let done = self.play(data, nested).await;
-                Some(if done { "FILE PLAYED" } else { "PLAYBACK ERROR" }.into())
+                Some(
+                    if done {
+                        "FILE PLAYED"
+                    } else {
+                        "PLAYBACK ERROR"
+                    }
+                    .into(),
+                )
             }
             "read" => {
                 // read <min> <max> <file> <var> <timeout> <terminators>
@@ -1336,7 +1408,7 @@ impl Runner {
                     let valid = got
                         && digits.len() >= min
                         && digits.len() <= max
-                        && re.as_ref().map_or(true, |r| r.is_match(&digits));
+                        && re.as_ref().is_none_or(|r| r.is_match(&digits));
                     if valid {
                         ch.set_var(&var, &digits);
                         break;
@@ -1409,7 +1481,11 @@ impl Runner {
                         ch.mark_answered(&core);
                         let other = core.uuids.next();
                         lock(&ch.data).bridged_us = core.clock.now_us();
-                        let src = ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1728);
+                        let src = (
+                            "switch_ivr_bridge.c",
+                            "switch_ivr_multi_threaded_bridge",
+                            1728,
+                        );
                         ch.fire(
                             &core,
                             "CHANNEL_BRIDGE",
@@ -1426,7 +1502,11 @@ impl Runner {
                         ch.fire(
                             &core,
                             "CHANNEL_UNBRIDGE",
-                            ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1846),
+                            (
+                                "switch_ivr_bridge.c",
+                                "switch_ivr_multi_threaded_bridge",
+                                1846,
+                            ),
                             true,
                             &[
                                 ("Bridge-A-Unique-ID", &ch.uuid),
@@ -1461,7 +1541,13 @@ impl Runner {
                 let path = w.next().unwrap_or("").to_owned();
                 let limit = w.next().and_then(|l| l.parse::<u64>().ok());
                 let src = ("switch_ivr_async.c", "record_callback", 1250);
-                ch.fire(&core, "RECORD_START", src, true, &[("Record-File-Path", &path)]);
+                ch.fire(
+                    &core,
+                    "RECORD_START",
+                    src,
+                    true,
+                    &[("Record-File-Path", &path)],
+                );
                 let started = Instant::now();
                 let _ = self
                     .wait(limit.map(Duration::from_secs), nested, false)
@@ -1481,15 +1567,27 @@ impl Runner {
             }
             "sleep" => {
                 let ms: u64 = data.trim().parse().unwrap_or(0);
-                let _ = self.wait(Some(Duration::from_millis(ms)), nested, false).await;
+                let _ = self
+                    .wait(Some(Duration::from_millis(ms)), nested, false)
+                    .await;
                 None
             }
             "log" => {
                 let (level, text) = match data.split_once(' ') {
-                    Some((l, t)) if level_by_name(l).is_some() => (level_by_name(l).unwrap_or(7), t),
+                    Some((l, t)) if level_by_name(l).is_some() => {
+                        (level_by_name(l).unwrap_or(7), t)
+                    }
                     _ => (7, data),
                 };
-                core.log(level, 3, "mod_dptools.c", "log_function", 1584, &ch.uuid, &format!("{text}\n"));
+                core.log(
+                    level,
+                    3,
+                    "mod_dptools.c",
+                    "log_function",
+                    1584,
+                    &ch.uuid,
+                    &format!("{text}\n"),
+                );
                 None
             }
             "socket" => {
@@ -1505,7 +1603,13 @@ impl Runner {
     async fn park(&mut self, socket: bool) {
         let core = self.core.clone();
         let ch = self.ch.clone();
-        ch.fire(&core, "CHANNEL_PARK", ("switch_ivr.c", "switch_ivr_park", 1002), true, &[]);
+        ch.fire(
+            &core,
+            "CHANNEL_PARK",
+            ("switch_ivr.c", "switch_ivr_park", 1002),
+            true,
+            &[],
+        );
         let mut holds = ch.holds.subscribe();
         let mut socket_open = socket;
         loop {
@@ -1524,6 +1628,12 @@ impl Runner {
                         self.process(m).await;
                     }
                 }
+                d = self.dtmf.recv() => {
+                    // The park loop dequeues pending DTMF (and fires DTMF).
+                    if let Some(d) = d {
+                        self.fire_dtmf(d);
+                    }
+                }
                 _ = wait_zero(&mut holds), if socket_open => {
                     socket_open = false;
                     if ch.var("socket_resume").as_deref() == Some("true") {
@@ -1538,7 +1648,13 @@ impl Runner {
                 self.process(m).await;
             }
         }
-        ch.fire(&core, "CHANNEL_UNPARK", ("switch_ivr.c", "switch_ivr_park", 1213), true, &[]);
+        ch.fire(
+            &core,
+            "CHANNEL_UNPARK",
+            ("switch_ivr.c", "switch_ivr_park", 1213),
+            true,
+            &[],
+        );
     }
 
     /// The `socket` application (§5.1).
@@ -1575,7 +1691,15 @@ impl Runner {
             }
         }
         let Some((stream, target)) = stream else {
-            core.log(3, 3, "mod_event_socket.c", "socket_function", 2580, &ch.uuid, "Socket Error!\n");
+            core.log(
+                3,
+                3,
+                "mod_event_socket.c",
+                "socket_function",
+                2580,
+                &ch.uuid,
+                "Socket Error!\n",
+            );
             return;
         };
         let (tx, rx) = oneshot::channel();
@@ -1589,7 +1713,13 @@ impl Runner {
             full,
             on_connect: Some(tx),
         };
-        tokio::spawn(listener::serve_outbound(core.clone(), stream, ch.clone(), target, ctx));
+        tokio::spawn(listener::serve_outbound(
+            core.clone(),
+            stream,
+            ch.clone(),
+            target,
+            ctx,
+        ));
         if async_mode {
             tokio::select! {
                 _ = rx => {}

@@ -43,7 +43,11 @@ impl Clock {
 pub(crate) fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32, u32) {
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
-    let (h, mi, s) = ((rem / 3600) as u32, ((rem % 3600) / 60) as u32, (rem % 60) as u32);
+    let (h, mi, s) = (
+        (rem / 3600) as u32,
+        ((rem % 3600) / 60) as u32,
+        (rem % 60) as u32,
+    );
     let weekday = ((days + 4).rem_euclid(7)) as u32;
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;

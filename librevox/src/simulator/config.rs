@@ -287,7 +287,7 @@ impl Default for SimulatorConfig {
             first_sequence: 1,
             playback_duration: Duration::from_millis(20),
             file_durations: HashMap::new(),
-            park_delay: Duration::from_millis(0),
+            park_delay: Duration::from_millis(20),
             registered_subclasses: Vec::new(),
             dialplan: Dialplan::default(),
             globals: Vec::new(),

@@ -196,7 +196,17 @@ impl Core {
     }
 
     /// Emits a log line to every listener that asked for this level.
-    pub(crate) fn log(&self, level: u8, text_channel: u8, file: &str, func: &str, line: u32, session: &str, text: &str) {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn log(
+        &self,
+        level: u8,
+        text_channel: u8,
+        file: &str,
+        func: &str,
+        line: u32,
+        session: &str,
+        text: &str,
+    ) {
         let body = if text_channel == 1 {
             text.to_owned()
         } else {

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Duration, Instant};
 
 use super::api;
-use super::channel::{Channel, ChanMsg, SendMsgData};
+use super::channel::{ChanMsg, Channel, SendMsgData};
 use super::config::EslUser;
 use super::core::{level_by_name, lock, ConnectionKind, ConnectionRecord, Core, Fired};
 use super::regex::Regex;
@@ -159,7 +159,7 @@ impl ListenerShared {
         }
         if send && s.myevents {
             send = match e.header_ignore_case("unique-id") {
-                Some(u) => s.session.as_deref().is_none_or_eq(u),
+                Some(u) => s.session.as_deref().is_none_or(|sess| sess == u),
                 None => match (&s.session, e.header_ignore_case("Job-Owner-UUID")) {
                     (Some(sess), Some(owner)) => sess == owner,
                     _ => false,
@@ -176,16 +176,6 @@ impl ListenerShared {
         if !s.closed && s.log_level.is_some_and(|l| line.level <= l) {
             let _ = self.tx.send(Out::Log(line.clone()));
         }
-    }
-}
-
-trait NoneOrEq {
-    fn is_none_or_eq(self, v: &str) -> bool;
-}
-
-impl NoneOrEq for Option<&str> {
-    fn is_none_or_eq(self, v: &str) -> bool {
-        self.map_or(true, |s| s == v)
     }
 }
 
@@ -282,7 +272,8 @@ where
     };
     if !allowed {
         conn.write(serialize::rude_rejection_frame()).await;
-        conn.write(serialize::disconnect_notice_frame(GOODBYE)).await;
+        conn.write(serialize::disconnect_notice_frame(GOODBYE))
+            .await;
         conn.finish().await;
         return;
     }
@@ -453,10 +444,9 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             Out::Down => return self.channel_down().await,
             Out::Shutdown => {
                 let f = match &self.session {
-                    Some(ch) => serialize::session_disconnect_notice_frame(
-                        &ch.uuid,
-                        serialize::SHUTDOWN,
-                    ),
+                    Some(ch) => {
+                        serialize::session_disconnect_notice_frame(&ch.uuid, serialize::SHUTDOWN)
+                    }
                     None => serialize::disconnect_notice_frame(serialize::SHUTDOWN),
                 };
                 self.write(f).await;
@@ -500,14 +490,13 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
     }
 
     fn full(&self) -> bool {
-        self.outbound.as_ref().map_or(true, |o| o.full)
+        self.outbound.as_ref().is_none_or(|o| o.full)
     }
 
     async fn handle(&mut self, pkt: Packet) -> Flow {
         self.packets += 1;
-        let suppress = self.outbound.is_some()
-            && self.packets == 1
-            && !starts_ci(&pkt.command, "connect");
+        let suppress =
+            self.outbound.is_some() && self.packets == 1 && !starts_ci(&pkt.command, "connect");
         let result = self.dispatch(&pkt).await;
         match result {
             Reply::Text(t) => {
@@ -578,11 +567,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             } else if starts_ci(cmd, "getvar") {
                 if let Some(ch) = &self.session {
                     let name = cmd[6..].trim();
-                    let value = if name.is_empty() {
-                        None
-                    } else {
-                        ch.var(name)
-                    };
+                    let value = if name.is_empty() { None } else { ch.var(name) };
                     return Reply::Text(match value {
                         Some(v) if !v.is_empty() => v,
                         _ => "-ERR command not found".into(),
@@ -728,7 +713,9 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                     .iter()
                     .find(|u| {
                         u.user == user
-                            && u.password.as_deref().is_some_and(|p| !p.is_empty() && p == pass)
+                            && u.password
+                                .as_deref()
+                                .is_some_and(|p| !p.is_empty() && p == pass)
                     })
                     .cloned()
             });
@@ -777,8 +764,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 s.filters.clear();
             } else {
                 s.filters.retain(|f| {
-                    !(f.header.eq_ignore_ascii_case(header)
-                        && value.map_or(true, |v| f.raw == v))
+                    !(f.header.eq_ignore_ascii_case(header) && value.is_none_or(|v| f.raw == v))
                 });
             }
             return format!("+OK filter deleted. [{header}][{}]", value.unwrap_or(""));
@@ -798,7 +784,11 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
     }
 
     fn allowed_event(&self, what: &str) -> bool {
-        match self.perms.as_ref().and_then(|p| p.allowed_events.as_deref()) {
+        match self
+            .perms
+            .as_ref()
+            .and_then(|p| p.allowed_events.as_deref())
+        {
             None => true,
             Some(list) => list
                 .split([',', ' '])
@@ -1106,10 +1096,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 empty_body: empty,
             });
         });
-        serialize::command_reply_frame_with(
-            &format!("+OK Job-UUID: {job}"),
-            &[("Job-UUID", &job)],
-        )
+        serialize::command_reply_frame_with(&format!("+OK Job-UUID: {job}"), &[("Job-UUID", &job)])
     }
 
     fn log(&mut self, rest: &str) -> String {
@@ -1144,7 +1131,12 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
 /// A queued `sendevent` event in the form it is fired: subclass first, the
 /// client's headers, `Event-UUID`, the standard headers, then (when queued
 /// through a channel) the channel data.
-pub(crate) fn fire_form(core: &Core, queued: &Event, name: &str, channel: Option<&Channel>) -> Event {
+pub(crate) fn fire_form(
+    core: &Core,
+    queued: &Event,
+    name: &str,
+    channel: Option<&Channel>,
+) -> Event {
     let mut e = Event::empty();
     if let Some(sub) = queued.header("Event-Subclass") {
         e.push_header("Event-Subclass", sub);

@@ -271,7 +271,10 @@ impl Simulator {
         };
         tokio::time::timeout(timeout, wait)
             .await
-            .map_err(|_| Error::Timeout { what: "a simulator condition", after: timeout })
+            .map_err(|_| Error::Timeout {
+                what: "a simulator condition",
+                after: timeout,
+            })
     }
 
     /// Waits for a fired event matching `pred` (including ones fired
@@ -286,7 +289,10 @@ impl Simulator {
             found.is_some()
         })
         .await?;
-        found.ok_or(Error::Timeout { what: "a simulator condition", after: timeout })
+        found.ok_or(Error::Timeout {
+            what: "a simulator condition",
+            after: timeout,
+        })
     }
 
     /// Simulates unloading mod_event_socket: every connection gets the

@@ -101,7 +101,6 @@ impl Parser<'_> {
                     self.pos = save;
                     return Some(atom);
                 }
-                self.pos -= 1; // the `}` is consumed below
                 (min, max)
             }
             _ => return Some(atom),
@@ -178,7 +177,9 @@ impl Parser<'_> {
                     } else {
                         c
                     };
-                    if self.peek() == Some('-') && self.chars.get(self.pos + 1).is_some_and(|&n| n != ']') {
+                    if self.peek() == Some('-')
+                        && self.chars.get(self.pos + 1).is_some_and(|&n| n != ']')
+                    {
                         self.pos += 1;
                         let mut hi = self.peek()?;
                         self.pos += 1;
@@ -237,12 +238,11 @@ impl Regex {
     /// True when the pattern matches somewhere in `text`.
     pub(crate) fn is_match(&self, text: &str) -> bool {
         let chars: Vec<char> = text.chars().collect();
-        let m = Matcher { re: self, text: &chars };
-        (0..=chars.len()).any(|start| {
-            self.alts
-                .iter()
-                .any(|alt| m.seq(alt, start, &mut |_| true))
-        })
+        let m = Matcher {
+            re: self,
+            text: &chars,
+        };
+        (0..=chars.len()).any(|start| self.alts.iter().any(|alt| m.seq(alt, start, &mut |_| true)))
     }
 }
 
@@ -307,7 +307,7 @@ impl Matcher<'_> {
         count: u32,
         k: &mut dyn FnMut(usize) -> bool,
     ) -> bool {
-        if max.map_or(true, |m| count < m)
+        if max.is_none_or(|m| count < m)
             && self.node(inner, pos, &mut |p| {
                 p != pos && self.repeat(inner, min, max, p, count + 1, k)
             })

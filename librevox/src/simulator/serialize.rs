@@ -17,7 +17,7 @@
 //! let frame = serialize::event_frame(EventFormat::Plain, &event);
 //! assert_eq!(
 //!     &frame[..],
-//!     &b"Content-Length: 55\nContent-Type: text/event-plain\n\n\
+//!     &b"Content-Length: 51\nContent-Type: text/event-plain\n\n\
 //!        Event-Name: CUSTOM\nX-Name: M%C3%BCller%20%26%20Co\n\n"[..]
 //! );
 //! ```
@@ -37,8 +37,7 @@ pub const SHUTDOWN: &str = "The system is being shut down.\n";
 pub const MAX_REPLY_TEXT: usize = 511;
 
 fn must_encode(b: u8) -> bool {
-    b < 0x20
-        || b > 0x7e
+    !(0x20..=0x7e).contains(&b)
         || matches!(
             b,
             b' ' | b'#'
@@ -275,7 +274,9 @@ pub fn to_xml(event: &Event) -> Vec<u8> {
     }
     out.extend_from_slice(b"  </headers>\n");
     if let Some(body) = event.body().filter(|b| !b.is_empty()) {
-        out.extend_from_slice(format!("  <Content-Length>{}</Content-Length>\n", body.len()).as_bytes());
+        out.extend_from_slice(
+            format!("  <Content-Length>{}</Content-Length>\n", body.len()).as_bytes(),
+        );
         out.extend_from_slice(b"  <body>");
         xml_body(body, &mut out);
         if body.ends_with(b"\n") {
