@@ -1,0 +1,173 @@
+//! The simulator's inbound side driven by the real client
+//! (`CommandSocket` / `Connection`), and its scripting API.
+#![cfg(feature = "simulator")]
+
+use std::time::Duration;
+
+use librevox::simulator::{CallSpec, CallerScript, Extension, Simulator, SimulatorConfig};
+use librevox::{CommandSocket, ConnectOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const T: Duration = Duration::from_secs(10);
+
+async fn socket(sim: &Simulator) -> CommandSocket {
+    CommandSocket::connect_io(sim.connect_in_memory(), ConnectOptions::new("sim"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn user_api_and_builtins() {
+    let sim = Simulator::start(SimulatorConfig::default().in_memory())
+        .await
+        .unwrap();
+    sim.register_api("greet", |args| format!("hello {args}\n"));
+    let s = socket(&sim).await;
+    assert_eq!(s.api("greet bob").await.unwrap().text(), "hello bob\n");
+    assert_eq!(
+        s.api("echo  two  spaces ").await.unwrap().text(),
+        "two  spaces"
+    );
+    let err = s.api("no_such_command").await;
+    assert!(err.is_err(), "-ERR body is an error");
+    let job = s.bgapi("greet job").await.unwrap();
+    assert_eq!(job.output().await.unwrap(), "hello job\n");
+    s.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn originate_runs_dialplan_to_destroy() {
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::new(
+            "9000",
+            &[("answer", ""), ("set", "foo=bar"), ("hangup", "USER_BUSY")],
+        ));
+    let sim = Simulator::start(config).await.unwrap();
+    let s = socket(&sim).await;
+    let out = s.api("originate loopback/9000 &park()").await.unwrap();
+    let uuid = out.text().trim().strip_prefix("+OK ").unwrap().to_owned();
+    let destroy = sim
+        .wait_event(T, |e| {
+            e.is("CHANNEL_DESTROY") && e.unique_id() == Some(uuid.as_str())
+        })
+        .await
+        .unwrap();
+    assert_eq!(destroy.hangup_cause(), Some("USER_BUSY"));
+    assert_eq!(destroy.variable("foo"), Some("bar"));
+    let names: Vec<String> = sim
+        .fired_events()
+        .iter()
+        .filter(|e| e.unique_id() == Some(uuid.as_str()))
+        .map(|e| e.name().unwrap().to_owned())
+        .collect();
+    let first = [
+        "CHANNEL_STATE",
+        "CHANNEL_CREATE",
+        "CHANNEL_CALLSTATE",
+        "CHANNEL_STATE",
+        "CHANNEL_STATE",
+    ];
+    assert_eq!(&names[..5], &first);
+    let last = [
+        "CHANNEL_STATE",
+        "CHANNEL_HANGUP_COMPLETE",
+        "CHANNEL_DESTROY",
+        "CHANNEL_STATE",
+    ];
+    assert_eq!(&names[names.len() - 4..], &last);
+    assert!(sim.channel(&uuid).is_none());
+    s.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn uuid_kill_and_unknown_uuid() {
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::park("park"));
+    let sim = Simulator::start(config).await.unwrap();
+    let call = sim.place_call(CallSpec::new("park"));
+    sim.wait_event(T, |e| e.is("CHANNEL_PARK")).await.unwrap();
+    let s = socket(&sim).await;
+    let r = s
+        .api(&format!("uuid_kill {} CALL_REJECTED", call.uuid))
+        .await
+        .unwrap();
+    assert_eq!(r.text(), "+OK\n");
+    let hc = sim
+        .wait_event(T, |e| e.is("CHANNEL_HANGUP_COMPLETE"))
+        .await
+        .unwrap();
+    assert_eq!(hc.variable("hangup_cause_q850"), Some("21"));
+    let r = s
+        .connection()
+        .api_raw("uuid_kill 00000000-0000-0000-0000-000000000000")
+        .await
+        .unwrap();
+    assert_eq!(r.text(), "-ERR No such channel!\n");
+    s.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn scripted_caller_hangs_up() {
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::park("park"));
+    let sim = Simulator::start(config).await.unwrap();
+    let calls = sim.place_calls(
+        3,
+        &CallSpec::new("park").script(CallerScript {
+            hangup_after: Some(Duration::from_millis(30)),
+            ..CallerScript::default()
+        }),
+    );
+    assert_eq!(calls.len(), 3);
+    sim.wait_for(T, |s| {
+        s.fired_events()
+            .iter()
+            .filter(|e| e.is("CHANNEL_DESTROY"))
+            .count()
+            == 3
+    })
+    .await
+    .unwrap();
+    assert!(sim.channels().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn first_packet_timeout_is_configurable() {
+    let mut config = SimulatorConfig::default().in_memory();
+    config.first_packet_timeout = Duration::from_secs(25);
+    let sim = Simulator::start(config).await.unwrap();
+    let mut io = sim.connect_in_memory();
+    let mut buf = Vec::new();
+    // Greeting, then after 25 s of (paused) silence the notice and a close.
+    io.read_to_end(&mut buf).await.unwrap();
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        "Content-Type: auth/request\n\nContent-Type: text/disconnect-notice\nContent-Length: 67\n\n\
+         Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+    );
+}
+
+#[tokio::test]
+async fn tcp_listener_and_acl() {
+    let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
+    let addr = sim.local_addr().unwrap();
+    let s = CommandSocket::connect(&addr.to_string(), "ClueCon")
+        .await
+        .unwrap();
+    assert_eq!(s.api("echo tcp").await.unwrap().text(), "tcp");
+    s.close().await.unwrap();
+    // A wrong password: -ERR invalid, notice, close.
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    raw.write_all(b"auth nope\n\n").await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(T, raw.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    assert!(text.contains("Reply-Text: -ERR invalid\n\n"));
+    assert!(text.ends_with("See you at ClueCon! http://www.cluecon.com/\n"));
+}
