@@ -32,6 +32,23 @@ mod validate;
 
 use parse::Kind;
 
+/// Tokens as text for a message, without the spaces `to_string` puts
+/// around punctuation (`digit: char`, not `digit : char`).
+pub(crate) fn pretty(tokens: &dyn quote::ToTokens) -> String {
+    tokens
+        .to_token_stream()
+        .to_string()
+        .replace(" : ", ": ")
+        .replace("& ", "&")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace("' ", "'")
+}
+
 /// Makes the type of an inherent impl block an inbound listener: librevox
 /// connects to FreeSWITCH, subscribes and calls the hooks for each event.
 ///

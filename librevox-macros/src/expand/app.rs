@@ -6,7 +6,8 @@ use super::{private, with_errors};
 use crate::ctxt::Ctxt;
 use crate::parse::app::{self, AppArgs, AppFn, Returns, Variable};
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitStr, ReturnType};
 
 /// The whole attribute.
@@ -138,10 +139,40 @@ fn extension_trait(args: &AppArgs, f: &AppFn) -> TokenStream {
                 ::std::string::String::new()
             }},
         ),
-        ReturnType::Type(arrow, ty) => (
-            quote!(#arrow #ty),
-            quote!(::core::convert::Into::<::std::string::String>::into(#build(#(#names),*))),
-        ),
+        ReturnType::Type(arrow, ty) => {
+            let string_types = [
+                quote!(::std::string::String),
+                quote!(&::core::primitive::str),
+                quote!(&::std::string::String),
+                quote!(::std::borrow::Cow<'_, ::core::primitive::str>),
+                quote!(::std::boxed::Box<::core::primitive::str>),
+                quote!(::core::primitive::char),
+            ];
+            let into_arg = quote_spanned!(ty.span()=> __LibrevoxArg::__librevox_into_arg);
+            (
+                quote!(#arrow #ty),
+                quote! {{
+                    #[diagnostic::on_unimplemented(
+                        message = "an #[app] fn returns the application's argument, and `{Self}` is not a string",
+                        label = "expected `String` or `&str`",
+                        note = "build the argument with `format!(...)`, or leave out the return type for an application without one"
+                    )]
+                    trait __LibrevoxArg {
+                        fn __librevox_into_arg(self) -> ::std::string::String;
+                    }
+                    // One impl per string type rather than a blanket impl over
+                    // `Into<String>`, so that a wrong type hits the message above.
+                    #(
+                        impl __LibrevoxArg for #string_types {
+                            fn __librevox_into_arg(self) -> ::std::string::String {
+                                ::core::convert::Into::into(self)
+                            }
+                        }
+                    )*
+                    #into_arg(#build(#(#names),*))
+                }},
+            )
+        }
     };
     let future = quote!(impl ::core::future::Future<Output = #output> + ::core::marker::Send);
     let span = Span::call_site();

@@ -145,6 +145,11 @@ fn context_params(kind: Kind, with_event: bool) -> TokenStream {
 
 /// `Self::method(self, ctx?, event?).await`, spanned on the user's method.
 fn call(handler: &Handler) -> TokenStream {
+    call_spanned(handler, handler.ident.span())
+}
+
+/// The same call, spanned at `span`.
+fn call_spanned(handler: &Handler, span: Span) -> TokenStream {
     let ident = &handler.ident;
     let mut args = vec![quote!(self)];
     if let Some(span) = handler.ctx {
@@ -153,7 +158,7 @@ fn call(handler: &Handler) -> TokenStream {
     if let Some(span) = handler.event {
         args.push(quote_spanned!(span=> __event));
     }
-    quote_spanned!(ident.span()=> Self::#ident(#(#args),*).await)
+    quote_spanned!(span=> Self::#ident(#(#args),*).await)
 }
 
 /// The trait method forwarding to lifecycle method `name`, if the user
@@ -168,8 +173,17 @@ fn lifecycle(kind: Kind, imp: &ListenerImpl, name: &str) -> TokenStream {
     let call = call(handler);
     match &handler.output {
         Some(output) => {
+            // The binding's type is spanned on the user's return type, so a
+            // wrong one is reported there.
             let span = output.span();
-            let body = quote_spanned!(span=> async move { #call });
+            let result = quote_spanned!(span=> #p::Result<()>);
+            let call = call_spanned(handler, span);
+            let body = quote! {
+                async move {
+                    let __result: #result = #call;
+                    __result
+                }
+            };
             quote! {
                 fn #method(&self, #params)
                     -> impl ::core::future::Future<Output = #p::Result<()>> + ::core::marker::Send

@@ -24,7 +24,9 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let entries = start::parse(&cx, input);
     let tokens = runner(&entries);
-    with_errors(tokens, cx.check())
+    // An expression: the errors go inside the block, not after it.
+    let errors = with_errors(TokenStream::new(), cx.check());
+    quote!({ #errors #tokens })
 }
 
 fn option(value: Option<TokenStream>) -> TokenStream {

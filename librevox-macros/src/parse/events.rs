@@ -19,14 +19,16 @@ const CUSTOM_EXAMPLE: &str = "conference::maintenance";
 pub(crate) fn bare_custom(place: Place) -> String {
     match place {
         Place::Subscription => format!(
-            "a bare `\"CUSTOM\"` subscribes to no custom events: FreeSWITCH delivers a CUSTOM \
-             event only when its subclass is subscribed; name the subclass: \
+            "a bare `\"CUSTOM\"` receives almost nothing: FreeSWITCH delivers a module's \
+             CUSTOM events only for the subclasses a listener names (bare CUSTOM matches only \
+             CUSTOM events without a subclass); name the subclass: \
              `\"CUSTOM {CUSTOM_EXAMPLE}\"`"
         ),
         Place::Hook => format!(
-            "a hook for bare `CUSTOM` would never run: FreeSWITCH delivers a CUSTOM event only \
-             when its subclass is subscribed; name the subclass: \
-             `#[event(custom = \"{CUSTOM_EXAMPLE}\")]`"
+            "a CUSTOM hook must name its subclass: `#[event(custom = \"{CUSTOM_EXAMPLE}\")]`; \
+             CUSTOM events are told apart by subclass, and FreeSWITCH only delivers the \
+             subclasses a listener subscribes to (to see every CUSTOM event, check \
+             `event.subclass()` in `on_event`)"
         ),
     }
 }
@@ -157,7 +159,7 @@ mod tests {
     #[test]
     fn wire_mistakes() {
         let err = |s, p| from_wire(s, p).unwrap_err();
-        assert!(err("CUSTOM", Place::Subscription).contains("bare `\"CUSTOM\"`"));
+        assert!(err("CUSTOM", Place::Subscription).contains("a bare `\"CUSTOM\"`"));
         assert!(err("CUSTOM", Place::Hook).contains("custom = "));
         assert!(err("ALL", Place::Hook).contains("on_event"));
         assert_eq!(

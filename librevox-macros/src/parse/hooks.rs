@@ -254,6 +254,21 @@ fn read_method(cx: &Ctxt, kind: Kind, method: &mut ImplItemFn, out: &mut Listene
             );
         }
     }
+    let mut targets: Vec<Target> = Vec::new();
+    if role == Role::Hook {
+        for attr in &event_attrs {
+            for target in read_event_attr(cx, attr) {
+                if targets.iter().any(|t| t.spec == target.spec) {
+                    cx.error_spanned_by(
+                        &target.tokens,
+                        "this method already handles this event; name it once",
+                    );
+                } else {
+                    targets.push(target);
+                }
+            }
+        }
+    }
     let handler = check_signature(cx, kind, role, method);
     match role {
         Role::OnEvent => out.on_event = handler,
@@ -263,19 +278,6 @@ fn read_method(cx: &Ctxt, kind: Kind, method: &mut ImplItemFn, out: &mut Listene
             }
         }
         Role::Hook => {
-            let mut targets: Vec<Target> = Vec::new();
-            for attr in &event_attrs {
-                for target in read_event_attr(cx, attr) {
-                    if targets.iter().any(|t| t.spec == target.spec) {
-                        cx.error_spanned_by(
-                            &target.tokens,
-                            "this method already handles this event; name it once",
-                        );
-                    } else {
-                        targets.push(target);
-                    }
-                }
-            }
             if let Some(handler) = handler {
                 out.hooks.push(Hook { handler, targets });
             }
@@ -505,7 +507,7 @@ fn check_signature(cx: &Ctxt, kind: Kind, role: Role, method: &ImplItemFn) -> Op
                 pat_ty,
                 format!(
                     "unexpected parameter `{}`; {what} of an {} listener takes {allowed}",
-                    pat_ty.to_token_stream(),
+                    crate::pretty(pat_ty),
                     kind.attr()
                 ),
             );

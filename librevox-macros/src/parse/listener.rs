@@ -295,10 +295,16 @@ impl Parse for FilterEntry {
     fn parse(input: ParseStream) -> syn::Result<FilterEntry> {
         if !input.peek(LitStr) {
             if input.peek(Ident::peek_any) {
-                let id = Ident::parse_any(input)?;
-                return Err(syn::Error::new(
-                    id.span(),
-                    format!("write the header name in quotes: `\"{id}...\" = \"value\"`"),
+                // Take the words and dashes up to `=`: `Caller-Context`.
+                let mut name = TokenStream::new();
+                while !input.is_empty() && !input.peek(Token![=]) && !input.peek(Token![,]) {
+                    let tt: proc_macro2::TokenTree = input.parse()?;
+                    name.extend([tt]);
+                }
+                let text = name.to_string().replace(' ', "");
+                return Err(syn::Error::new_spanned(
+                    name,
+                    format!("write the header name in quotes: `\"{text}\" = ...`"),
                 ));
             }
             return Err(input.error(

@@ -1,0 +1,6 @@
+use librevox::app;
+
+#[app]
+struct Playback;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use librevox::app;
+
+#[app]
+fn set((name, value): (&str, &str)) -> String {
+    format!("{name}={value}")
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use librevox::inbound;
+
+#[inbound]
+struct Monitor;
+
+fn main() {}

@@ -1,0 +1,13 @@
+use librevox::{outbound, Session};
+
+#[derive(Default)]
+struct Ivr;
+
+#[outbound]
+impl Ivr {
+    async fn session_initiated(&self, _call: &Session) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn main() {}

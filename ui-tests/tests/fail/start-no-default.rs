@@ -1,0 +1,10 @@
+use librevox::{inbound, start};
+
+struct Monitor;
+
+#[inbound]
+impl Monitor {}
+
+fn main() {
+    let _run = start!(Monitor);
+}
