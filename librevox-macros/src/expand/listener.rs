@@ -302,3 +302,90 @@ pub(crate) fn stray_event(args: TokenStream, item: TokenStream) -> TokenStream {
     .to_compile_error();
     quote!(#item #error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(kind: Kind, args: &str, item: &str) -> String {
+        expand(kind, args.parse().unwrap(), item.parse().unwrap()).to_string()
+    }
+
+    /// Position of `needle` in `haystack`, which must contain it.
+    fn at(haystack: &str, needle: &str) -> usize {
+        haystack
+            .find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` not in {haystack}"))
+    }
+
+    #[test]
+    fn dispatch_runs_on_event_first_then_hooks_in_declaration_order() {
+        let out = expand_str(
+            Kind::Inbound,
+            r#"events = ["DTMF", "CUSTOM a::b"]"#,
+            r#"impl M {
+                #[event(custom = "a::b")] async fn second(&self) {}
+                async fn on_event(&self, e: &Event) {}
+                #[event(dtmf, "CUSTOM a::b")] async fn third(&self, e: &Event) {}
+            }"#,
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        let dispatch = &out[at(&out, "fn handle_event")..];
+        let on_event = at(dispatch, "Self :: on_event");
+        let second = at(dispatch, "Self :: second");
+        let third = at(dispatch, "Self :: third");
+        assert!(on_event < second && second < third, "{dispatch}");
+        assert!(dispatch.contains(r#"Event :: is (__event , "CUSTOM a::b")"#));
+        assert!(dispatch.contains(r#"Event :: is (__event , "DTMF") || "#));
+    }
+
+    #[test]
+    fn subscription_keeps_declaration_order() {
+        let out = expand_str(
+            Kind::Inbound,
+            r#"events = ["TALK", "DTMF"], filters("B" = ["2", "1"], "A" = "3")"#,
+            "impl M {}",
+        );
+        let t = at(&out, r#""TALK""#);
+        let d = at(&out, r#""DTMF""#);
+        assert!(t < d);
+        let b2 = at(
+            &out,
+            r#"from ("B") , :: std :: string :: String :: from ("2")"#,
+        );
+        let b1 = at(
+            &out,
+            r#"from ("B") , :: std :: string :: String :: from ("1")"#,
+        );
+        let a3 = at(
+            &out,
+            r#"from ("A") , :: std :: string :: String :: from ("3")"#,
+        );
+        assert!(b2 < b1 && b1 < a3, "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_impl_and_add_a_stub() {
+        let out = expand_str(
+            Kind::Inbound,
+            "evnts = []",
+            "impl M { fn helper(&self) {} }",
+        );
+        assert!(out.contains("compile_error"));
+        assert!(out.contains("fn helper"));
+        assert!(out.contains("InboundListener for M"));
+        assert!(out.contains("allow (dead_code)"));
+    }
+
+    #[test]
+    fn lifecycle_methods_are_forwarded_only_when_written() {
+        let out = expand_str(
+            Kind::Inbound,
+            "",
+            "impl M { async fn reconnected(&self, ctx: &Inbound) {} }",
+        );
+        assert!(out.contains("fn reconnected"));
+        assert!(!out.contains("fn connection_completed"));
+        assert!(out.contains(r#"String :: from ("ALL")"#));
+    }
+}
