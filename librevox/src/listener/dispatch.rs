@@ -67,6 +67,7 @@ struct Mailbox {
 pub struct Dispatcher {
     handler: Handler,
     capacity: usize,
+    serial: bool,
     mailboxes: HashMap<String, Mailbox>,
     workers: JoinSet<()>,
 }
@@ -86,9 +87,17 @@ impl Dispatcher {
         Dispatcher {
             handler,
             capacity: capacity.max(1),
+            serial: false,
             mailboxes: HashMap::new(),
             workers: JoinSet::new(),
         }
+    }
+
+    /// Handles every event on one worker, in arrival order across channels
+    /// (for consumers such as loggers that want the socket's order).
+    pub fn serial(mut self) -> Dispatcher {
+        self.serial = true;
+        self
     }
 
     /// Number of channels with a live worker.
@@ -99,7 +108,11 @@ impl Dispatcher {
     /// Hands `event` to its channel's worker, waiting if that channel's
     /// mailbox is full.
     pub async fn dispatch(&mut self, event: Event) {
-        let key = event.unique_id().unwrap_or_default().to_owned();
+        let key = if self.serial {
+            String::new()
+        } else {
+            event.unique_id().unwrap_or_default().to_owned()
+        };
         let last = matches!(event.name(), Some("CHANNEL_DESTROY"));
         if !self.mailboxes.contains_key(&key) {
             if self.mailboxes.len() >= 256 {

@@ -108,6 +108,13 @@ pub struct InboundSettings {
     pub backoff: Backoff,
     /// Per-channel mailbox size of the dispatcher (default 1024).
     pub mailbox_capacity: usize,
+    /// Handle every event in arrival order on one worker instead of one
+    /// worker per channel (default false: channels run independently).
+    pub serial: bool,
+    /// Stop with the error instead of retrying when FreeSWITCH refuses the
+    /// password or the connection (default false: retry every
+    /// [`Backoff::max`], for daemons that outlive a configuration fix).
+    pub give_up_on_refusal: bool,
     /// How long hooks may run on after shutdown before they are cut off
     /// (default 5 s).
     pub shutdown_grace: Duration,
@@ -124,6 +131,8 @@ impl Default for InboundSettings {
             connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             mailbox_capacity: 1024,
+            serial: false,
+            give_up_on_refusal: false,
             shutdown_grace: Duration::from_secs(5),
             config: ConnectionConfig::default(),
         }
@@ -189,6 +198,11 @@ pub async fn run_inbound<L: InboundListener>(
                         settings.backoff.delay(0)
                     }
                 }
+            }
+            Err(e @ (Error::Auth { .. } | Error::Rejected { .. }))
+                if settings.give_up_on_refusal =>
+            {
+                return Err(e);
             }
             Err(e @ (Error::Auth { .. } | Error::Rejected { .. })) => {
                 error!(addr = %settings.addr, error = %e, "FreeSWITCH refused this listener; retrying in {:?}", settings.backoff.max);
@@ -262,6 +276,9 @@ async fn serve<L: InboundListener>(
         }),
         settings.mailbox_capacity,
     );
+    if settings.serial {
+        dispatcher = dispatcher.serial();
+    }
     let ended = loop {
         let msg = tokio::select! {
             _ = shutdown.cancelled() => break Ended::Shutdown,
