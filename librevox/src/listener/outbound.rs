@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument};
@@ -62,6 +63,9 @@ struct SessionInner {
     uuid: String,
     data: RwLock<Event>,
     event_lock: bool,
+    /// True once the channel's CHANNEL_HANGUP_COMPLETE was seen: no
+    /// application completes after that.
+    ended: watch::Sender<bool>,
 }
 
 /// One outbound call: the channel's data and the commands to drive it.
@@ -71,7 +75,10 @@ struct SessionInner {
 /// turned it off) and return when the CHANNEL_EXECUTE_COMPLETE with the
 /// matching `Application-UUID` arrives; if the caller hangs up or the
 /// connection closes first they fail promptly ([`Error::Hangup`],
-/// [`Error::Closed`]).
+/// [`Error::Closed`]). An application that FreeSWITCH reports as completed
+/// on a channel that has hung up (an interrupted playback, or any
+/// application started after the hangup) fails with [`Error::Hangup`] too,
+/// except `hangup` itself.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<SessionInner>,
@@ -95,6 +102,7 @@ impl Session {
                 uuid,
                 data: RwLock::new(channel_data),
                 event_lock,
+                ended: watch::Sender::new(false),
             }),
         }
     }
@@ -122,6 +130,23 @@ impl Session {
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
         f(&guard)
+    }
+
+    /// Marks the call as over (its CHANNEL_HANGUP_COMPLETE was seen):
+    /// applications still waiting, or started later, fail with
+    /// [`Error::Hangup`].
+    pub(crate) fn mark_ended(&self) {
+        self.inner.ended.send_replace(true);
+    }
+
+    fn hangup_error(&self, event: Option<&Event>) -> Error {
+        let cause = event
+            .and_then(|e| e.hangup_cause().map(str::to_owned))
+            .or_else(|| self.header("Hangup-Cause"));
+        Error::Hangup {
+            uuid: self.inner.uuid.clone(),
+            cause,
+        }
     }
 
     pub(crate) fn update(&self, event: &Event) {
@@ -155,8 +180,26 @@ impl Session {
     /// Runs a `sendmsg` on this channel and waits for its completion; use it
     /// for `loops`, `async`, a custom `event-lock` and other headers.
     pub async fn execute(&self, msg: SendMsg) -> Result<Event> {
-        let done = self.inner.conn.execute(msg, Some(&self.inner.uuid)).await?;
+        let hangup_app = msg
+            .app_name()
+            .is_some_and(|a| a.eq_ignore_ascii_case("hangup"));
+        let mut ended = self.inner.ended.subscribe();
+        let done = tokio::select! {
+            // A completion that arrived before the end of the call wins:
+            // FreeSWITCH sends it before CHANNEL_HANGUP_COMPLETE.
+            biased;
+            r = self.inner.conn.execute(msg, Some(&self.inner.uuid)) => r?,
+            _ = ended.wait_for(|e| *e) => {
+                // Sent too late: FreeSWITCH drops it, no completion comes.
+                return Err(self.hangup_error(None));
+            }
+        };
         self.update(&done);
+        if !hangup_app && done.header("Answer-State") == Some("hangup") {
+            // Interrupted by the hangup (or run on a hung-up channel): the
+            // channel is gone, whatever the application reported.
+            return Err(self.hangup_error(Some(&done)));
+        }
         Ok(done)
     }
 
@@ -391,6 +434,7 @@ async fn run_session<L: OutboundListener>(
                             }
                             Some("CHANNEL_HANGUP_COMPLETE") => {
                                 session.update(&event);
+                                session.mark_ended();
                                 hangup_complete = true;
                             }
                             _ => {}

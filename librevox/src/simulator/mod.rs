@@ -48,6 +48,7 @@ use std::time::Duration;
 
 use tokio::io::DuplexStream;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use self::channel::ChannelSnapshot;
@@ -71,11 +72,28 @@ pub struct Simulator {
     accept: Option<Arc<AbortOnDrop>>,
 }
 
-struct AbortOnDrop(JoinHandle<()>);
+/// The accept task; aborted when the last handle goes. `closed` turns true
+/// once the task's TCP listener is dropped (the port is free again).
+struct AbortOnDrop(JoinHandle<()>, watch::Receiver<bool>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Owns the inbound TCP listener inside the accept task: however the task
+/// ends (aborted or not), the listener is closed first and then `closed` is
+/// set, so [`Simulator::shutdown`] can wait for the port to be free.
+struct ListenerGuard {
+    listener: Option<TcpListener>,
+    closed: watch::Sender<bool>,
+}
+
+impl Drop for ListenerGuard {
+    fn drop(&mut self) {
+        drop(self.listener.take());
+        self.closed.send_replace(true);
     }
 }
 
@@ -107,7 +125,16 @@ impl Simulator {
                 let listener = TcpListener::bind(a).await?;
                 let addr = listener.local_addr()?;
                 let core2 = core.clone();
+                let (closed_tx, closed_rx) = watch::channel(false);
+                let guard = ListenerGuard {
+                    listener: Some(listener),
+                    closed: closed_tx,
+                };
                 let task = tokio::spawn(async move {
+                    let guard = guard;
+                    let Some(listener) = guard.listener.as_ref() else {
+                        return;
+                    };
                     loop {
                         let Ok((stream, peer)) = listener.accept().await else {
                             continue;
@@ -116,7 +143,7 @@ impl Simulator {
                         tokio::spawn(listener::serve_inbound(core2.clone(), stream, Some(peer)));
                     }
                 });
-                (Some(addr), Some(Arc::new(AbortOnDrop(task))))
+                (Some(addr), Some(Arc::new(AbortOnDrop(task, closed_rx))))
             }
         };
         Ok(Simulator { core, addr, accept })
@@ -297,10 +324,13 @@ impl Simulator {
 
     /// Simulates unloading mod_event_socket: every connection gets the
     /// `The system is being shut down.` notice and is closed; the TCP
-    /// listener stops.
+    /// listener stops. When this returns, the listening port is free (a new
+    /// simulator may listen on the same address).
     pub async fn shutdown(&self) {
         if let Some(a) = &self.accept {
             a.0.abort();
+            let mut closed = a.1.clone();
+            let _ = closed.wait_for(|c| *c).await;
         }
         let listeners = lock(&self.core.state).listeners.clone();
         for l in listeners {

@@ -1,0 +1,763 @@
+//! Inbound listeners written with `#[inbound]`, run by `run_inbound`
+//! against the simulator over TCP.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use librevox::listener::{run_inbound, Inbound, InboundListener, Subscription};
+use librevox::simulator::{Simulator, SimulatorConfig};
+use librevox::{event, inbound, Event, EventFormat};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Level;
+
+use crate::support::*;
+
+/// Runs `listener` against `sim` until the returned token is cancelled.
+fn spawn_inbound<L: InboundListener>(
+    listener: L,
+    sim: &Simulator,
+) -> (CancellationToken, JoinHandle<librevox::Result<()>>) {
+    let token = CancellationToken::new();
+    let task = tokio::spawn(run_inbound(
+        Arc::new(listener),
+        inbound_settings(sim),
+        token.clone(),
+    ));
+    (token, task)
+}
+
+/// Cancels the listener and waits for it to stop cleanly.
+async fn stop(token: CancellationToken, task: JoinHandle<librevox::Result<()>>) {
+    token.cancel();
+    within("the inbound listener to stop", task)
+        .await
+        .expect("the listener task did not panic")
+        .expect("the listener stopped without error");
+}
+
+// ----- handshake and filters -----
+
+struct Monitor {
+    sim: Simulator,
+    completed: mpsc::UnboundedSender<Vec<String>>,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[inbound(events = ["CHANNEL_EXECUTE", "CHANNEL_HANGUP", "CUSTOM conference::maintenance"],
+          filters("Caller-Context" = ["default", "example"], "Caller-Privacy-Hide-Name" = "no"))]
+impl Monitor {
+    async fn connection_completed(&self) {
+        // What FreeSWITCH has received when the hook runs.
+        let rec = inbound_records(&self.sim).pop().expect("a connection");
+        let _ = self.completed.send(texts(&rec.received));
+    }
+
+    #[event(channel_hangup)]
+    async fn hangup(&self, event: &Event) {
+        let _ = self.seen.send(format!(
+            "hangup {}",
+            event.header("Caller-Context").unwrap_or("-")
+        ));
+    }
+
+    #[event(channel_execute)]
+    async fn execute(&self, _ctx: &Inbound, event: &Event) {
+        let _ = self.seen.send(format!(
+            "execute {}",
+            event.header("Caller-Context").unwrap_or("-")
+        ));
+    }
+}
+
+#[tokio::test]
+async fn handshake_is_auth_event_then_one_filter_per_value_in_order() {
+    let sim = simulator(config(1)).await;
+    let (completed, mut completed_rx) = recorder();
+    let (seen, mut seen_rx) = recorder();
+    let (token, task) = spawn_inbound(
+        Monitor {
+            sim: sim.clone(),
+            completed,
+            seen,
+        },
+        &sim,
+    );
+    let expected = [
+        "auth ClueCon\n\n",
+        "event plain CHANNEL_EXECUTE CHANNEL_HANGUP CUSTOM conference::maintenance\n\n",
+        "filter Caller-Context default\n\n",
+        "filter Caller-Context example\n\n",
+        "filter Caller-Privacy-Hide-Name no\n\n",
+    ];
+    // connection_completed runs after the last filter, not before.
+    assert_eq!(completed_rx.next().await, expected);
+    let rec = inbound_records(&sim).pop().unwrap();
+    assert_eq!(
+        texts(&rec.sent),
+        [
+            GREETING.to_owned(),
+            reply_frame("+OK accepted"),
+            reply_frame("+OK event listener enabled plain"),
+            reply_frame("+OK filter added. [Caller-Context]=[default]"),
+            reply_frame("+OK filter added. [Caller-Context]=[example]"),
+            reply_frame("+OK filter added. [Caller-Privacy-Hide-Name]=[no]"),
+        ]
+    );
+
+    // The filters are in force: only matching events reach the hooks.
+    let ctx = |c: &'static str| [("Unique-ID", "f1"), ("Caller-Context", c)];
+    sim.fire_event("CHANNEL_HANGUP", &ctx("default"), None);
+    sim.fire_event("CHANNEL_HANGUP", &ctx("public"), None);
+    sim.fire_event("CHANNEL_EXECUTE", &ctx("example"), None);
+    sim.fire_event(
+        "CHANNEL_EXECUTE",
+        &[("Unique-ID", "f1"), ("Caller-Privacy-Hide-Name", "no")],
+        None,
+    );
+    assert_eq!(seen_rx.next().await, "hangup default");
+    assert_eq!(seen_rx.next().await, "execute example");
+    assert_eq!(seen_rx.next().await, "execute -");
+    stop(token, task).await;
+    assert!(seen_rx.drain().is_empty());
+    // A listener that stops sends `exit`.
+    let rec = inbound_records(&sim).pop().unwrap();
+    assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
+}
+
+struct Everything {
+    sim: Simulator,
+    completed: mpsc::UnboundedSender<Vec<String>>,
+    seen: mpsc::UnboundedSender<(String, String)>,
+}
+
+#[inbound]
+impl Everything {
+    async fn connection_completed(&self) {
+        let rec = inbound_records(&self.sim).pop().expect("a connection");
+        let _ = self.completed.send(texts(&rec.received));
+    }
+
+    async fn on_event(&self, event: &Event) {
+        if let Some(v) = event.header("X-Value") {
+            let _ = self
+                .seen
+                .send((event.name().unwrap_or("").to_owned(), v.to_owned()));
+        }
+    }
+}
+
+struct JsonMonitor {
+    sim: Simulator,
+    completed: mpsc::UnboundedSender<Vec<String>>,
+    seen: mpsc::UnboundedSender<(String, String)>,
+}
+
+#[inbound(events = ["DTMF", "CUSTOM my::thing"], format = "json")]
+impl JsonMonitor {
+    async fn connection_completed(&self) {
+        let rec = inbound_records(&self.sim).pop().expect("a connection");
+        let _ = self.completed.send(texts(&rec.received));
+    }
+
+    #[event(dtmf, custom = "my::thing")]
+    async fn any(&self, event: &Event) {
+        let _ = self.seen.send((
+            event.name().unwrap_or("").to_owned(),
+            event.header("X-Value").unwrap_or("").to_owned(),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn default_subscription_is_all_in_plain_and_format_json_is_sent_and_decoded() {
+    let value = "a b+c%d: é";
+    let sim = simulator(config(2)).await;
+    let (completed, mut completed_rx) = recorder();
+    let (seen, mut seen_rx) = recorder();
+    let (token, task) = spawn_inbound(
+        Everything {
+            sim: sim.clone(),
+            completed: completed.clone(),
+            seen: seen.clone(),
+        },
+        &sim,
+    );
+    assert_eq!(
+        completed_rx.next().await,
+        ["auth ClueCon\n\n", "event plain ALL\n\n"]
+    );
+    sim.fire_event("HEARTBEAT", &[("X-Value", value)], None);
+    assert_eq!(
+        seen_rx.next().await,
+        ("HEARTBEAT".to_owned(), value.to_owned())
+    );
+    stop(token, task).await;
+
+    let (token, task) = spawn_inbound(
+        JsonMonitor {
+            sim: sim.clone(),
+            completed,
+            seen,
+        },
+        &sim,
+    );
+    assert_eq!(
+        completed_rx.next().await,
+        ["auth ClueCon\n\n", "event json DTMF CUSTOM my::thing\n\n"]
+    );
+    sim.fire_event("DTMF", &[("X-Value", value)], None);
+    sim.fire_event(
+        "CUSTOM",
+        &[("Event-Subclass", "my::thing"), ("X-Value", value)],
+        None,
+    );
+    assert_eq!(seen_rx.next().await, ("DTMF".to_owned(), value.to_owned()));
+    assert_eq!(
+        seen_rx.next().await,
+        ("CUSTOM".to_owned(), value.to_owned())
+    );
+    // The events really went out as JSON.
+    let rec = inbound_records(&sim).pop().unwrap();
+    let json_frames = texts(&rec.sent)
+        .into_iter()
+        .filter(|f| f.contains("Content-Type: text/event-json"))
+        .count();
+    assert_eq!(json_frames, 2);
+    stop(token, task).await;
+}
+
+// ----- filters in declaration order, for any subscription -----
+
+struct Scripted {
+    sub: Subscription,
+    sim: Simulator,
+    completed: mpsc::UnboundedSender<Vec<String>>,
+}
+
+impl InboundListener for Scripted {
+    fn subscription(&self) -> Subscription {
+        self.sub.clone()
+    }
+
+    async fn connection_completed(&self, _ctx: &Inbound) {
+        let rec = inbound_records(&self.sim).pop().expect("a connection");
+        let _ = self.completed.send(texts(&rec.received));
+    }
+
+    async fn handle_event(&self, _ctx: &Inbound, _event: &Event) {}
+}
+
+mod filter_order {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn header() -> impl Strategy<Value = String> {
+        "[A-Z][a-z]{0,5}(-[A-Z][a-z]{0,5}){0,2}"
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9_.@]{1,10}",
+            "-[a-z0-9]{1,6}",
+            "/\\^[a-z]{1,4}/",
+            "[a-z]{1,4} [a-z]{1,4}",
+        ]
+    }
+
+    fn events() -> impl Strategy<Value = Vec<String>> {
+        proptest::sample::subsequence(
+            vec![
+                "CHANNEL_CREATE",
+                "CHANNEL_ANSWER",
+                "CHANNEL_HANGUP",
+                "DTMF",
+                "HEARTBEAT",
+                "BACKGROUND_JOB",
+            ],
+            1..=4,
+        )
+        .prop_map(|v| v.into_iter().map(str::to_owned).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        /// Whatever the subscription, the handshake is `auth`, one `event`
+        /// line with the names in order, then one `filter` per value in
+        /// order, and `connection_completed` comes after the last reply.
+        #[test]
+        fn filters_are_sent_in_declaration_order(
+            events in events(),
+            filters in proptest::collection::vec((header(), value()), 0..6),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let received = rt.block_on(async {
+                let sim = simulator(config(3)).await;
+                let (completed, mut rx) = recorder();
+                let sub = Subscription {
+                    events: events.clone(),
+                    format: EventFormat::Plain,
+                    filters: filters.clone(),
+                };
+                let (token, task) = spawn_inbound(Scripted { sub, sim: sim.clone(), completed }, &sim);
+                let received = rx.next().await;
+                stop(token, task).await;
+                received
+            });
+            let mut expected = vec![
+                "auth ClueCon\n\n".to_owned(),
+                format!("event plain {}\n\n", events.join(" ")),
+            ];
+            expected.extend(filters.iter().map(|(h, v)| format!("filter {h} {v}\n\n")));
+            prop_assert_eq!(received, expected);
+        }
+    }
+}
+
+// ----- reconnect -----
+
+#[derive(Default)]
+struct LifeLog {
+    notes: Mutex<Vec<String>>,
+}
+
+struct Survivor {
+    life: Arc<LifeLog>,
+    tx: mpsc::UnboundedSender<String>,
+}
+
+impl Survivor {
+    fn note(&self, what: String) {
+        self.life.notes.lock().unwrap().push(what.clone());
+        let _ = self.tx.send(what);
+    }
+}
+
+#[inbound(events = ["CHANNEL_ANSWER"], filters("Caller-Context" = ["default", "example"]))]
+impl Survivor {
+    async fn connection_completed(&self, ctx: &Inbound) {
+        // One listener value lives across reconnects: count on it.
+        let n = self.life.notes.lock().unwrap().len();
+        self.note(format!("completed ({n} notes before) to {}", ctx.addr()));
+    }
+
+    async fn reconnected(&self) {
+        self.note("reconnected".to_owned());
+    }
+
+    #[event(channel_answer)]
+    async fn answered(&self, event: &Event) {
+        self.note(format!("answer {}", event.header("X-N").unwrap_or("")));
+    }
+}
+
+#[tokio::test]
+async fn reconnects_after_the_switch_restarts_and_replays_the_subscription() {
+    let (logs, _guard) = Logs::capture();
+    let first = simulator(config(4)).await;
+    let addr = first.local_addr().unwrap();
+    let life = Arc::new(LifeLog::default());
+    let (tx, mut rx) = recorder();
+    let (token, task) = spawn_inbound(
+        Survivor {
+            life: life.clone(),
+            tx,
+        },
+        &first,
+    );
+    assert_eq!(
+        rx.next().await,
+        format!("completed (0 notes before) to {addr}")
+    );
+    first.fire_event(
+        "CHANNEL_ANSWER",
+        &[("Caller-Context", "default"), ("X-N", "1")],
+        None,
+    );
+    assert_eq!(rx.next().await, "answer 1");
+
+    // FreeSWITCH restarts on the same port.
+    first.shutdown().await;
+    let second = simulator(SimulatorConfig {
+        listen: Some(addr),
+        ..config(5)
+    })
+    .await;
+    assert_eq!(rx.next().await, "reconnected");
+    assert_eq!(
+        rx.next().await,
+        format!("completed (3 notes before) to {addr}")
+    );
+    let handshake = [
+        "auth ClueCon\n\n",
+        "event plain CHANNEL_ANSWER\n\n",
+        "filter Caller-Context default\n\n",
+        "filter Caller-Context example\n\n",
+    ];
+    let old = inbound_records(&first);
+    assert_eq!(old.len(), 1);
+    assert_eq!(texts(&old[0].received), handshake);
+    assert!(old[0].closed);
+    let new = inbound_records(&second);
+    assert_eq!(new.len(), 1, "one connection to the new switch");
+    assert_eq!(texts(&new[0].received), handshake);
+
+    // The replayed filters are in force on the new connection.
+    second.fire_event(
+        "CHANNEL_ANSWER",
+        &[("Caller-Context", "public"), ("X-N", "filtered")],
+        None,
+    );
+    second.fire_event(
+        "CHANNEL_ANSWER",
+        &[("Caller-Context", "example"), ("X-N", "2")],
+        None,
+    );
+    assert_eq!(rx.next().await, "answer 2");
+    logs.wait_text(
+        Level::WARN,
+        "reconnected; events fired while disconnected were missed",
+    )
+    .await;
+    stop(token, task).await;
+    assert!(rx.drain().is_empty());
+    assert_eq!(
+        *life.notes.lock().unwrap(),
+        [
+            format!("completed (0 notes before) to {addr}"),
+            "answer 1".to_owned(),
+            "reconnected".to_owned(),
+            format!("completed (3 notes before) to {addr}"),
+            "answer 2".to_owned(),
+        ]
+    );
+}
+
+// ----- per-channel ordering -----
+
+type Trace = Arc<Mutex<HashMap<String, Vec<String>>>>;
+
+struct Flood {
+    trace: Trace,
+    done: mpsc::UnboundedSender<()>,
+}
+
+impl Flood {
+    fn push(&self, event: &Event, what: &str) {
+        let uuid = event.unique_id().unwrap_or("").to_owned();
+        let seq = event.header("X-Seq").unwrap_or("?");
+        self.trace
+            .lock()
+            .unwrap()
+            .entry(uuid)
+            .or_default()
+            .push(format!("{what}{seq}"));
+    }
+}
+
+#[inbound(events = ["DTMF"])]
+impl Flood {
+    async fn on_event(&self, event: &Event) {
+        self.push(event, "e");
+        // Give the other channels' workers every chance to run in between.
+        tokio::task::yield_now().await;
+    }
+
+    #[event(dtmf)]
+    async fn digit(&self, event: &Event) {
+        tokio::task::yield_now().await;
+        self.push(event, "h");
+        let _ = self.done.send(());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_channel_sees_its_own_events_in_order_under_a_flood() {
+    const CHANNELS: usize = 24;
+    const EACH: usize = 40;
+    let sim = simulator(config(6)).await;
+    let trace = Trace::default();
+    let (done, mut done_rx) = recorder();
+    let (token, task) = spawn_inbound(
+        Flood {
+            trace: trace.clone(),
+            done,
+        },
+        &sim,
+    );
+    inbound_with_packets(&sim, 0, 2).await;
+    // Interleaved: event i of every channel, then event i + 1 ...
+    for i in 0..EACH {
+        for c in 0..CHANNELS {
+            sim.fire_event(
+                "DTMF",
+                &[
+                    ("Unique-ID", &format!("chan-{c}")),
+                    ("X-Seq", &i.to_string()),
+                ],
+                None,
+            );
+        }
+    }
+    for _ in 0..CHANNELS * EACH {
+        done_rx.next().await;
+    }
+    let trace = trace.lock().unwrap().clone();
+    assert_eq!(trace.len(), CHANNELS);
+    let expected: Vec<String> = (0..EACH)
+        .flat_map(|i| [format!("e{i}"), format!("h{i}")])
+        .collect();
+    for (uuid, seen) in &trace {
+        assert_eq!(seen, &expected, "channel {uuid}");
+    }
+    stop(token, task).await;
+}
+
+struct Gated {
+    gate: Arc<Notify>,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[inbound(events = ["CHANNEL_PROGRESS"])]
+impl Gated {
+    #[event(channel_progress)]
+    async fn progress(&self, event: &Event) {
+        let uuid = event.unique_id().unwrap_or("");
+        let n = event.header("X-N").unwrap_or("");
+        if uuid == "slow" && n == "1" {
+            self.gate.notified().await;
+        }
+        let _ = self.seen.send(format!("{uuid} {n}"));
+    }
+}
+
+#[tokio::test]
+async fn a_slow_hook_on_one_channel_does_not_hold_up_another() {
+    let sim = simulator(config(7)).await;
+    let gate = Arc::new(Notify::new());
+    let (seen, mut rx) = recorder();
+    let (token, task) = spawn_inbound(
+        Gated {
+            gate: gate.clone(),
+            seen,
+        },
+        &sim,
+    );
+    inbound_with_packets(&sim, 0, 2).await;
+    let fire = |uuid: &str, n: &str| {
+        sim.fire_event("CHANNEL_PROGRESS", &[("Unique-ID", uuid), ("X-N", n)], None);
+    };
+    fire("slow", "1");
+    fire("slow", "2");
+    for n in 1..=5 {
+        fire("fast", &n.to_string());
+    }
+    // The fast channel is handled completely while the slow hook is stuck.
+    for n in 1..=5 {
+        assert_eq!(rx.next().await, format!("fast {n}"));
+    }
+    assert!(rx.drain().is_empty(), "the slow channel did not wait");
+    gate.notify_one();
+    assert_eq!(rx.next().await, "slow 1");
+    assert_eq!(rx.next().await, "slow 2");
+    stop(token, task).await;
+}
+
+// ----- CUSTOM subclasses -----
+
+struct Conferences {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[inbound(events = ["CUSTOM a::b a::bc c::d"])]
+impl Conferences {
+    async fn on_event(&self, event: &Event) {
+        let _ = self
+            .seen
+            .send(format!("on_event {}", event.subclass().unwrap_or("-")));
+    }
+
+    #[event(custom = "a::b")]
+    async fn ab(&self, event: &Event) {
+        let _ = self
+            .seen
+            .send(format!("a::b hook {}", event.subclass().unwrap_or("-")));
+    }
+
+    #[event(custom = "c::d", "CUSTOM a::bc")]
+    async fn others(&self, event: &Event) {
+        let _ = self.seen.send(format!(
+            "c::d|a::bc hook {}",
+            event.subclass().unwrap_or("-")
+        ));
+    }
+}
+
+#[tokio::test]
+async fn custom_hooks_match_only_their_subclass() {
+    let sim = simulator(config(8)).await;
+    let (seen, mut rx) = recorder();
+    let (token, task) = spawn_inbound(Conferences { seen }, &sim);
+    let rec = inbound_with_packets(&sim, 0, 2).await;
+    assert_eq!(
+        texts(&rec.received)[1],
+        "event plain CUSTOM a::b a::bc c::d\n\n"
+    );
+    for sub in ["a::bc", "c::d", "a::b", "x::y"] {
+        sim.fire_event("CUSTOM", &[("Event-Subclass", sub)], None);
+    }
+    // Events without a Unique-ID share one worker: this order is exact.
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        got.push(rx.next().await);
+    }
+    assert_eq!(
+        got,
+        [
+            "on_event a::bc",
+            "c::d|a::bc hook a::bc",
+            "on_event c::d",
+            "c::d|a::bc hook c::d",
+            "on_event a::b",
+            "a::b hook a::b",
+        ]
+    );
+    // x::y is not subscribed: FreeSWITCH does not send it.
+    sim.fire_event("CUSTOM", &[("Event-Subclass", "c::d")], None);
+    assert_eq!(rx.next().await, "on_event c::d");
+    assert_eq!(rx.next().await, "c::d|a::bc hook c::d");
+    stop(token, task).await;
+}
+
+// ----- a panicking hook, a hook calling api -----
+
+struct Fragile {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[inbound(events = ["CHANNEL_EXECUTE"])]
+impl Fragile {
+    #[event(channel_execute)]
+    async fn run(&self, event: &Event) {
+        if event.header("X-Panic").is_some() {
+            panic!("a hook panicking on purpose");
+        }
+        let _ = self.seen.send(event.header("X-N").unwrap_or("").to_owned());
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_hook_is_logged_and_the_connection_goes_on() {
+    let (logs, _guard) = Logs::capture();
+    let sim = simulator(config(9)).await;
+    let (seen, mut rx) = recorder();
+    let (token, task) = spawn_inbound(Fragile { seen }, &sim);
+    inbound_with_packets(&sim, 0, 2).await;
+    sim.fire_event("CHANNEL_EXECUTE", &[("Unique-ID", "p"), ("X-N", "1")], None);
+    sim.fire_event(
+        "CHANNEL_EXECUTE",
+        &[("Unique-ID", "p"), ("X-Panic", "1")],
+        None,
+    );
+    sim.fire_event("CHANNEL_EXECUTE", &[("Unique-ID", "p"), ("X-N", "2")], None);
+    sim.fire_event("CHANNEL_EXECUTE", &[("Unique-ID", "q"), ("X-N", "3")], None);
+    let mut got = vec![rx.next().await, rx.next().await, rx.next().await];
+    got.sort();
+    assert_eq!(got, ["1", "2", "3"]);
+    let panic = logs.wait_text(Level::ERROR, "an event hook panicked").await;
+    assert!(
+        panic.text.contains("a hook panicking on purpose"),
+        "{panic:?}"
+    );
+    assert!(panic.text.contains("CHANNEL_EXECUTE"), "{panic:?}");
+    // Same connection, still open, no reconnect.
+    let records = inbound_records(&sim);
+    assert_eq!(records.len(), 1);
+    assert!(!records[0].closed);
+    assert_eq!(logs.at(Level::ERROR).len(), 1);
+    stop(token, task).await;
+}
+
+struct Asker {
+    answers: mpsc::UnboundedSender<(String, String)>,
+}
+
+#[inbound(events = ["CHANNEL_EXECUTE"])]
+impl Asker {
+    #[event(channel_execute)]
+    async fn ask(&self, ctx: &Inbound, event: &Event) {
+        let n = event.header("X-N").unwrap_or("").to_owned();
+        let answer = match ctx.api(&format!("echo reply-{n}")).await {
+            Ok(r) => r.text().into_owned(),
+            Err(e) => format!("error: {e}"),
+        };
+        let _ = self.answers.send((n, answer));
+    }
+}
+
+#[tokio::test]
+async fn hooks_calling_api_under_backpressure_do_not_deadlock() {
+    let sim = simulator(config(10)).await;
+    let (answers, mut rx) = recorder();
+    let mut settings = inbound_settings(&sim);
+    // The tightest queues: a mailbox of one event, an event stream of one.
+    settings.mailbox_capacity = 1;
+    settings.config.event_capacity = 1;
+    let token = CancellationToken::new();
+    let task = tokio::spawn(run_inbound(
+        Arc::new(Asker { answers }),
+        settings,
+        token.clone(),
+    ));
+    inbound_with_packets(&sim, 0, 2).await;
+    const N: usize = 60;
+    for i in 0..N {
+        // Two channels: one hook waits for its reply while the other
+        // channel's events keep arriving.
+        let uuid = if i % 2 == 0 { "even" } else { "odd" };
+        sim.fire_event(
+            "CHANNEL_EXECUTE",
+            &[("Unique-ID", uuid), ("X-N", &i.to_string())],
+            None,
+        );
+    }
+    let mut got = Vec::new();
+    for _ in 0..N {
+        got.push(rx.next().await);
+    }
+    for (n, answer) in &got {
+        assert_eq!(answer, &format!("reply-{n}"));
+    }
+    // Each channel's hooks ran in order.
+    for parity in [0, 1] {
+        let order: Vec<usize> = got
+            .iter()
+            .map(|(n, _)| n.parse::<usize>().unwrap())
+            .filter(|n| n % 2 == parity)
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+    }
+    stop(token, task).await;
+}
+
+#[tokio::test]
+async fn a_stopped_switch_frees_its_port_at_once() {
+    // The restart scenario above relies on this: after `shutdown` returns,
+    // another simulator can listen on the same address.
+    for seed in 0..20 {
+        let first = simulator(config(seed)).await;
+        let addr = first.local_addr().unwrap();
+        first.shutdown().await;
+        let second = Simulator::start(SimulatorConfig {
+            listen: Some(addr),
+            ..config(seed)
+        })
+        .await
+        .expect("the port is free again");
+        second.shutdown().await;
+    }
+}

@@ -1,0 +1,660 @@
+//! Outbound listeners written with `#[outbound]`, served by
+//! `serve_outbound`, dialed by the simulator's `socket` application.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use librevox::listener::{serve_outbound, OutboundListener, OutboundSettings, Session};
+use librevox::simulator::{CallSpec, CallerScript, Simulator, SimulatorConfig};
+use librevox::{event, outbound, Error, Event};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Level;
+
+use crate::support::*;
+
+/// An outbound server on a fresh port, and a simulator whose extension
+/// `ivr` hands calls to it.
+pub struct Rig {
+    pub sim: Simulator,
+    pub token: CancellationToken,
+    pub server: JoinHandle<librevox::Result<()>>,
+}
+
+impl Rig {
+    pub async fn start<L, F>(mut config: SimulatorConfig, factory: F) -> Rig
+    where
+        L: OutboundListener,
+        F: Fn() -> L + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        config = config.extension(socket_extension("ivr", port));
+        let sim = simulator(config).await;
+        let token = CancellationToken::new();
+        let settings = OutboundSettings {
+            shutdown_grace: Duration::from_secs(5),
+            session_grace: Duration::from_secs(5),
+            ..OutboundSettings::new(format!("127.0.0.1:{port}"))
+        };
+        let server = tokio::spawn(serve_outbound(listener, factory, settings, token.clone()));
+        Rig { sim, token, server }
+    }
+
+    /// Waits until channel `uuid` is destroyed: its socket was released.
+    pub async fn wait_destroyed(&self, uuid: &str) -> Event {
+        self.sim
+            .wait_event(T, |e| {
+                e.is("CHANNEL_DESTROY") && e.unique_id() == Some(uuid)
+            })
+            .await
+            .expect("the channel was destroyed")
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(self) {
+        self.token.cancel();
+        within("the outbound server to stop", self.server)
+            .await
+            .expect("the server task did not panic")
+            .expect("the server stopped without error");
+    }
+}
+
+/// The exact bytes `Session::application` sends for `app`/`arg` with
+/// event-lock and this `Event-UUID`.
+fn execute_packet(app: &str, arg: &str, event_lock: bool, uuid: &str) -> String {
+    let mut p = format!("sendmsg\ncall-command: execute\nexecute-app-name: {app}\n");
+    if !arg.is_empty() {
+        p.push_str(&format!("execute-app-arg: {arg}\n"));
+    }
+    if event_lock {
+        p.push_str("event-lock: true\n");
+    }
+    p.push_str(&format!("Event-UUID: {uuid}\n\n"));
+    p
+}
+
+/// The `Event-UUID` of a sendmsg packet.
+fn event_uuid_of(packet: &str) -> String {
+    packet
+        .lines()
+        .find_map(|l| l.strip_prefix("Event-UUID: "))
+        .expect("an Event-UUID header")
+        .to_owned()
+}
+
+// ----- handshake -----
+
+struct Greeter {
+    sim: Simulator,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound]
+impl Greeter {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        // What FreeSWITCH had received and sent when this started.
+        let rec = outbound_record(&self.sim, call.uuid()).expect("the call's socket");
+        for p in texts(&rec.received) {
+            let _ = self.seen.send(format!("received {p:?}"));
+        }
+        let sent = texts(&rec.sent);
+        let _ = self.seen.send(format!(
+            "replies {:?}",
+            sent.iter()
+                .filter_map(|f| f.lines().find_map(|l| l.strip_prefix("Reply-Text: ")))
+                .collect::<Vec<_>>()
+        ));
+        let _ = self.seen.send(format!(
+            "caller {:?} greeting {:?}",
+            call.header("Caller-Caller-ID-Number"),
+            call.variable("greeting")
+        ));
+        call.application("answer", "").await?;
+        let _ = self.seen.send("answered".to_owned());
+        Ok(())
+    }
+
+    async fn on_event(&self, event: &Event) {
+        if event.is("CHANNEL_HANGUP_COMPLETE") {
+            let _ = self.seen.send("hangup complete".to_owned());
+        }
+    }
+}
+
+#[tokio::test]
+async fn handshake_is_connect_myevents_linger_and_session_starts_on_the_linger_reply() {
+    let (logs, _guard) = Logs::capture();
+    let (seen, mut rx) = recorder();
+    let sim_slot: Arc<std::sync::OnceLock<Simulator>> = Arc::default();
+    let slot = sim_slot.clone();
+    let rig = Rig::start(config(20), move || Greeter {
+        sim: slot.get().expect("the simulator is set").clone(),
+        seen: seen.clone(),
+    })
+    .await;
+    sim_slot.set(rig.sim.clone()).unwrap();
+    let call = rig.sim.place_call(
+        CallSpec::new("ivr")
+            .caller("+4512345678")
+            .variable("greeting", "hello world: 100%"),
+    );
+    assert_eq!(rx.next().await, r#"received "connect\n\n""#);
+    assert_eq!(rx.next().await, r#"received "myevents\n\n""#);
+    assert_eq!(rx.next().await, r#"received "linger\n\n""#);
+    // session_initiated runs only once the linger reply is out.
+    let replies = rx.next().await;
+    assert!(
+        replies.ends_with(r#"["%2BOK%0A", "+OK Events Enabled", "+OK will linger"]"#),
+        "{replies}"
+    );
+    // The channel data of the connect reply, decoded.
+    assert_eq!(
+        rx.next().await,
+        r#"caller Some("+4512345678") greeting Some("hello world: 100%")"#
+    );
+    assert_eq!(rx.next().await, "answered");
+    // The call stays up until the caller hangs up.
+    assert!(rig.sim.channel(&call.uuid).is_some());
+    assert!(rig.sim.hangup(&call.uuid, "NORMAL_CLEARING"));
+    assert_eq!(rx.next().await, "hangup complete");
+    rig.wait_destroyed(&call.uuid).await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    let received = texts(&rec.received);
+    assert_eq!(received.len(), 5, "{received:?}");
+    assert_eq!(
+        received[3],
+        execute_packet("answer", "", true, &event_uuid_of(&received[3]))
+    );
+    // The session closes itself with `exit` once the call is over.
+    assert_eq!(received[4], "exit\n\n");
+    assert!(rec.closed);
+    logs.wait_text(Level::INFO, "outbound session ended").await;
+    assert!(
+        logs.at(Level::ERROR).is_empty(),
+        "{:?}",
+        logs.at(Level::ERROR)
+    );
+    assert!(
+        logs.at(Level::WARN).is_empty(),
+        "{:?}",
+        logs.at(Level::WARN)
+    );
+    rig.stop().await;
+}
+
+struct Configured {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound(linger = 7, events = ["BACKGROUND_JOB"], format = "json")]
+impl Configured {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        let job = call.bgapi("echo from-a-job").await?;
+        let _ = self.seen.send(format!("job {}", job.output().await?));
+        call.application("hangup", "USER_BUSY").await.ok();
+        Ok(())
+    }
+
+    #[event(background_job)]
+    async fn job(&self, event: &Event) {
+        let _ = self.seen.send(format!(
+            "hook {}",
+            event.body_str().unwrap_or_default().trim()
+        ));
+    }
+}
+
+struct NoLinger {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound(linger = false)]
+impl NoLinger {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.application("answer", "").await?;
+        let _ = self.seen.send("answered".to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn outbound_options_change_the_handshake() {
+    let (logs, _guard) = Logs::capture();
+    let (seen, mut rx) = recorder();
+    let rig = Rig::start(config(21), move || Configured { seen: seen.clone() }).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    let mut got = vec![rx.next().await, rx.next().await];
+    got.sort();
+    assert_eq!(got, ["hook from-a-job", "job from-a-job"]);
+    rig.wait_destroyed(&call.uuid).await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    let received = texts(&rec.received);
+    assert_eq!(
+        received[..4],
+        [
+            "connect\n\n",
+            "myevents json\n\n",
+            "event json BACKGROUND_JOB\n\n",
+            "linger 7\n\n",
+        ]
+    );
+    assert!(received[4].starts_with("bgapi echo from-a-job\nJob-UUID: "));
+    assert_eq!(received.last().unwrap(), "exit\n\n");
+    rig.stop().await;
+
+    let (seen, mut rx) = recorder();
+    let rig = Rig::start(config(22), move || NoLinger { seen: seen.clone() }).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    assert_eq!(rx.next().await, "answered");
+    rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
+    rig.wait_destroyed(&call.uuid).await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    let received = texts(&rec.received);
+    assert_eq!(received[..2], ["connect\n\n", "myevents\n\n"]);
+    assert!(!received.iter().any(|p| p.starts_with("linger")));
+    // Without linger FreeSWITCH closes at the hangup: a normal end too.
+    logs.wait_text(Level::INFO, "outbound session ended").await;
+    assert!(
+        logs.at(Level::ERROR).is_empty(),
+        "{:?}",
+        logs.at(Level::ERROR)
+    );
+    rig.stop().await;
+}
+
+// ----- applications -----
+
+struct Player {
+    seen: mpsc::UnboundedSender<(Duration, Event, Option<String>)>,
+}
+
+#[outbound]
+impl Player {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        let started = Instant::now();
+        let done = call.application("playback", "long.wav").await?;
+        let _ = self
+            .seen
+            .send((started.elapsed(), done, call.variable("playback_ms")));
+        call.application("hangup", "").await.ok();
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_application_returns_only_when_its_completion_arrives() {
+    const PLAY: Duration = Duration::from_millis(250);
+    let mut cfg = config(23);
+    cfg.file_durations.insert("long.wav".to_owned(), PLAY);
+    let (seen, mut rx) = recorder();
+    let rig = Rig::start(cfg, move || Player { seen: seen.clone() }).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    let (elapsed, done, playback_ms) = rx.next().await;
+    assert!(
+        elapsed >= PLAY,
+        "returned after {elapsed:?}, before the playback ended"
+    );
+    assert_eq!(done.name(), Some("CHANNEL_EXECUTE_COMPLETE"));
+    assert_eq!(done.application(), Some("playback"));
+    assert_eq!(done.application_response(), Some("FILE PLAYED"));
+    // The session's channel data was refreshed from the completion.
+    let ms: u64 = playback_ms.expect("playback_ms").parse().unwrap();
+    assert!(ms >= PLAY.as_millis() as u64, "{ms}");
+    rig.wait_destroyed(&call.uuid).await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    let sendmsg = &texts(&rec.received)[3];
+    let id = event_uuid_of(sendmsg);
+    assert_eq!(sendmsg, &execute_packet("playback", "long.wav", true, &id));
+    assert_eq!(done.application_uuid(), Some(id.as_str()));
+    rig.stop().await;
+}
+
+struct TwoAtOnce {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound(event_lock = false)]
+impl TwoAtOnce {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        let done = call.application("playback", "long.wav").await?;
+        let _ = self.seen.send(format!(
+            "session got {} {}",
+            done.application().unwrap_or(""),
+            done.application_data().unwrap_or("")
+        ));
+        call.application("hangup", "").await.ok();
+        Ok(())
+    }
+
+    #[event(channel_execute)]
+    async fn started(&self, call: &Session, event: &Event) {
+        if event.application() == Some("playback") {
+            // Runs nested inside the playback, so it completes first.
+            let done = call.application("set", "from_hook=yes").await.unwrap();
+            let _ = self.seen.send(format!(
+                "hook got {} {} {:?}",
+                done.application().unwrap_or(""),
+                done.application_data().unwrap_or(""),
+                done.variable("from_hook")
+            ));
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_applications_get_their_own_completions() {
+    let mut cfg = config(24);
+    cfg.file_durations
+        .insert("long.wav".to_owned(), Duration::from_millis(300));
+    let (seen, mut rx) = recorder();
+    let rig = Rig::start(cfg, move || TwoAtOnce { seen: seen.clone() }).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    assert_eq!(rx.next().await, r#"hook got set from_hook=yes Some("yes")"#);
+    assert_eq!(rx.next().await, "session got playback long.wav");
+    rig.wait_destroyed(&call.uuid).await;
+    // The completions really came in the other order than the requests.
+    let completes: Vec<String> = rig
+        .sim
+        .fired_events()
+        .iter()
+        .filter(|e| e.is("CHANNEL_EXECUTE_COMPLETE") && e.unique_id() == Some(call.uuid.as_str()))
+        .filter_map(|e| e.application().map(str::to_owned))
+        .collect();
+    let set = completes.iter().position(|a| a == "set").unwrap();
+    let playback = completes.iter().position(|a| a == "playback").unwrap();
+    assert!(set < playback, "{completes:?}");
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    let received = texts(&rec.received);
+    assert!(received[3].starts_with("sendmsg\ncall-command: execute\nexecute-app-name: playback\n"));
+    assert!(!received[3].contains("event-lock"), "event_lock = false");
+    assert!(received[4].contains("execute-app-name: set\n"));
+    rig.stop().await;
+}
+
+// ----- hangup during an application -----
+
+struct Interrupted {
+    seen: mpsc::UnboundedSender<(Duration, librevox::Result<Event>)>,
+}
+
+#[outbound]
+impl Interrupted {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.application("answer", "").await?;
+        let started = Instant::now();
+        let r = call.application("playback", "endless.wav").await;
+        let report = match &r {
+            Ok(e) => Ok(e.clone()),
+            Err(Error::Hangup { uuid, cause }) => Err(Error::Hangup {
+                uuid: uuid.clone(),
+                cause: cause.clone(),
+            }),
+            Err(other) => Err(Error::Protocol(other.to_string())),
+        };
+        let _ = self.seen.send((started.elapsed(), report));
+        r?;
+        // Not reached: the call is gone.
+        call.application("playback", "after.wav").await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_hangup_during_an_application_fails_it_promptly_and_ends_the_session_normally() {
+    let (logs, _guard) = Logs::capture();
+    let mut cfg = config(25);
+    cfg.file_durations
+        .insert("endless.wav".to_owned(), Duration::MAX);
+    let (seen, mut rx) = recorder();
+    let rig = Rig::start(cfg, move || Interrupted { seen: seen.clone() }).await;
+    let call = rig
+        .sim
+        .place_call(CallSpec::new("ivr").script(CallerScript {
+            hangup_during: Some(("playback".to_owned(), Duration::from_millis(50))),
+            hangup_cause: Some("NORMAL_CLEARING".to_owned()),
+            ..CallerScript::default()
+        }));
+    let (elapsed, result) = rx.next().await;
+    match result {
+        Err(Error::Hangup { uuid, cause }) => {
+            assert_eq!(uuid, call.uuid);
+            assert_eq!(cause.as_deref(), Some("NORMAL_CLEARING"));
+        }
+        other => panic!("expected Error::Hangup, got {other:?}"),
+    }
+    // Promptly: well before the 2 s hangup grace could have expired.
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+    rig.wait_destroyed(&call.uuid).await;
+    logs.wait_text(Level::INFO, "outbound session ended").await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    let received = texts(&rec.received);
+    assert_eq!(received.len(), 6, "{received:?}");
+    assert_eq!(received.last().unwrap(), "exit\n\n");
+    // A normal hangup is not an error.
+    assert!(
+        logs.at(Level::ERROR).is_empty(),
+        "{:?}",
+        logs.at(Level::ERROR)
+    );
+    assert!(
+        logs.at(Level::WARN).is_empty(),
+        "{:?}",
+        logs.at(Level::WARN)
+    );
+    rig.stop().await;
+}
+
+// ----- hooks finish before the close -----
+
+struct SlowGoodbye {
+    sim: Simulator,
+    gate: Arc<Notify>,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound]
+impl SlowGoodbye {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.application("answer", "").await?;
+        Ok(())
+    }
+
+    #[event(channel_hangup)]
+    async fn hangup(&self, call: &Session) {
+        // Wait until FreeSWITCH has sent everything that ends the call...
+        let uuid = call.uuid().to_owned();
+        self.sim
+            .wait_for(T, |s| {
+                outbound_record(s, &uuid).is_some_and(|r| {
+                    let sent = texts(&r.sent);
+                    sent.iter()
+                        .any(|f| f.contains("Content-Disposition: linger"))
+                        && sent.iter().any(|f| f.contains("CHANNEL_HANGUP_COMPLETE"))
+                })
+            })
+            .await
+            .unwrap();
+        // ...and the client has read it all (this reply comes after it).
+        let echo = call.api("echo still-here").await.unwrap();
+        let _ = self.seen.send(format!("hook api {}", echo.text()));
+        self.gate.notified().await;
+        let rec = outbound_record(&self.sim, &uuid).unwrap();
+        let _ = self.seen.send(format!(
+            "hook done; exit sent before: {}",
+            texts(&rec.received).iter().any(|p| p == "exit\n\n")
+        ));
+    }
+}
+
+#[tokio::test]
+async fn hooks_finish_before_the_socket_is_closed() {
+    let gate = Arc::new(Notify::new());
+    let (seen, mut rx) = recorder();
+    let sim_slot: Arc<std::sync::OnceLock<Simulator>> = Arc::default();
+    let (slot, g) = (sim_slot.clone(), gate.clone());
+    let rig = Rig::start(config(26), move || SlowGoodbye {
+        sim: slot.get().unwrap().clone(),
+        gate: g.clone(),
+        seen: seen.clone(),
+    })
+    .await;
+    sim_slot.set(rig.sim.clone()).unwrap();
+    let call = rig
+        .sim
+        .place_call(CallSpec::new("ivr").script(CallerScript {
+            hangup_after: Some(Duration::from_millis(50)),
+            ..CallerScript::default()
+        }));
+    assert_eq!(rx.next().await, "hook api still-here");
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    assert!(!rec.closed);
+    assert!(!texts(&rec.received).iter().any(|p| p == "exit\n\n"));
+    gate.notify_one();
+    assert_eq!(rx.next().await, "hook done; exit sent before: false");
+    rig.wait_destroyed(&call.uuid).await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
+    rig.stop().await;
+}
+
+// ----- a failing session does not stop the server -----
+
+struct Flaky {
+    call_no: usize,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound]
+impl Flaky {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        match self.call_no {
+            0 => Err(Error::Protocol("deliberate failure".to_owned())),
+            1 => panic!("deliberate panic"),
+            _ => {
+                call.application("answer", "").await?;
+                let _ = self.seen.send("third call answered".to_owned());
+                call.application("hangup", "").await.ok();
+                Ok(())
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_server_logs_a_session_error_and_keeps_serving() {
+    let (logs, _guard) = Logs::capture();
+    let (seen, mut rx) = recorder();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let rig = Rig::start(config(27), move || Flaky {
+        call_no: calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        seen: seen.clone(),
+    })
+    .await;
+    // First call: session_initiated fails; the call is ended by the caller.
+    let first = rig.sim.place_call(CallSpec::new("ivr"));
+    rig.sim
+        .wait_for(T, |s| {
+            outbound_record(s, &first.uuid).is_some_and(|r| r.received.len() >= 3)
+        })
+        .await
+        .unwrap();
+    rig.sim.hangup(&first.uuid, "NORMAL_CLEARING");
+    let err = logs.wait_text(Level::ERROR, "session error").await;
+    assert!(err.text.contains("deliberate failure"), "{err:?}");
+    rig.wait_destroyed(&first.uuid).await;
+    // Second call: session_initiated panics.
+    let second = rig.sim.place_call(CallSpec::new("ivr"));
+    rig.sim
+        .wait_for(T, |s| {
+            outbound_record(s, &second.uuid).is_some_and(|r| r.received.len() >= 3)
+        })
+        .await
+        .unwrap();
+    rig.sim.hangup(&second.uuid, "NORMAL_CLEARING");
+    let err = logs
+        .wait_for("the panic in the log", |r| {
+            r.level == Level::ERROR && r.text.contains("deliberate panic")
+        })
+        .await;
+    assert!(err.text.contains("session_initiated panicked"), "{err:?}");
+    rig.wait_destroyed(&second.uuid).await;
+    // Third call: served normally.
+    let third = rig.sim.place_call(CallSpec::new("ivr"));
+    assert_eq!(rx.next().await, "third call answered");
+    rig.wait_destroyed(&third.uuid).await;
+    assert!(!rig.server.is_finished());
+    assert_eq!(
+        logs.at(Level::ERROR).len(),
+        2,
+        "{:?}",
+        logs.at(Level::ERROR)
+    );
+    rig.stop().await;
+}
+
+struct Stubborn {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound]
+impl Stubborn {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.application("answer", "").await?;
+        // An IVR that ignores the hangup and carries on.
+        let first = call.application("playback", "endless.wav").await;
+        let _ = self.seen.send(format!("first: {}", outcome(&first)));
+        let started = Instant::now();
+        let second = call.application("playback", "next.wav").await;
+        let _ = self.seen.send(format!("second: {}", outcome(&second)));
+        let _ = self.seen.send(format!(
+            "second failed promptly: {}",
+            started.elapsed() < Duration::from_secs(1)
+        ));
+        second.map(|_| ())
+    }
+}
+
+fn outcome(r: &librevox::Result<Event>) -> String {
+    match r {
+        Ok(e) => format!("completed {}", e.application_response().unwrap_or("")),
+        Err(Error::Hangup { cause, .. }) => format!("hangup {}", cause.as_deref().unwrap_or("")),
+        Err(e) => format!("error {e}"),
+    }
+}
+
+#[tokio::test]
+async fn an_application_started_after_the_hangup_fails_at_once() {
+    let (logs, _guard) = Logs::capture();
+    let mut cfg = config(28);
+    cfg.file_durations
+        .insert("endless.wav".to_owned(), Duration::MAX);
+    let (seen, mut rx) = recorder();
+    let rig = Rig::start(cfg, move || Stubborn { seen: seen.clone() }).await;
+    let call = rig
+        .sim
+        .place_call(CallSpec::new("ivr").script(CallerScript {
+            hangup_during: Some(("playback".to_owned(), Duration::from_millis(30))),
+            hangup_cause: Some("USER_BUSY".to_owned()),
+            ..CallerScript::default()
+        }));
+    assert_eq!(rx.next().await, "first: hangup USER_BUSY");
+    assert_eq!(rx.next().await, "second: hangup USER_BUSY");
+    assert_eq!(rx.next().await, "second failed promptly: true");
+    rig.wait_destroyed(&call.uuid).await;
+    logs.wait_text(Level::INFO, "outbound session ended").await;
+    assert!(
+        logs.at(Level::ERROR).is_empty(),
+        "{:?}",
+        logs.at(Level::ERROR)
+    );
+    assert!(
+        logs.at(Level::WARN).is_empty(),
+        "{:?}",
+        logs.at(Level::WARN)
+    );
+    rig.stop().await;
+}

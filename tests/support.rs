@@ -1,0 +1,257 @@
+//! Helpers shared by the integration tests: deadlines, a log capture, a
+//! recorder channel, and simulator plumbing.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use librevox::listener::{Backoff, InboundSettings};
+use librevox::simulator::{
+    ConnectionKind, ConnectionRecord, Extension, Simulator, SimulatorConfig,
+};
+use tokio::sync::{mpsc, watch};
+use tracing::field::{Field, Visit};
+use tracing::Level;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+/// The deadline of every wait: generous, since a wait that times out is a
+/// failure, never a way to let time pass.
+pub const T: Duration = Duration::from_secs(10);
+
+/// Awaits `f`, failing the test with `what` if it takes longer than [`T`].
+pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(T, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+// ----- log capture -----
+
+/// One captured log event.
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    pub level: Level,
+    /// The message and every field, as `message key=value ...`.
+    pub text: String,
+}
+
+#[derive(Default)]
+struct LogStore {
+    records: Mutex<Vec<LogRecord>>,
+    changed: Mutex<Option<watch::Sender<usize>>>,
+}
+
+/// The log events emitted on the current thread while the guard lives.
+///
+/// Tests that capture logs run on tokio's current-thread runtime (the
+/// default of `#[tokio::test]`), so every task they spawn, librevox's and
+/// the simulator's included, is polled on the test's thread and logs into
+/// this capture, and parallel tests do not mix.
+#[derive(Clone)]
+pub struct Logs {
+    store: Arc<LogStore>,
+    rx: watch::Receiver<usize>,
+}
+
+struct CaptureLayer(Arc<LogStore>);
+
+struct TextVisitor<'a>(&'a mut String);
+
+impl Visit for TextVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let rest = std::mem::take(self.0);
+            *self.0 = format!("{value:?}{rest}");
+        } else {
+            self.0.push_str(&format!(" {}={value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            let rest = std::mem::take(self.0);
+            *self.0 = format!("{value}{rest}");
+        } else {
+            self.0.push_str(&format!(" {}={value}", field.name()));
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for CaptureLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let mut text = String::new();
+        event.record(&mut TextVisitor(&mut text));
+        let meta = event.metadata();
+        let n = {
+            let mut records = self.0.records.lock().unwrap();
+            records.push(LogRecord {
+                level: *meta.level(),
+                text,
+            });
+            records.len()
+        };
+        if let Some(tx) = &*self.0.changed.lock().unwrap() {
+            let _ = tx.send(n);
+        }
+    }
+}
+
+impl Logs {
+    /// Starts capturing (DEBUG and above) on this thread.
+    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let store = Arc::new(LogStore::default());
+        let (tx, rx) = watch::channel(0);
+        *store.changed.lock().unwrap() = Some(tx);
+        let subscriber = tracing_subscriber::registry().with(
+            CaptureLayer(store.clone()).with_filter(tracing_subscriber::filter::LevelFilter::DEBUG),
+        );
+        let guard = tracing::subscriber::set_default(subscriber);
+        (Logs { store, rx }, guard)
+    }
+
+    /// Everything captured so far.
+    pub fn records(&self) -> Vec<LogRecord> {
+        self.store.records.lock().unwrap().clone()
+    }
+
+    /// The records at `level` exactly.
+    pub fn at(&self, level: Level) -> Vec<LogRecord> {
+        self.records()
+            .into_iter()
+            .filter(|r| r.level == level)
+            .collect()
+    }
+
+    /// Waits for a record matching `pred` (including earlier ones).
+    pub async fn wait_for(&self, what: &str, pred: impl Fn(&LogRecord) -> bool) -> LogRecord {
+        let mut rx = self.rx.clone();
+        within(what, async {
+            loop {
+                rx.borrow_and_update();
+                if let Some(r) = self.records().into_iter().find(&pred) {
+                    return r;
+                }
+                rx.changed().await.expect("the capture outlives the test");
+            }
+        })
+        .await
+    }
+
+    /// Waits for a record at `level` whose text contains `needle`.
+    pub async fn wait_text(&self, level: Level, needle: &str) -> LogRecord {
+        self.wait_for(&format!("a {level} log containing {needle:?}"), |r| {
+            r.level == level && r.text.contains(needle)
+        })
+        .await
+    }
+}
+
+// ----- recorder -----
+
+/// The receiving end of what listeners report to the test.
+pub struct Rx<T>(pub mpsc::UnboundedReceiver<T>);
+
+impl<T> Rx<T> {
+    /// The next report (fails the test after [`T`]).
+    pub async fn next(&mut self) -> T {
+        within("a report from a listener", self.0.recv())
+            .await
+            .expect("every sender was dropped")
+    }
+
+    /// Everything reported so far, without waiting.
+    pub fn drain(&mut self) -> Vec<T> {
+        let mut out = Vec::new();
+        while let Ok(v) = self.0.try_recv() {
+            out.push(v);
+        }
+        out
+    }
+}
+
+/// A channel for listeners to report to the test.
+pub fn recorder<T>() -> (mpsc::UnboundedSender<T>, Rx<T>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (tx, Rx(rx))
+}
+
+// ----- simulator -----
+
+/// A deterministic simulator on a fresh loopback port.
+pub async fn simulator(config: SimulatorConfig) -> Simulator {
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+/// Deterministic settings, listening on `127.0.0.1:0`.
+pub fn config(seed: u64) -> SimulatorConfig {
+    SimulatorConfig::deterministic(seed)
+}
+
+/// Inbound settings for `sim` with fast reconnects and short graces.
+pub fn inbound_settings(sim: &Simulator) -> InboundSettings {
+    let mut s = InboundSettings::new(sim.local_addr().expect("TCP simulator").to_string());
+    s.backoff = Backoff {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(100),
+    };
+    s.connect_timeout = Duration::from_secs(5);
+    s.shutdown_grace = Duration::from_secs(5);
+    s
+}
+
+/// The inbound connections of `sim`, in connection order.
+pub fn inbound_records(sim: &Simulator) -> Vec<ConnectionRecord> {
+    sim.connections()
+        .into_iter()
+        .filter(|c| matches!(c.kind, ConnectionKind::Inbound { .. }))
+        .collect()
+}
+
+/// The outbound connection of channel `uuid`.
+pub fn outbound_record(sim: &Simulator, uuid: &str) -> Option<ConnectionRecord> {
+    sim.connections()
+        .into_iter()
+        .find(|c| matches!(&c.kind, ConnectionKind::Outbound { channel, .. } if channel == uuid))
+}
+
+/// Packets or frames as text (they are ASCII/UTF-8 in these tests).
+pub fn texts(frames: &[bytes::Bytes]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect()
+}
+
+/// A `command/reply` frame exactly as FreeSWITCH writes it.
+pub fn reply_frame(text: &str) -> String {
+    format!("Content-Type: command/reply\nReply-Text: {text}\n\n")
+}
+
+/// FreeSWITCH's inbound greeting.
+pub const GREETING: &str = "Content-Type: auth/request\n\n";
+
+/// Waits until inbound connection `index` of `sim` has answered at least
+/// `packets` packets of its client (so their effect is in force: the
+/// simulator records a packet before handling it, and a reply after), and
+/// returns its record.
+pub async fn inbound_with_packets(
+    sim: &Simulator,
+    index: usize,
+    packets: usize,
+) -> ConnectionRecord {
+    sim.wait_for(T, |s| {
+        inbound_records(s)
+            .get(index)
+            .is_some_and(|r| r.received.len() >= packets && r.sent.len() > packets)
+    })
+    .await
+    .expect("the inbound listener connected and subscribed");
+    inbound_records(sim).remove(index)
+}
+
+/// An extension `destination` whose `socket` application dials `port`.
+pub fn socket_extension(destination: &str, port: u16) -> Extension {
+    Extension::socket(destination, &format!("127.0.0.1:{port} async full"))
+}
