@@ -1,0 +1,902 @@
+//! `librevox-loadtest`: reproducible load tests of librevox.
+//!
+//! Each workload runs the library and a raw-socket ceiling against the same
+//! FreeSWITCH-side peer (a blaster, a responder or a dialer running on a
+//! thread and runtime of its own), in the same run, and reports both and
+//! their ratio. `--smoke` runs small versions that check correctness only
+//! (every event counted, every call completed, no protocol error) and exits
+//! non-zero otherwise.
+
+mod frames;
+mod fs;
+mod library;
+mod memory;
+mod raw;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use librevox::OverflowPolicy;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "librevox-loadtest",
+    about = "Load tests of librevox against a fast FreeSWITCH-side peer, with a raw-socket ceiling"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// Small runs that check correctness only (no timing assertion); exits
+    /// non-zero on any lost event, failed call or protocol error.
+    #[arg(long)]
+    smoke: bool,
+    /// Workloads to run (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Workload>,
+    /// Inbound: events pushed.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// api: sequential requests.
+    #[arg(long, default_value_t = 20_000)]
+    api_requests: usize,
+    /// api: pipelined requests.
+    #[arg(long, default_value_t = 200_000)]
+    pipelined_requests: usize,
+    /// api: requests in flight when pipelining.
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    /// Outbound: calls placed.
+    #[arg(long, default_value_t = 2_000)]
+    calls: usize,
+    /// Outbound: calls at once.
+    #[arg(long, default_value_t = 100)]
+    concurrency: usize,
+    /// Memory: calls parked in playback at once.
+    #[arg(long, default_value_t = 10_000)]
+    parked: usize,
+    /// Memory: calls per back-to-back run (three runs).
+    #[arg(long, default_value_t = 100_000)]
+    memory_calls: usize,
+    /// Repetitions of each throughput measurement (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// (internal) The library's outbound server in a process of its own,
+    /// for the memory workload.
+    #[command(hide = true)]
+    ServeOutbound,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    Inbound,
+    Api,
+    Outbound,
+    Memory,
+}
+
+/// Counts WARN and ERROR events logged (by the library) and prints them.
+pub fn count_warnings() -> Arc<AtomicU64> {
+    static COUNT: OnceLock<Arc<AtomicU64>> = OnceLock::new();
+    COUNT
+        .get_or_init(|| {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            use tracing_subscriber::Layer;
+            let count = Arc::new(AtomicU64::new(0));
+            struct Count(Arc<AtomicU64>);
+            impl<S: tracing::Subscriber> Layer<S> for Count {
+                fn on_event(
+                    &self,
+                    _event: &tracing::Event<'_>,
+                    _ctx: tracing_subscriber::layer::Context<'_, S>,
+                ) {
+                    self.0.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let filter = tracing_subscriber::filter::LevelFilter::WARN;
+            let _ = tracing_subscriber::registry()
+                .with(Count(count.clone()).with_filter(filter))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(std::io::stderr)
+                        .with_filter(filter),
+                )
+                .try_init();
+            count
+        })
+        .clone()
+}
+
+/// Runs `f` on a thread with a current-thread runtime of its own: the
+/// FreeSWITCH side, kept off the runtime under test.
+fn peer<F, Fut, T>(f: F) -> tokio::sync::oneshot::Receiver<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+    T: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("freeswitch".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let _ = tx.send(rt.block_on(f()));
+        })
+        .expect("thread");
+    rx
+}
+
+fn loopback_listener() -> (std::net::TcpListener, std::net::SocketAddr) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    l.set_nonblocking(true).expect("nonblocking");
+    let addr = l.local_addr().expect("addr");
+    (l, addr)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// One line of the results table.
+struct Row {
+    workload: &'static str,
+    metric: String,
+    library: String,
+    ceiling: String,
+    ratio: String,
+    target: String,
+    met: Option<bool>,
+}
+
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+    /// Warnings the runs were expected to log (the lossy policy's).
+    expected_warnings: u64,
+    failures: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        workload: &'static str,
+        metric: impl Into<String>,
+        library: impl Into<String>,
+        ceiling: impl Into<String>,
+        ratio: impl Into<String>,
+        target: impl Into<String>,
+        met: Option<bool>,
+    ) {
+        self.rows.push(Row {
+            workload,
+            metric: metric.into(),
+            library: library.into(),
+            ceiling: ceiling.into(),
+            ratio: ratio.into(),
+            target: target.into(),
+            met,
+        });
+    }
+
+    fn check(&mut self, ok: bool, what: impl Into<String>) {
+        if !ok {
+            let what = what.into();
+            eprintln!("CORRECTNESS FAILURE: {what}");
+            self.failures.push(what);
+        }
+    }
+
+    fn print(&self, smoke: bool) {
+        println!();
+        println!("| workload | metric | librevox | raw ceiling | ratio | target | |");
+        println!("|---|---|---:|---:|---:|---|---|");
+        for r in &self.rows {
+            let met = match r.met {
+                _ if smoke => "",
+                Some(true) => "met",
+                Some(false) => "**missed**",
+                None => "",
+            };
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                r.workload, r.metric, r.library, r.ceiling, r.ratio, r.target, met
+            );
+        }
+        for n in &self.notes {
+            println!();
+            println!("{n}");
+        }
+    }
+}
+
+fn fmt_rate(x: f64) -> String {
+    if x >= 10_000.0 {
+        format!("{:.0}k", x / 1000.0)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+struct Sizes {
+    events: usize,
+    lossy_events: usize,
+    api_requests: usize,
+    pipelined_requests: usize,
+    calls: usize,
+    concurrency: usize,
+    parked: usize,
+    memory_calls: usize,
+    repeat: usize,
+    deadline: Duration,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if let Some(Cmd::ServeOutbound) = cli.cmd {
+        return match rt.block_on(memory::serve_child()) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("serve-outbound: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let sizes = if cli.smoke {
+        Sizes {
+            events: 3_000,
+            lossy_events: 2_000,
+            api_requests: 200,
+            pipelined_requests: 2_000,
+            calls: 100,
+            concurrency: 20,
+            parked: 50,
+            memory_calls: 100,
+            repeat: 1,
+            deadline: Duration::from_secs(60),
+        }
+    } else {
+        Sizes {
+            events: cli.events,
+            lossy_events: 20_000,
+            api_requests: cli.api_requests,
+            pipelined_requests: cli.pipelined_requests,
+            calls: cli.calls,
+            concurrency: cli.concurrency,
+            parked: cli.parked,
+            memory_calls: cli.memory_calls,
+            repeat: cli.repeat.max(1),
+            deadline: Duration::from_secs(300),
+        }
+    };
+    let all = cli.only.is_empty();
+    let runs = |w: Workload| all || cli.only.contains(&w);
+    let warnings = count_warnings();
+    machine();
+    let mut report = Report::default();
+    rt.block_on(async {
+        if runs(Workload::Inbound) {
+            inbound(&sizes, &mut report).await;
+        }
+        if runs(Workload::Api) {
+            api(&sizes, cli.window, &mut report).await;
+        }
+        if runs(Workload::Outbound) {
+            outbound(&sizes, &mut report).await;
+        }
+        if runs(Workload::Memory) {
+            memory(&sizes, &mut report).await;
+        }
+    });
+    let logged = warnings.load(Ordering::Relaxed) - report.expected_warnings;
+    report.check(
+        logged == 0,
+        format!("{logged} unexpected warnings/errors logged"),
+    );
+    report.print(cli.smoke);
+    if report.failures.is_empty() {
+        println!("\nall correctness checks passed");
+        std::process::ExitCode::SUCCESS
+    } else {
+        println!("\n{} correctness check(s) failed:", report.failures.len());
+        for f in &report.failures {
+            println!("- {f}");
+        }
+        std::process::ExitCode::FAILURE
+    }
+}
+
+fn machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let rustc = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!(
+        "machine: {threads} CPU(s), {cpu}; {rustc}; build: {}",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+}
+
+// ----- inbound -----
+
+async fn blaster(
+    cycle: &Arc<frames::InboundCycle>,
+    n: usize,
+) -> (std::net::SocketAddr, Arc<OnceLock<Instant>>) {
+    let (l, addr) = loopback_listener();
+    let started = Arc::new(OnceLock::new());
+    let (c, s) = (cycle.clone(), started.clone());
+    drop(peer(move || async move {
+        let l = tokio::net::TcpListener::from_std(l).expect("listener");
+        fs::inbound_blaster(l, c, n, s).await
+    }));
+    (addr, started)
+}
+
+/// CHANNEL_ANSWER events among the first `n` of the stream.
+fn answers_in(cycle: &frames::InboundCycle, calls: usize, n: usize) -> u64 {
+    let per = cycle.frame_ends.len();
+    let full = n / per;
+    let rest = n % per;
+    (full * calls + rest.saturating_sub(calls).min(calls)) as u64
+}
+
+async fn inbound(sizes: &Sizes, report: &mut Report) {
+    const CALLS: usize = 16;
+    let cycle = Arc::new(frames::inbound_cycle(CALLS));
+    let n = sizes.events;
+    let avg_bytes = cycle.bytes.len() as f64 / cycle.frame_ends.len() as f64;
+    println!(
+        "inbound: {n} event frames, {avg_bytes:.0} bytes and {:.0} headers on average",
+        cycle.avg_headers
+    );
+    let mut lib = Vec::new();
+    let mut ceiling = Vec::new();
+    for _ in 0..sizes.repeat {
+        // Ceiling.
+        let (addr, started) = blaster(&cycle, n).await;
+        match tokio::time::timeout(sizes.deadline, raw::inbound(addr, n)).await {
+            Ok(Ok(end)) => {
+                let t = end - *started.get().expect("blaster started");
+                ceiling.push(n as f64 / t.as_secs_f64());
+            }
+            other => report.check(false, format!("raw inbound client failed: {other:?}")),
+        }
+        // Library.
+        let (addr, started) = blaster(&cycle, n).await;
+        let state = library::InboundState::new(n as u64, None);
+        let reached = library::inbound(addr, state.clone(), |_| {}, sizes.deadline).await;
+        let count = state.count.load(Ordering::Acquire);
+        report.check(reached, format!("inbound: {count} of {n} events handled"));
+        report.check(
+            state.dropped() == 0,
+            format!("inbound: {} events dropped", state.dropped()),
+        );
+        let unusable = state.unusable.load(Ordering::Relaxed);
+        report.check(
+            unusable == 0,
+            format!("inbound: {unusable} events unusable"),
+        );
+        let answered = state.answered.load(Ordering::Relaxed);
+        let expected = answers_in(&cycle, CALLS, n);
+        report.check(
+            answered == expected,
+            format!("inbound: {answered} CHANNEL_ANSWER hooks ran, expected {expected}"),
+        );
+        if let (Some(end), Some(start)) = (state.end.get(), started.get()) {
+            lib.push(n as f64 / (*end - *start).as_secs_f64());
+        }
+    }
+    let (l, c) = (median(lib), median(ceiling));
+    report.row(
+        "inbound",
+        format!("events/s ({n} events, `#[inbound]` hook + `on_event`)"),
+        fmt_rate(l),
+        fmt_rate(c),
+        format!("{:.2}", l / c),
+        "≥ 0.25 × ceiling (stretch 0.5 ×)",
+        Some(l / c >= 0.25),
+    );
+
+    // No loss under backpressure with a slow consumer; under DropNewest,
+    // every drop counted.
+    for (policy, label) in [
+        (OverflowPolicy::Backpressure, "backpressure"),
+        (OverflowPolicy::DropNewest, "DropNewest"),
+    ] {
+        let m = sizes.lossy_events;
+        let (addr, _) = blaster(&cycle, m).await;
+        let spin = match policy {
+            OverflowPolicy::Backpressure => Duration::from_micros(10),
+            _ => Duration::from_micros(50),
+        };
+        let state = library::InboundState::new(m as u64, Some(spin));
+        let warned = count_warnings().load(Ordering::Relaxed);
+        let reached = library::inbound(
+            addr,
+            state.clone(),
+            move |s| {
+                s.config.overflow = policy;
+                s.config.event_capacity = 16;
+                s.mailbox_capacity = 16;
+                s.serial = true;
+            },
+            sizes.deadline,
+        )
+        .await;
+        let handled = state.count.load(Ordering::Acquire);
+        let dropped = state.dropped();
+        if policy == OverflowPolicy::DropNewest {
+            // It says so (at powers of two of the drop count).
+            report.expected_warnings += count_warnings().load(Ordering::Relaxed) - warned;
+        }
+        report.check(
+            reached && handled + dropped == m as u64,
+            format!("{label}: {handled} handled + {dropped} dropped != {m} sent"),
+        );
+        if policy == OverflowPolicy::Backpressure {
+            report.check(dropped == 0, format!("{label}: {dropped} dropped"));
+        }
+        report.row(
+            "inbound",
+            format!("slow consumer, {label}: handled + counted drops = sent"),
+            format!("{handled} + {dropped}"),
+            format!("{m}"),
+            "",
+            if policy == OverflowPolicy::Backpressure {
+                "no drop"
+            } else {
+                "every drop counted"
+            },
+            Some(handled + dropped == m as u64),
+        );
+    }
+}
+
+// ----- api -----
+
+async fn api(sizes: &Sizes, window: usize, report: &mut Report) {
+    let (l, addr) = loopback_listener();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    drop(peer(move || async move {
+        let l = tokio::net::TcpListener::from_std(l).expect("listener");
+        tokio::select! {
+            _ = fs::api_responder(l) => {}
+            _ = s.cancelled() => {}
+        }
+    }));
+    let (n, m) = (sizes.api_requests, sizes.pipelined_requests);
+    let mut seq = (Vec::new(), Vec::new());
+    let mut pipe = (Vec::new(), Vec::new());
+    let mut lat_lib = Vec::new();
+    let mut lat_raw = Vec::new();
+    for _ in 0..sizes.repeat {
+        match raw::api_sequential(addr, n).await {
+            Ok(lat) => {
+                seq.1
+                    .push(n as f64 / lat.iter().sum::<Duration>().as_secs_f64());
+                lat_raw.extend(lat);
+            }
+            Err(e) => report.check(false, format!("raw api: {e}")),
+        }
+        match library::api_sequential(addr, n).await {
+            Ok(lat) => {
+                seq.0
+                    .push(n as f64 / lat.iter().sum::<Duration>().as_secs_f64());
+                lat_lib.extend(lat);
+            }
+            Err(e) => report.check(false, format!("library api: {e}")),
+        }
+        match raw::api_pipelined(addr, m, window).await {
+            Ok(t) => pipe.1.push(m as f64 / t.as_secs_f64()),
+            Err(e) => report.check(false, format!("raw pipelined api: {e}")),
+        }
+        match library::api_pipelined(addr, m, window).await {
+            Ok(t) => pipe.0.push(m as f64 / t.as_secs_f64()),
+            Err(e) => report.check(false, format!("library pipelined api: {e}")),
+        }
+    }
+    stop.cancel();
+    lat_lib.sort();
+    lat_raw.sort();
+    let (sl, sc) = (median(seq.0), median(seq.1));
+    let (pl, pc) = (median(pipe.0), median(pipe.1));
+    report.row(
+        "api",
+        format!("sequential `api status`, req/s ({n} requests)"),
+        fmt_rate(sl),
+        fmt_rate(sc),
+        format!("{:.2}", sl / sc),
+        "≥ 0.95 × ceiling",
+        Some(sl / sc >= 0.95),
+    );
+    for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
+        let (a, b) = (percentile(&lat_lib, q), percentile(&lat_raw, q));
+        report.row(
+            "api",
+            format!("sequential latency {label}, µs"),
+            format!("{:.1}", us(a)),
+            format!("{:.1}", us(b)),
+            format!("{:.2}", us(a) / us(b)),
+            "",
+            None,
+        );
+    }
+    report.row(
+        "api",
+        format!("pipelined, {window} in flight, req/s ({m} requests)"),
+        fmt_rate(pl),
+        fmt_rate(pc),
+        format!("{:.2}", pl / pc),
+        format!("≥ 10 × our sequential ({:.1} ×)", pl / sl),
+        Some(pl >= 10.0 * sl),
+    );
+}
+
+// ----- outbound -----
+
+struct OutboundRun {
+    sessions_per_s: f64,
+    latency: Vec<Duration>,
+    peak_handshakes: usize,
+}
+
+async fn dial_on_peer(
+    plan: fs::DialPlan,
+    script: Arc<frames::OutboundScript>,
+    stats: Arc<fs::DialStats>,
+) -> tokio::sync::oneshot::Receiver<Duration> {
+    peer(move || fs::dial(plan, script, stats))
+}
+
+fn check_dial(report: &mut Report, who: &str, stats: &fs::DialStats, calls: usize) {
+    let completed = stats.completed.load(Ordering::Relaxed);
+    let errors = stats.protocol_errors.load(Ordering::Relaxed);
+    report.check(
+        completed == calls,
+        format!("{who}: {completed} of {calls} calls completed"),
+    );
+    report.check(
+        errors == 0,
+        format!(
+            "{who}: {errors} protocol errors (first: {:?})",
+            stats.first_error.get()
+        ),
+    );
+}
+
+async fn outbound_once(
+    sizes: &Sizes,
+    script: &Arc<frames::OutboundScript>,
+    use_library: bool,
+    report: &mut Report,
+) -> Option<OutboundRun> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
+    let addr = listener.local_addr().ok()?;
+    let shutdown = CancellationToken::new();
+    let lib_stats = Arc::new(library::OutboundStats::default());
+    let raw_stats = Arc::new(raw::RawOutboundStats::default());
+    let server = if use_library {
+        tokio::spawn({
+            let (s, t) = (lib_stats.clone(), shutdown.clone());
+            async move {
+                let _ = library::outbound_server(listener, s, t).await;
+            }
+        })
+    } else {
+        tokio::spawn(raw::outbound_server(
+            listener,
+            library::APPS,
+            raw_stats.clone(),
+            shutdown.clone(),
+        ))
+    };
+    let plan = fs::DialPlan {
+        addr,
+        calls: sizes.calls,
+        concurrency: sizes.concurrency,
+        hold: None,
+    };
+    let dial_stats = Arc::new(fs::DialStats::default());
+    let done = dial_on_peer(plan, script.clone(), dial_stats.clone()).await;
+    let who = if use_library {
+        "outbound"
+    } else {
+        "raw outbound"
+    };
+    let elapsed = match tokio::time::timeout(sizes.deadline, done).await {
+        Ok(Ok(t)) => t,
+        _ => {
+            report.check(false, format!("{who}: the dialer did not finish"));
+            shutdown.cancel();
+            return None;
+        }
+    };
+    // The server side counts a call after its socket closed: let it finish.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let settled = if use_library {
+                lib_stats.completed.load(Ordering::Relaxed)
+                    + lib_stats.errors.load(Ordering::Relaxed)
+            } else {
+                raw_stats.completed.load(Ordering::Relaxed)
+                    + raw_stats.errors.load(Ordering::Relaxed)
+            };
+            if settled >= sizes.calls {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    check_dial(report, who, &dial_stats, sizes.calls);
+    let (completed, errors, mut latency) = if use_library {
+        let completed = lib_stats.completed.load(Ordering::Relaxed);
+        let errors = lib_stats.errors.load(Ordering::Relaxed);
+        if errors > 0 {
+            eprintln!("first session error: {:?}", lib_stats.first_error.get());
+        }
+        let hangups = lib_stats.hangups.load(Ordering::Relaxed);
+        report.check(
+            hangups == sizes.calls as u64,
+            format!(
+                "{who}: {hangups} CHANNEL_HANGUP hooks for {} calls",
+                sizes.calls
+            ),
+        );
+        let latency = std::mem::take(&mut *lib_stats.app_latency.lock().unwrap());
+        (completed, errors, latency)
+    } else {
+        let latency = std::mem::take(&mut *raw_stats.app_latency.lock().unwrap());
+        (
+            raw_stats.completed.load(Ordering::Relaxed),
+            raw_stats.errors.load(Ordering::Relaxed),
+            latency,
+        )
+    };
+    report.check(
+        completed == sizes.calls && errors == 0,
+        format!("{who}: {completed} sessions completed, {errors} failed"),
+    );
+    latency.sort();
+    Some(OutboundRun {
+        sessions_per_s: sizes.calls as f64 / elapsed.as_secs_f64(),
+        latency,
+        peak_handshakes: dial_stats.peak_handshakes.load(Ordering::Relaxed),
+    })
+}
+
+async fn outbound(sizes: &Sizes, report: &mut Report) {
+    let script = Arc::new(frames::outbound_script());
+    let mut lib = Vec::new();
+    let mut ceiling = Vec::new();
+    for _ in 0..sizes.repeat {
+        if let Some(r) = outbound_once(sizes, &script, false, report).await {
+            ceiling.push(r);
+        }
+        if let Some(r) = outbound_once(sizes, &script, true, report).await {
+            lib.push(r);
+        }
+    }
+    if lib.is_empty() || ceiling.is_empty() {
+        return;
+    }
+    let pick = |runs: &mut Vec<OutboundRun>| {
+        runs.sort_by(|a, b| a.sessions_per_s.total_cmp(&b.sessions_per_s));
+        runs.swap_remove(runs.len() / 2)
+    };
+    let (l, c) = (pick(&mut lib), pick(&mut ceiling));
+    report.row(
+        "outbound",
+        format!(
+            "sessions/s ({} calls, {} at once; connect, myevents, linger, answer, playback, hangup)",
+            sizes.calls, sizes.concurrency
+        ),
+        fmt_rate(l.sessions_per_s),
+        fmt_rate(c.sessions_per_s),
+        format!("{:.2}", l.sessions_per_s / c.sessions_per_s),
+        "≥ 0.9 × ceiling",
+        Some(l.sessions_per_s / c.sessions_per_s >= 0.9),
+    );
+    for (q, label, target) in [(0.5, "p50", ""), (0.99, "p99", "≤ 1.5 × ceiling")] {
+        let (a, b) = (percentile(&l.latency, q), percentile(&c.latency, q));
+        report.row(
+            "outbound",
+            format!("application round trip {label}, µs"),
+            format!("{:.0}", us(a)),
+            format!("{:.0}", us(b)),
+            format!("{:.2}", us(a) / us(b)),
+            target,
+            (!target.is_empty()).then(|| us(a) <= 1.5 * us(b)),
+        );
+    }
+    report.row(
+        "outbound",
+        "peak concurrent handshakes (connect → linger reply)",
+        format!("{}", l.peak_handshakes),
+        format!("{}", c.peak_handshakes),
+        "",
+        "not serialized (> 1)",
+        Some(l.peak_handshakes > 1),
+    );
+}
+
+// ----- memory -----
+
+async fn memory(sizes: &Sizes, report: &mut Report) {
+    let script = Arc::new(frames::outbound_script());
+    // Peak with calls parked in playback.
+    let Ok(mut server) = memory::ServerProcess::spawn().await else {
+        report.check(false, "memory: cannot start the server process");
+        return;
+    };
+    let idle = server.rss().await.unwrap_or_default();
+    let (release, hold) = tokio::sync::watch::channel(false);
+    let plan = fs::DialPlan {
+        addr: server.addr,
+        calls: sizes.parked,
+        concurrency: sizes.parked,
+        hold: Some(hold),
+    };
+    let stats = Arc::new(fs::DialStats::default());
+    let done = dial_on_peer(plan, script.clone(), stats.clone()).await;
+    let parked_all = tokio::time::timeout(sizes.deadline, async {
+        while stats.parked.load(Ordering::Relaxed) < sizes.parked {
+            if stats.protocol_errors.load(Ordering::Relaxed) > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_ok();
+    // Let the server settle (its last events handled) before reading.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let peak = server.rss().await.unwrap_or_default();
+    let parked = stats.parked.load(Ordering::Relaxed);
+    report.check(
+        parked_all && parked == sizes.parked,
+        format!("memory: {parked} of {} calls parked", sizes.parked),
+    );
+    let _ = release.send(true);
+    let finished = tokio::time::timeout(sizes.deadline, done).await.is_ok();
+    report.check(finished, "memory: parked calls did not finish");
+    check_dial(report, "memory (parked)", &stats, sizes.parked);
+    let after = server.rss().await.unwrap_or_default();
+    report.check(
+        after.completed == sizes.parked as u64 && after.errors == 0 && after.warnings == 0,
+        format!(
+            "memory (parked): server completed {} sessions, {} failed, {} warnings",
+            after.completed, after.errors, after.warnings
+        ),
+    );
+    server.quit().await;
+    let per_call = peak.hwm_kib as f64 * 1024.0 / sizes.parked as f64;
+    let per_call_delta =
+        peak.hwm_kib.saturating_sub(idle.rss_kib) as f64 * 1024.0 / sizes.parked as f64;
+    report.row(
+        "memory",
+        format!(
+            "peak RSS (VmHWM) / parked calls ({} parked; idle server {} KiB, peak {} KiB)",
+            sizes.parked, idle.rss_kib, peak.hwm_kib
+        ),
+        format!(
+            "{:.1} KiB ({:.1} KiB above idle)",
+            per_call / 1024.0,
+            per_call_delta / 1024.0
+        ),
+        "",
+        "",
+        "≤ 16 KiB per call",
+        Some(per_call <= 16.0 * 1024.0),
+    );
+
+    // No growth across back-to-back runs.
+    let Ok(mut server) = memory::ServerProcess::spawn().await else {
+        report.check(false, "memory: cannot start the server process");
+        return;
+    };
+    let mut after_runs = Vec::new();
+    for run in 1..=3 {
+        let plan = fs::DialPlan {
+            addr: server.addr,
+            calls: sizes.memory_calls,
+            concurrency: 100.min(sizes.memory_calls),
+            hold: None,
+        };
+        let stats = Arc::new(fs::DialStats::default());
+        let done = dial_on_peer(plan, script.clone(), stats.clone()).await;
+        let finished = tokio::time::timeout(sizes.deadline, done).await.is_ok();
+        report.check(finished, format!("memory: run {run} did not finish"));
+        check_dial(
+            report,
+            &format!("memory run {run}"),
+            &stats,
+            sizes.memory_calls,
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let r = server.rss().await.unwrap_or_default();
+        after_runs.push(r.rss_kib);
+        if run == 3 {
+            let expected = 3 * sizes.memory_calls as u64;
+            report.check(
+                r.completed == expected && r.errors == 0 && r.warnings == 0,
+                format!(
+                    "memory runs: server completed {} of {expected} sessions, {} failed, {} warnings",
+                    r.completed, r.errors, r.warnings
+                ),
+            );
+        }
+    }
+    server.quit().await;
+    if let [first, _, third] = after_runs[..] {
+        let growth = (third as f64 - first as f64) / first as f64;
+        report.row(
+            "memory",
+            format!(
+                "RSS after 3 back-to-back runs of {} calls (KiB)",
+                sizes.memory_calls
+            ),
+            format!("{} / {} / {}", after_runs[0], after_runs[1], after_runs[2]),
+            "",
+            format!("{:+.1} %", growth * 100.0),
+            "third within 5 % of first",
+            Some(growth.abs() <= 0.05),
+        );
+    }
+}
