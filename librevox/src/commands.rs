@@ -296,7 +296,7 @@ impl Originate {
 /// Quotes a channel-variable value for `{...}` when FreeSWITCH would split
 /// it: on spaces (argument separator), commas (variable separator), braces or
 /// quotes. Inside single quotes a quote is escaped with a backslash.
-fn quote_var(value: &str) -> String {
+pub(crate) fn quote_var(value: &str) -> String {
     if value.is_empty()
         || value
             .chars()

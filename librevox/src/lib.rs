@@ -10,6 +10,7 @@
 //! | [`protocol`] | bytes ⇄ frames ⇄ typed messages; events in plain/JSON/XML; every client command. No I/O. |
 //! | [`connection`] | one driver task per socket and a cheap `Clone` handle: the FIFO promise queue, background jobs, application completions, the bounded event stream. |
 //! | [`listener`] | inbound and outbound listeners (what `#[inbound]` / `#[outbound]` implement), per-channel dispatch, the [`Runner`]. |
+//! | [`apps`] | the application catalogue (`answer`, `playback`, `play_and_get_digits`, `bridge`, ... 36 in all), typed, written with `#[app]`. |
 //! | [`commands`] | typed API commands (`status`, `originate`, `uuid_*`, `show channels`, ...) for every connection type. |
 //! | [`CommandSocket`] | an authenticated inbound connection for one-off commands; [`blocking::CommandSocket`] for scripts. |
 //! | [`Error`] | the one error type. |
@@ -43,6 +44,7 @@
 
 extern crate self as librevox;
 
+pub mod apps;
 pub mod blocking;
 mod command_socket;
 pub mod commands;
@@ -68,10 +70,27 @@ pub use protocol::{Event, EventFormat, Message};
 
 /// The traits most programs want in scope: `use librevox::prelude::*;`.
 pub mod prelude {
-    pub use crate::commands::Commands;
+    // The application traits come in anonymously (`as _`): their methods
+    // are callable, and their names (`Read`, `Set`, `Log`, ...) cannot clash
+    // with yours.
+    pub use crate::apps::{
+        Answer as _, AttXfer as _, BindMetaApp as _, Bridge as _, Conference as _, Deflect as _,
+        Eavesdrop as _, Echo as _, Export as _, Gentones as _, Hangup as _, Info as _,
+        Intercept as _, Limit as _, Log as _, Multiset as _, Park as _, Phrase as _,
+        PlayAndGetDigits as _, Playback as _, PreAnswer as _, Read as _, Record as _,
+        RecordSession as _, Redirect as _, Respond as _, RingReady as _, Say as _, SendDtmf as _,
+        Set as _, Sleep as _, Speak as _, StopRecordSession as _, Transfer as _,
+        UnbindMetaApp as _, Unset as _,
+    };
+    pub use crate::commands::Commands as _;
     pub use crate::listener::{AppTarget, Inbound, Session};
     pub use crate::protocol::{Event, EventFormat};
 }
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(all(doctest, feature = "simulator"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 /// Items the macros' generated code refers to. Not a public API: it may
 /// change in any release.

@@ -122,6 +122,11 @@ fn extension_trait(args: &AppArgs, f: &AppFn) -> TokenStream {
         Returns::Variable(Variable::Literal(lit)) => quote! {
             let __variable: &str = #lit;
         },
+        Returns::Variable(Variable::Field(_, expr)) => quote! {
+            let __variable: ::std::string::String = ::std::string::String::from(
+                ::core::convert::AsRef::<str>::as_ref(&#expr),
+            );
+        },
         _ => TokenStream::new(),
     };
 

@@ -30,6 +30,9 @@ pub(crate) enum Variable {
     Param(Ident),
     /// `variable("name")`: a fixed name.
     Literal(LitStr),
+    /// `variable(options.variable)`: a field of a parameter (for option
+    /// structs); the first ident is the parameter.
+    Field(Ident, Expr),
 }
 
 /// The function, read.
@@ -117,6 +120,18 @@ fn parse_returns(cx: &Ctxt, arg: &Arg) -> Option<Returns> {
             if let Some(id) = args::ident(inner) {
                 return Some(Returns::Variable(Variable::Param(id.clone())));
             }
+            if let Expr::Field(_) = inner {
+                let mut base = inner;
+                while let Expr::Field(f) = base {
+                    base = &f.base;
+                }
+                if let Some(root) = args::ident(base) {
+                    return Some(Returns::Variable(Variable::Field(
+                        root.clone(),
+                        inner.clone(),
+                    )));
+                }
+            }
             if let Some(lit) = args::lit_str_opt(inner) {
                 if lit.value().trim().is_empty() {
                     cx.error_spanned_by(lit, "an empty variable name");
@@ -126,7 +141,7 @@ fn parse_returns(cx: &Ctxt, arg: &Arg) -> Option<Returns> {
             }
             cx.error_spanned_by(
                 inner,
-                "expected a parameter name or a variable name in quotes",
+                "expected a parameter name (`variable(var)`), a field of one (`variable(options.variable)`) or a variable name in quotes (`variable(\"read_result\")`)",
             );
             return None;
         }
@@ -178,8 +193,9 @@ pub(crate) fn parse_fn(cx: &Ctxt, item: TokenStream) -> Option<AppFn> {
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         fail(
             &sig.generics,
-            "an #[app] fn cannot be generic: take concrete types (`&str`, `u32`, ...), which \
-             become the parameters of the generated method",
+            "an #[app] fn cannot have type parameters: give each parameter a concrete type \
+             (`&str`, `u32`, ...) or an `impl Trait` such as `impl Into<String>`; the \
+             parameters become those of the generated method",
         );
     }
     if let Some(v) = &sig.variadic {
@@ -194,14 +210,8 @@ pub(crate) fn parse_fn(cx: &Ctxt, item: TokenStream) -> Option<AppFn> {
                  `&self`",
             ),
             FnArg::Typed(pt) => {
-                if let Type::ImplTrait(_) = &*pt.ty {
-                    fail(
-                        &pt.ty,
-                        "an #[app] fn cannot be generic: take a concrete type instead of \
-                         `impl Trait`",
-                    );
-                    continue;
-                }
+                // `impl Into<Bridge>` is fine: the argument is built before
+                // the returned future, which holds no parameter.
                 match &*pt.pat {
                     Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
                         params.push((pi.ident.clone(), (*pt.ty).clone()));
@@ -220,7 +230,13 @@ pub(crate) fn parse_fn(cx: &Ctxt, item: TokenStream) -> Option<AppFn> {
 
 /// Checks between the options and the function.
 pub(crate) fn validate(cx: &Ctxt, args: &AppArgs, f: &AppFn) {
-    if let Returns::Variable(Variable::Param(id)) = &args.returns {
+    let root = match &args.returns {
+        Returns::Variable(Variable::Param(id)) | Returns::Variable(Variable::Field(id, _)) => {
+            Some(id)
+        }
+        _ => None,
+    };
+    if let Some(id) = root {
         if !f.params.iter().any(|(p, _)| p == id) {
             let names: Vec<String> = f.params.iter().map(|(p, _)| p.to_string()).collect();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -5,9 +5,4 @@ fn playback<P: AsRef<str>>(file: P) -> String {
     file.as_ref().to_owned()
 }
 
-#[app]
-fn record(path: impl Into<String>) -> String {
-    path.into()
-}
-
 fn main() {}

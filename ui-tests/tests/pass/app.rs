@@ -22,8 +22,8 @@ fn read_digits(min: u32, max: u32, file: &str, var: &str, timeout_ms: u32, termi
 }
 
 #[app(returns = variable("bridge_hangup_cause"))]
-fn bridge(endpoint: String) -> String {
-    endpoint
+fn bridge(endpoint: impl Into<String>) -> String {
+    endpoint.into()
 }
 
 #[app(name = "set", returns = event)]
@@ -65,7 +65,7 @@ fn main() {
     let () = now(call.answer()).unwrap();
     let pin: Option<String> = now(call.read_digits(1, 4, "pin.wav", "pin", 5000, "#")).unwrap();
     assert_eq!(pin.as_deref(), Some("1234"));
-    let cause: Option<String> = now(call.bridge("user/1000".to_owned())).unwrap();
+    let cause: Option<String> = now(call.bridge("user/1000")).unwrap();
     assert_eq!(cause, None, "an empty variable is None");
     let event: Event = now(call.set_var("x".to_owned(), "y")).unwrap();
     assert_eq!(event.name(), Some("CHANNEL_EXECUTE_COMPLETE"));
