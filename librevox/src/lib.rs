@@ -16,27 +16,89 @@
 //! | [`Error`] | the one error type. |
 //! | `simulator` | (feature `simulator`) a FreeSWITCH simulator speaking ESL, for tests and demos. |
 //!
+//! The macros (`#[inbound]`, `#[outbound]`, `#[event]`, `#[app]`, `start!`)
+//! are re-exported from `librevox-macros`; depend on `librevox` alone.
+//!
 //! ## Quick start
+//!
+//! An outbound listener (FreeSWITCH hands it calls from the dialplan
+//! `socket` application) and an inbound one (it connects to FreeSWITCH and
+//! receives events), started together:
+//!
+//! ```no_run
+//! use librevox::prelude::*;
+//! use librevox::{event, inbound, outbound, start};
+//!
+//! #[derive(Default)]
+//! struct Monitor;
+//!
+//! #[inbound(events = ["CHANNEL_ANSWER", "CHANNEL_HANGUP"])]
+//! impl Monitor {
+//!     #[event(channel_hangup)]
+//!     async fn hangup(&self, event: &Event) {
+//!         println!("{:?} hung up", event.unique_id());
+//!     }
+//! }
+//!
+//! #[derive(Default)]
+//! struct Ivr;
+//!
+//! #[outbound]
+//! impl Ivr {
+//!     async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+//!         call.answer().await?;
+//!         call.playback("ivr/ivr-welcome.wav").await?;
+//!         call.hangup("").await
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> librevox::Result<()> {
+//!     start!(Monitor, Ivr(port = 8084)).await
+//! }
+//! ```
+//!
+//! One-off commands go through a [`CommandSocket`]:
 //!
 //! ```no_run
 //! # async fn f() -> librevox::Result<()> {
+//! use librevox::prelude::*;
 //! let socket = librevox::CommandSocket::connect("127.0.0.1:8021", "ClueCon").await?;
-//! println!("{}", socket.api("status").await?.text());
+//! println!("{}", socket.status().await?);
 //! socket.close().await?;
 //! # Ok(()) }
 //! ```
 //!
 //! ## Behaviour
 //!
-//! * Replies are matched to commands in FIFO order, which FreeSWITCH
-//!   guarantees per socket; events never consume a reply slot.
-//! * Every wait has a deadline (see [`ConnectionConfig`]) and fails at once
-//!   when the connection closes.
-//! * Cancelling a command (dropping its future, or a timeout) never shifts
-//!   later replies.
-//! * Nothing the peer sends can panic the process: malformed frames end the
-//!   connection with [`Error::Protocol`] or [`Error::FrameTooLarge`].
-//! * Logging goes through `tracing`: connection lifecycle at `info`, each
+//! * **Ordering.** Replies are matched to commands in FIFO order, which
+//!   FreeSWITCH guarantees per socket; events never consume a reply slot.
+//!   Many commands may be in flight on one connection. Events of one channel
+//!   reach the hooks in order, `on_event` before the `#[event]` hooks;
+//!   different channels do not wait on each other.
+//! * **Applications** return when their own CHANNEL_EXECUTE_COMPLETE
+//!   (matched by `Application-UUID`) arrives, never someone else's.
+//! * **Timeouts.** Every wait has a deadline ([`ConnectionConfig`]: replies
+//!   30 s, background jobs 120 s, applications 4 h, connect 10 s), overridable
+//!   per handle with [`Connection::with_timeout`], and fails at once when the
+//!   connection closes ([`Error::Closed`]) or the channel hangs up
+//!   ([`Error::Hangup`]).
+//! * **Cancellation.** Dropping a command's future, or its timing out, never
+//!   shifts later replies: the reply is read and discarded. A command whose
+//!   caller left before it was written is not sent.
+//! * **Backpressure.** Events are never dropped unless you choose
+//!   [`OverflowPolicy::DropNewest`] (then each drop is counted); memory stays
+//!   bounded (a consumer too far behind closes the connection with
+//!   [`Error::EventBacklog`], as FreeSWITCH itself does).
+//! * **Shutdown.** A [`Runner`] (or `start!`) stops on Ctrl-C/SIGTERM:
+//!   outbound servers stop accepting and give running calls a grace period,
+//!   inbound listeners send `exit`. Outbound sessions close by themselves
+//!   after the disconnect-notice and CHANNEL_HANGUP_COMPLETE, once hooks have
+//!   finished. Dropping the last handle of a connection sends `exit`.
+//! * **Robustness.** Nothing the peer sends can panic the process:
+//!   malformed frames end the connection with [`Error::Protocol`] or
+//!   [`Error::FrameTooLarge`]; a panicking hook is logged and isolated.
+//! * **Logging** goes through `tracing`: connection lifecycle at `info`, each
 //!   frame at `trace`; passwords never appear.
 
 #![warn(missing_docs, unreachable_pub)]
