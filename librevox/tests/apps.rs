@@ -34,12 +34,6 @@ impl OutboundListener for Scripted {
 const UUID: &str = "abb8cff4-588a-4fed-b53c-81fd8b81441b";
 const DONE: &str = "librevox_test_script_done=1";
 
-fn connect_reply() -> Vec<u8> {
-    let raw = support::raw("call_plain_outbound");
-    let end = raw.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
-    raw[..end].to_vec()
-}
-
 /// Runs `script` in an outbound session against a scripted FreeSWITCH that
 /// acknowledges each sendmsg and completes it at once (with `extra`
 /// headers); returns every sendmsg as sent, its Event-UUID masked.
@@ -55,12 +49,7 @@ where
         run_outbound_session(client, handler, &OutboundSettings::default()).await
     });
     let mut peer = Peer::new(server);
-    peer.packet().await;
-    peer.send(connect_reply()).await;
-    peer.packet().await;
-    peer.send(reply("+OK Events Enabled")).await;
-    peer.packet().await;
-    peer.send(reply("+OK will linger")).await;
+    peer.outbound_handshake().await;
     let mut sent = Vec::new();
     loop {
         let p = tokio::time::timeout(Duration::from_secs(10), peer.packet())

@@ -11,19 +11,12 @@ use librevox::listener::{
     OutboundListener, OutboundOptions, OutboundSettings, Session, Subscription,
 };
 use librevox::{Error, Event, EventFormat};
-use support::peer::{api, event, reply, Peer, GOODBYE};
+use support::peer::{api, connect_reply, event, reply, Peer, GOODBYE};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 const UUID: &str = "abb8cff4-588a-4fed-b53c-81fd8b81441b";
-
-/// The first frame of call_plain_outbound: FreeSWITCH's real connect reply.
-fn connect_reply() -> Vec<u8> {
-    let raw = support::raw("call_plain_outbound");
-    let end = raw.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
-    raw[..end].to_vec()
-}
 
 // ----- inbound -----
 
@@ -559,12 +552,7 @@ async fn concurrent_applications_from_a_hook_and_the_session_get_their_own_compl
         .await
     });
     let mut peer = Peer::new(server);
-    peer.packet().await;
-    peer.send(connect_reply()).await;
-    peer.packet().await;
-    peer.send(reply("+OK Events Enabled")).await;
-    peer.packet().await;
-    peer.send(reply("+OK will linger")).await;
+    peer.outbound_handshake().await;
     let p1 = peer.packet().await;
     peer.send(reply("+OK")).await;
     peer.send(event(
@@ -643,12 +631,7 @@ async fn an_outbound_server_keeps_serving_after_a_failed_session_and_shuts_down_
     assert!(bad.until_closed().await.is_empty());
     // The next call is served normally; shutdown while it is in progress.
     let mut peer = Peer::new(TcpStream::connect(addr).await.unwrap());
-    peer.packet().await;
-    peer.send(connect_reply()).await;
-    peer.packet().await;
-    peer.send(reply("+OK Events Enabled")).await;
-    peer.packet().await;
-    peer.send(reply("+OK will linger")).await;
+    peer.outbound_handshake().await;
     assert!(next(&mut log).await.starts_with("initiated"));
     let answer = peer.packet().await;
     token.cancel();

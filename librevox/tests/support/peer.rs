@@ -42,6 +42,18 @@ impl<T: Io> Peer<T> {
         self.io.write_all(bytes.as_ref()).await.unwrap();
     }
 
+    /// Plays FreeSWITCH's side of an outbound session's setup, checking each
+    /// packet: `connect` (answered with a real captured connect reply),
+    /// `myevents`, `linger`.
+    pub async fn outbound_handshake(&mut self) {
+        assert_eq!(self.packet().await.raw.as_ref(), b"connect\n\n");
+        self.send(connect_reply()).await;
+        assert_eq!(self.packet().await.raw.as_ref(), b"myevents\n\n");
+        self.send(reply("+OK Events Enabled")).await;
+        assert_eq!(self.packet().await.raw.as_ref(), b"linger\n\n");
+        self.send(reply("+OK will linger")).await;
+    }
+
     /// Reads until the client closes; returns everything it still sent.
     pub async fn until_closed(&mut self) -> Vec<u8> {
         let mut rest = Vec::new();
@@ -85,3 +97,11 @@ pub fn event(headers: &[(&str, &str)], body: Option<&str>) -> String {
 }
 
 pub const GOODBYE: &str = "Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n";
+
+/// The first frame of call_plain_outbound: FreeSWITCH's real `connect`
+/// reply (channel abb8cff4-588a-4fed-b53c-81fd8b81441b).
+pub fn connect_reply() -> Vec<u8> {
+    let raw = super::raw("call_plain_outbound");
+    let end = raw.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
+    raw[..end].to_vec()
+}
