@@ -455,4 +455,103 @@ mod against_the_simulator {
             Some("USER_BUSY")
         );
     }
+
+    #[tokio::test]
+    async fn every_catalogue_application_runs_on_the_simulator() {
+        let n = call(CallSpec::new("ivr").input("1").input("2"), |c| async move {
+            c.answer().await?;
+            c.pre_answer().await?;
+            c.ring_ready().await?;
+            c.set("a", "1").await?;
+            c.multiset(&[("b", "2"), ("c", "3")]).await?;
+            c.export("d", "4", ExportTo::Both).await?;
+            c.unset("a").await?;
+            c.playback("tone_stream://%(100,0,440)").await?;
+            c.gentones("%(100,0,800)").await?;
+            c.say("en", "number", "pronounced", "7").await?;
+            c.speak("flite", "kal", "hi").await?;
+            c.phrase("voicemail_hello", "").await?;
+            c.send_dtmf("12").await?;
+            c.sleep(10).await?;
+            c.log("INFO", "catalogue").await?;
+            c.info().await?;
+            c.bind_meta_app(&MetaApp {
+                key: "1".into(),
+                application: "hangup".into(),
+                ..Default::default()
+            })
+            .await?;
+            c.unbind_meta_app("1").await?;
+            c.record_session("/tmp/x.wav").await?;
+            c.stop_record_session("/tmp/x.wav").await?;
+            c.limit("hash", "r", "x", 5).await?;
+            c.record(
+                "/tmp/y.wav",
+                &RecordOptions {
+                    limit_secs: Some(0),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            c.read("x.wav", &Digits::new().max(1)).await?;
+            c.play_and_get_digits("x.wav", "y.wav", &Digits::new().max(1))
+                .await?;
+            assert_eq!(
+                c.variable("b").as_deref(),
+                Some("2"),
+                "multiset took effect"
+            );
+            assert_eq!(c.variable("a"), None, "unset took effect");
+            Ok(24)
+        })
+        .await;
+        assert_eq!(n, 24);
+    }
+
+    #[tokio::test]
+    async fn a_hangup_ends_an_application_that_holds_the_call() {
+        let script = CallerScript {
+            hangup_during: Some(("echo".into(), Duration::from_millis(50))),
+            ..CallerScript::default()
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sim = Simulator::start(
+            SimulatorConfig::default()
+                .extension(Extension::socket("echo", &format!("{addr} async full"))),
+        )
+        .await
+        .unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let token = CancellationToken::new();
+        let server = tokio::spawn(serve_outbound(
+            listener,
+            move || {
+                let tx = tx.clone();
+                Scripted(
+                    Mutex::new(Some(Box::new(move |c: Session| {
+                        Box::pin(async move {
+                            c.answer().await?;
+                            let r = c.echo().await;
+                            let _ = tx.send(r.map_err(|e| e.is_hangup()));
+                            Ok(())
+                        })
+                            as Pin<Box<dyn Future<Output = librevox::Result<()>> + Send>>
+                    }))),
+                    false,
+                )
+            },
+            OutboundSettings::default(),
+            token.clone(),
+        ));
+        sim.place_call(CallSpec::new("echo").script(script));
+        let r = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        // Either the interrupted echo's completion or the hangup ends the wait.
+        assert!(matches!(r, Ok(()) | Err(true)), "{r:?}");
+        token.cancel();
+        server.await.unwrap().unwrap();
+    }
 }

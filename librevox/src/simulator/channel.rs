@@ -82,6 +82,28 @@ const KNOWN_APPS: &[&str] = &[
     "socket",
     "info",
     "event",
+    // mod_dptools applications whose media or signalling effect is not
+    // modelled: they run (EXECUTE / EXECUTE_COMPLETE) and return at once,
+    // except the ones that hold the call until it ends (see `run_app`).
+    "att_xfer",
+    "bind_meta_app",
+    "unbind_meta_app",
+    "deflect",
+    "redirect",
+    "respond",
+    "gentones",
+    "say",
+    "speak",
+    "phrase",
+    "send_dtmf",
+    "record_session",
+    "stop_record_session",
+    "ring_ready",
+    "limit",
+    "echo",
+    "conference",
+    "eavesdrop",
+    "intercept",
 ];
 
 /// Q.850 code of a hangup cause.
@@ -1592,6 +1614,12 @@ impl Runner {
             }
             "socket" => {
                 self.socket(data).await;
+                None
+            }
+            // These hold the call until it ends (or, nested, until a queued
+            // message runs), as on a real switch.
+            "echo" | "conference" | "eavesdrop" | "intercept" => {
+                let _ = self.wait(None, nested, false).await;
                 None
             }
             _ => None,
