@@ -7,6 +7,11 @@
 //! ```sh
 //! cargo run --example custom_app
 //! ```
+//!
+//! Against a real FreeSWITCH: the `#[app]` helpers work on any outbound
+//! `Session` (and on `CommandSocket::channel(uuid)`); serve `Bank` with
+//! `librevox::start!(Bank(port = 8084))` and route a dialplan extension to
+//! it with `socket <this-host>:8084 async full`.
 
 use std::time::Duration;
 
