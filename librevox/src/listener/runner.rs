@@ -40,6 +40,7 @@ pub struct Runner {
     starters: Vec<(String, Starter)>,
     shutdown: CancellationToken,
     signals: bool,
+    logging: Option<LogOptions>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -66,7 +67,23 @@ impl Runner {
             starters: Vec::new(),
             shutdown: CancellationToken::new(),
             signals: true,
+            logging: Some(LogOptions::default()),
         }
+    }
+
+    /// Log with these options (file, level) when the runner starts. By
+    /// default it installs [`init_logging`]'s subscriber with default options
+    /// (standard error, `RUST_LOG` or `info`), unless the program installed a
+    /// `tracing` subscriber of its own first.
+    pub fn logging(mut self, options: LogOptions) -> Runner {
+        self.logging = Some(options);
+        self
+    }
+
+    /// Do not install a `tracing` subscriber.
+    pub fn without_logging(mut self) -> Runner {
+        self.logging = None;
+        self
     }
 
     /// Do not install the Ctrl-C / SIGTERM handlers (stop only through
@@ -119,6 +136,9 @@ impl Runner {
     /// Runs every listener until shutdown. Returns the first error a listener
     /// stopped with (an outbound port that cannot be bound, for example).
     pub async fn run(self) -> Result<()> {
+        if let Some(options) = &self.logging {
+            init_logging(options)?;
+        }
         let token = self.shutdown.clone();
         if self.signals {
             let t = token.clone();
