@@ -3,5 +3,7 @@
 
 mod support;
 
+mod dsl;
 mod inbound;
 mod outbound;
+mod shutdown;

@@ -658,3 +658,83 @@ async fn an_application_started_after_the_hangup_fails_at_once() {
     );
     rig.stop().await;
 }
+
+// ----- a sync ("static") socket -----
+
+struct SyncIvr {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound]
+impl SyncIvr {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        let _ = self.seen.send(format!(
+            "mode {}",
+            call.header("Socket-Mode").unwrap_or_default()
+        ));
+        call.application("answer", "").await?;
+        let r = call.application("playback", "endless.wav").await;
+        let _ = self.seen.send(format!("playback: {}", outcome(&r)));
+        r.map(|_| ())
+    }
+
+    #[event(channel_hangup)]
+    async fn gone(&self) {
+        let _ = self.seen.send("hangup hook".to_owned());
+    }
+}
+
+#[tokio::test]
+async fn a_call_on_a_sync_socket_ends_after_the_hangup() {
+    // Without `async`, FreeSWITCH sends no CHANNEL_HANGUP_COMPLETE while the
+    // socket is open (§5.5): the linger notice is the end of the call.
+    let (logs, _guard) = Logs::capture();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut cfg = config(29).extension(librevox::simulator::Extension::socket(
+        "sync",
+        &format!("127.0.0.1:{port} full"),
+    ));
+    cfg.file_durations
+        .insert("endless.wav".to_owned(), Duration::MAX);
+    let sim = simulator(cfg).await;
+    let (seen, mut rx) = recorder();
+    let token = CancellationToken::new();
+    let server = tokio::spawn(serve_outbound(
+        listener,
+        move || SyncIvr { seen: seen.clone() },
+        OutboundSettings {
+            session_grace: Duration::from_secs(30),
+            ..OutboundSettings::default()
+        },
+        token.clone(),
+    ));
+    let call = sim.place_call(CallSpec::new("sync").script(CallerScript {
+        hangup_during: Some(("playback".to_owned(), Duration::from_millis(30))),
+        ..CallerScript::default()
+    }));
+    assert_eq!(rx.next().await, "mode static");
+    let mut got = vec![rx.next().await, rx.next().await];
+    got.sort();
+    assert_eq!(got, ["hangup hook", "playback: hangup NORMAL_CLEARING"]);
+    sim.wait_event(T, |e| {
+        e.is("CHANNEL_DESTROY") && e.unique_id() == Some(call.uuid.as_str())
+    })
+    .await
+    .expect("the socket was released and the channel destroyed");
+    let rec = outbound_record(&sim, &call.uuid).unwrap();
+    assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
+    logs.wait_text(Level::INFO, "outbound session ended").await;
+    assert!(
+        logs.at(Level::ERROR).is_empty(),
+        "{:?}",
+        logs.at(Level::ERROR)
+    );
+    assert!(
+        logs.at(Level::WARN).is_empty(),
+        "{:?}",
+        logs.at(Level::WARN)
+    );
+    token.cancel();
+    within("the server to stop", server).await.unwrap().unwrap();
+}

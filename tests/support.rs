@@ -98,9 +98,52 @@ impl<S: tracing::Subscriber> Layer<S> for CaptureLayer {
     }
 }
 
+/// The process-wide subscriber: records nothing, but keeps every callsite
+/// "sometimes" interesting, so that a log line first reached on a thread
+/// without a capture is never cached as uninteresting for the threads that
+/// capture. Being installed first, it also keeps `start!` (which installs a
+/// subscriber unless one exists) from writing logs to standard error.
+struct Quiet;
+
+impl tracing::Subscriber for Quiet {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, _: &tracing::Event<'_>) {}
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Installs [`Quiet`] as the global subscriber (once).
+pub fn quiet_global_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(Quiet);
+    });
+}
+
 impl Logs {
     /// Starts capturing (DEBUG and above) on this thread.
     pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        quiet_global_logs();
         let store = Arc::new(LogStore::default());
         let (tx, rx) = watch::channel(0);
         *store.changed.lock().unwrap() = Some(tx);
@@ -181,6 +224,7 @@ pub fn recorder<T>() -> (mpsc::UnboundedSender<T>, Rx<T>) {
 
 /// A deterministic simulator on a fresh loopback port.
 pub async fn simulator(config: SimulatorConfig) -> Simulator {
+    quiet_global_logs();
     Simulator::start(config).await.expect("simulator starts")
 }
 
@@ -254,4 +298,9 @@ pub async fn inbound_with_packets(
 /// An extension `destination` whose `socket` application dials `port`.
 pub fn socket_extension(destination: &str, port: u16) -> Extension {
     Extension::socket(destination, &format!("127.0.0.1:{port} async full"))
+}
+
+/// `127.0.0.1:port`.
+pub fn loopback(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }

@@ -364,6 +364,15 @@ async fn setup(conn: &Connection, options: &OutboundOptions) -> Result<Event> {
     Ok(data)
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs a session over an established connection (also used by tests with
 /// in-memory sockets).
 async fn run_session<L: OutboundListener>(
@@ -382,6 +391,10 @@ async fn run_session<L: OutboundListener>(
             })
         }
     };
+    // A sync ("static") socket is served by the channel's own thread:
+    // CHANNEL_HANGUP_COMPLETE is produced only after the socket is gone, so
+    // there the disconnect-notice (linger) alone marks the end of the call.
+    let sync = data.header("Socket-Mode") == Some("static");
     let session = Session::new(conn.clone(), data, options.event_lock);
     let span = info_span!("session", uuid = %session.uuid());
     async move {
@@ -401,6 +414,10 @@ async fn run_session<L: OutboundListener>(
             }
             .in_current_span(),
         );
+        // If this session is cancelled (the server's shutdown grace ran
+        // out), `session_initiated` goes too: it holds the connection, which
+        // closes only when its last handle is dropped.
+        let _cancel_main = AbortOnDrop(main.abort_handle());
         let h = handler.clone();
         let s = session.clone();
         let mut dispatcher = Dispatcher::new(
@@ -415,7 +432,8 @@ async fn run_session<L: OutboundListener>(
         let mut hangup_complete = false;
         let mut main_result = None;
         // The latch: both the disconnect-notice and CHANNEL_HANGUP_COMPLETE,
-        // in either order, or the end of the connection.
+        // in either order (on a sync socket the notice alone), or the end of
+        // the connection.
         while !(notice_seen && hangup_complete) {
             let msg = tokio::select! {
                 m = events.recv() => m,
@@ -445,6 +463,11 @@ async fn run_session<L: OutboundListener>(
                 Some(Message::DisconnectNotice(n)) => {
                     debug!(linger = n.is_linger(), "disconnect-notice");
                     notice_seen = true;
+                    if sync {
+                        // Everything of the call came before the notice.
+                        session.mark_ended();
+                        hangup_complete = true;
+                    }
                 }
                 Some(other) => debug!(?other, "frame on an outbound session"),
                 None => break,
