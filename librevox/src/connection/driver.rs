@@ -56,6 +56,11 @@ pub(crate) struct Driver<T> {
     apps: HashMap<String, AppEntry>,
     /// Channels seen hanging up: when their grace ends, and the cause.
     hangups: HashMap<String, (Instant, Option<String>)>,
+    /// The grace deadlines of `hangups` in the order they end (each is "now
+    /// plus the grace", so pushing keeps the order). An entry whose channel
+    /// is gone or has a later deadline is stale and skipped. This keeps the
+    /// loop's "next deadline" O(1): an inbound socket sees every hangup.
+    hangup_order: VecDeque<(Instant, String)>,
     events: mpsc::Sender<Message>,
     /// Events waiting for room in `events` (backpressure policy only).
     parked: VecDeque<Message>,
@@ -89,6 +94,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             jobs: HashMap::new(),
             apps: HashMap::new(),
             hangups: HashMap::new(),
+            hangup_order: VecDeque::new(),
             events,
             parked: VecDeque::new(),
             park_limit: config.max_backlog.max(1),
@@ -152,7 +158,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     limit: self.park_limit,
                 });
             }
-            let next_hangup = self.hangups.values().map(|(at, _)| *at).min();
+            let next_hangup = self.next_hangup();
             let exit_deadline = self.exit_deadline;
             let may_read = self.may_read();
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
@@ -236,7 +242,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             if let Some(ch) = &app.channel {
                 // A channel already hung up: give this wait the grace too.
                 if let Some((at, _)) = self.hangups.get_mut(ch) {
-                    *at = (*at).max(Instant::now() + self.hangup_grace);
+                    let later = Instant::now() + self.hangup_grace;
+                    if later > *at {
+                        *at = later;
+                        self.hangup_order.push_back((later, ch.clone()));
+                    }
                 }
             }
             self.apps.insert(
@@ -328,23 +338,48 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
 
     fn mark_hangup(&mut self, uuid: &str, cause: Option<String>) {
         let at = Instant::now() + self.hangup_grace;
-        let entry = self.hangups.entry(uuid.to_owned()).or_insert((at, None));
+        let entry = match self.hangups.get_mut(uuid) {
+            Some(entry) => entry,
+            None => {
+                self.hangup_order.push_back((at, uuid.to_owned()));
+                self.hangups.entry(uuid.to_owned()).or_insert((at, None))
+            }
+        };
         if cause.is_some() {
             entry.1 = cause;
         }
     }
 
+    /// The grace deadline of `uuid` if `at` is still its current one.
+    fn is_current(&self, at: Instant, uuid: &str) -> bool {
+        self.hangups.get(uuid).is_some_and(|(cur, _)| *cur == at)
+    }
+
+    /// The earliest pending grace deadline (dropping stale queue entries).
+    fn next_hangup(&mut self) -> Option<Instant> {
+        while let Some((at, uuid)) = self.hangup_order.front() {
+            if self.is_current(*at, uuid) {
+                return Some(*at);
+            }
+            self.hangup_order.pop_front();
+        }
+        None
+    }
+
     fn expire_hangups(&mut self) {
         let now = Instant::now();
-        let expired: Vec<(String, Option<String>)> = self
-            .hangups
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(uuid, (_, cause))| (uuid.clone(), cause.clone()))
-            .collect();
-        for (uuid, cause) in expired {
-            self.hangups.remove(&uuid);
-            self.fail_apps_of(&uuid, cause);
+        while let Some((at, _)) = self.hangup_order.front() {
+            if *at > now {
+                break;
+            }
+            let Some((at, uuid)) = self.hangup_order.pop_front() else {
+                break;
+            };
+            if self.is_current(at, &uuid) {
+                if let Some((_, cause)) = self.hangups.remove(&uuid) {
+                    self.fail_apps_of(&uuid, cause);
+                }
+            }
         }
     }
 
