@@ -98,6 +98,7 @@ impl std::str::FromStr for EventFormat {
 struct Span {
     name_start: u32,
     name_end: u32,
+    value_start: u32,
     value_end: u32,
 }
 
@@ -164,6 +165,7 @@ impl Event {
         self.spans.push(Span {
             name_start,
             name_end,
+            value_start: name_end,
             value_end: self.text.len() as u32,
         });
     }
@@ -232,8 +234,20 @@ impl Event {
         &self.text[s.name_start as usize..s.name_end as usize]
     }
 
+    /// True when the span's name is exactly `name`. Lengths, then the
+    /// first and last bytes, are compared before the rest: that rejects
+    /// nearly every other header without a call to `memcmp`.
+    #[inline]
+    fn name_is(&self, s: &Span, name: &[u8]) -> bool {
+        let own = &self.text.as_bytes()[s.name_start as usize..s.name_end as usize];
+        own.len() == name.len()
+            && own.first() == name.first()
+            && own.last() == name.last()
+            && own == name
+    }
+
     fn value_of(&self, s: &Span) -> &str {
-        &self.text[s.name_end as usize..s.value_end as usize]
+        &self.text[s.value_start as usize..s.value_end as usize]
     }
 
     /// All headers in order, values decoded.
@@ -255,9 +269,10 @@ impl Event {
 
     /// The first header with exactly this name.
     pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.as_bytes();
         self.spans
             .iter()
-            .find(|s| self.name_of(s) == name)
+            .find(|s| self.name_is(s, name))
             .map(|s| self.value_of(s))
     }
 
@@ -274,7 +289,7 @@ impl Event {
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.spans
             .iter()
-            .filter(move |s| self.name_of(s) == name)
+            .filter(move |s| self.name_is(s, name.as_bytes()))
             .map(move |s| self.value_of(s))
     }
 
@@ -354,12 +369,16 @@ impl Event {
 
     /// A channel variable: the header `variable_<name>`.
     pub fn variable(&self, name: &str) -> Option<&str> {
+        const PREFIX: &[u8] = b"variable_";
+        let (name, len) = (name.as_bytes(), PREFIX.len() + name.len());
+        let text = self.text.as_bytes();
         self.spans
             .iter()
             .find(|s| {
-                self.name_of(s)
-                    .strip_prefix("variable_")
-                    .is_some_and(|n| n == name)
+                (s.name_end - s.name_start) as usize == len && {
+                    let n = &text[s.name_start as usize..s.name_end as usize];
+                    n[..PREFIX.len()] == *PREFIX && n[PREFIX.len()..] == *name
+                }
             })
             .map(|s| self.value_of(s))
     }
@@ -521,43 +540,58 @@ impl Builder {
         }
     }
 
+    /// Parses header lines: the block is copied whole, then each line's
+    /// name and value are located in the copy, and values holding a `%` are
+    /// decoded in place (decoding only shrinks them). The bytes between
+    /// spans (`: `, line ends, what decoding freed) are never read.
     fn parse_header_lines(&mut self, block: &[u8], decode: bool) {
+        let base = self.buf.len();
+        self.buf.extend_from_slice(block);
+        let len = block.len();
+        // The next `%` at or after some point; values before it need no
+        // decoding. A few per event, so this search runs ahead of the lines.
+        let mut pct = if decode {
+            memchr::memchr(b'%', block)
+        } else {
+            None
+        };
         let mut start = 0;
-        while start < block.len() {
-            let end = memchr::memchr(b'\n', &block[start..])
-                .map(|i| start + i)
-                .unwrap_or(block.len());
-            let mut line = &block[start..end];
-            if let Some(stripped) = line.strip_suffix(b"\r") {
-                line = stripped;
+        while start < len {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(len, |i| start + i);
+            let mut line_end = end;
+            if line_end > start && block[line_end - 1] == b'\r' {
+                line_end -= 1;
             }
-            if let Some(colon) = memchr::memchr(b':', line) {
-                let name = &line[..colon];
-                let mut value = &line[colon + 1..];
-                while let [b' ' | b'\t', rest @ ..] = value {
-                    value = rest;
+            if let Some(colon) = memchr::memchr(b':', &block[start..line_end]) {
+                let mut vstart = start + colon + 1;
+                while vstart < line_end && matches!(block[vstart], b' ' | b'\t') {
+                    vstart += 1;
                 }
-                self.push(name, value, decode);
+                let encoded = match pct {
+                    Some(p) if p < vstart => {
+                        // That `%` was in a name or a line without a colon.
+                        pct = memchr::memchr(b'%', &block[vstart..]).map(|i| vstart + i);
+                        pct.is_some_and(|p| p < line_end)
+                    }
+                    Some(p) => p < line_end,
+                    None => false,
+                };
+                let value_end = if encoded {
+                    let end = decode_in_place(&mut self.buf, base + vstart, base + line_end);
+                    pct = memchr::memchr(b'%', &block[line_end..]).map(|i| line_end + i);
+                    end
+                } else {
+                    base + line_end
+                };
+                self.spans.push(Span {
+                    name_start: (base + start) as u32,
+                    name_end: (base + start + colon) as u32,
+                    value_start: (base + vstart) as u32,
+                    value_end: value_end as u32,
+                });
             }
             start = end + 1;
         }
-    }
-
-    fn push(&mut self, name: &[u8], value: &[u8], decode: bool) {
-        let name_start = self.buf.len() as u32;
-        self.buf.extend_from_slice(name);
-        let name_end = self.buf.len() as u32;
-        if decode && memchr::memchr(b'%', value).is_some() {
-            let decoded: Cow<'_, [u8]> = percent_encoding::percent_decode(value).into();
-            self.buf.extend_from_slice(&decoded);
-        } else {
-            self.buf.extend_from_slice(value);
-        }
-        self.spans.push(Span {
-            name_start,
-            name_end,
-            value_end: self.buf.len() as u32,
-        });
     }
 
     fn finish(self) -> Event {
@@ -576,13 +610,61 @@ impl Builder {
                     let name =
                         String::from_utf8_lossy(&buf[s.name_start as usize..s.name_end as usize]);
                     let value =
-                        String::from_utf8_lossy(&buf[s.name_end as usize..s.value_end as usize]);
+                        String::from_utf8_lossy(&buf[s.value_start as usize..s.value_end as usize]);
                     event.push_header(&name, &value);
                 }
                 event
             }
         }
     }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes `buf[start..end]` in place and returns where the decoded
+/// value ends: `%` and two hex digits become that byte; any other `%` stays
+/// as it is (the rules of `percent_encoding::percent_decode`). The bytes
+/// freed at the end become spaces, so the buffer stays UTF-8 wherever the
+/// input was.
+fn decode_in_place(buf: &mut [u8], start: usize, end: usize) -> usize {
+    let mut read = start;
+    let mut write = start;
+    while let Some(p) = memchr::memchr(b'%', &buf[read..end]).map(|i| read + i) {
+        buf.copy_within(read..p, write);
+        write += p - read;
+        let hi = buf
+            .get(p + 1)
+            .filter(|_| p + 1 < end)
+            .copied()
+            .and_then(hex_value);
+        let lo = buf
+            .get(p + 2)
+            .filter(|_| p + 2 < end)
+            .copied()
+            .and_then(hex_value);
+        match (hi, lo) {
+            (Some(hi), Some(lo)) => {
+                buf[write] = hi << 4 | lo;
+                read = p + 3;
+            }
+            _ => {
+                buf[write] = b'%';
+                read = p + 1;
+            }
+        }
+        write += 1;
+    }
+    buf.copy_within(read..end, write);
+    write += end - read;
+    buf[write..end].fill(b' ');
+    write
 }
 
 // ----- JSON -----
@@ -671,5 +753,87 @@ impl<'de> serde::Deserialize<'de> for JsonEvent {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decoded(value: &[u8]) -> Vec<u8> {
+        let mut buf = b"X: ".to_vec();
+        buf.extend_from_slice(value);
+        buf.extend_from_slice(b"\n");
+        let end = decode_in_place(&mut buf, 3, 3 + value.len());
+        buf[3..end].to_vec()
+    }
+
+    #[test]
+    fn in_place_decoding_follows_percent_encoding() {
+        for v in [
+            &b"plain"[..],
+            b"%2BOK%0A",
+            b"%",
+            b"%4",
+            b"%zz%41",
+            b"100%",
+            b"a%%41b",
+            b"%e2%82%ac",
+        ] {
+            let want: Vec<u8> = percent_encoding::percent_decode(v).collect();
+            assert_eq!(decoded(v), want, "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn in_place_decoding_matches_percent_decode(v in proptest::collection::vec(
+            prop_oneof![Just(b'%'), Just(b'4'), Just(b'1'), Just(b'f'), Just(b'G'), any::<u8>()],
+            0..40,
+        )) {
+            let want: Vec<u8> = percent_encoding::percent_decode(&v).collect();
+            prop_assert_eq!(decoded(&v), want);
+        }
+
+        #[test]
+        fn plain_parse_matches_line_by_line_decoding(lines in proptest::collection::vec(
+            ("[A-Za-z_-]{0,12}", proptest::collection::vec(
+                prop_oneof![Just(b'%'), Just(b':'), Just(b' '), Just(b'\r'), Just(b'A'), Just(b'7'), any::<u8>()],
+                0..24,
+            )),
+            0..12,
+        )) {
+            let mut block = Vec::new();
+            let mut want = Vec::new();
+            for (name, value) in &lines {
+                let value: Vec<u8> = value.iter().copied().filter(|b| *b != b'\n').collect();
+                block.extend_from_slice(name.as_bytes());
+                block.extend_from_slice(b": ");
+                block.extend_from_slice(&value);
+                block.push(b'\n');
+            }
+            // The reference: the straightforward line-by-line reading.
+            for line in block.split(|b| *b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if let Some(colon) = line.iter().position(|b| *b == b':') {
+                    let mut value = &line[colon + 1..];
+                    while let [b' ' | b'\t', rest @ ..] = value {
+                        value = rest;
+                    }
+                    let value: Vec<u8> = percent_encoding::percent_decode(value).collect();
+                    want.push((
+                        String::from_utf8_lossy(&line[..colon]).into_owned(),
+                        String::from_utf8_lossy(&value).into_owned(),
+                    ));
+                }
+            }
+            let event = Event::parse_encoded_block(&block);
+            let got: Vec<(String, String)> = event
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }
