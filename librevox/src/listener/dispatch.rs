@@ -11,6 +11,7 @@
 //! on with the next event.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -108,13 +109,16 @@ impl Dispatcher {
     /// Hands `event` to its channel's worker, waiting if that channel's
     /// mailbox is full.
     pub async fn dispatch(&mut self, event: Event) {
+        // The key is looked up borrowed; it is copied only for a new channel
+        // and for the channel's last event.
         let key = if self.serial {
-            String::new()
+            ""
         } else {
-            event.unique_id().unwrap_or_default().to_owned()
+            event.unique_id().unwrap_or_default()
         };
-        let last = matches!(event.name(), Some("CHANNEL_DESTROY"));
-        if !self.mailboxes.contains_key(&key) {
+        let last = (!key.is_empty() && matches!(event.name(), Some("CHANNEL_DESTROY")))
+            .then(|| key.to_owned());
+        if !self.mailboxes.contains_key(key) {
             if self.mailboxes.len() >= 256 {
                 self.sweep();
             }
@@ -123,15 +127,20 @@ impl Dispatcher {
             self.workers
                 .spawn(worker(rx, self.handler.clone(), in_flight.clone()));
             self.mailboxes
-                .insert(key.clone(), Mailbox { tx, in_flight });
+                .insert(key.to_owned(), Mailbox { tx, in_flight });
         }
-        if let Some(mb) = self.mailboxes.get(&key) {
+        if let Some(mb) = self.mailboxes.get(key) {
             mb.in_flight.fetch_add(1, Ordering::AcqRel);
-            if mb.tx.send(event).await.is_err() {
+            let sent = match mb.tx.try_send(event) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(event)) => mb.tx.send(event).await.is_ok(),
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            };
+            if !sent {
                 mb.in_flight.fetch_sub(1, Ordering::AcqRel);
             }
         }
-        if last && !key.is_empty() {
+        if let Some(key) = last {
             // The channel's last event: its worker ends after handling it.
             self.mailboxes.remove(&key);
         }
@@ -152,12 +161,57 @@ impl Dispatcher {
     }
 }
 
+/// Wraps a handler's (already boxed) future so that a panic while polling
+/// it becomes an `Err`, without boxing it again.
+struct CatchUnwindBoxed(BoxFuture);
+
+impl Future for CatchUnwindBoxed {
+    type Output = Result<(), Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(move || fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// The event's name, kept for the panic log without allocating (names up to
+/// 48 bytes, which covers every name FreeSWITCH defines).
+enum LogName {
+    Inline([u8; 48], usize),
+    Heap(String),
+}
+
+impl LogName {
+    fn of(event: &Event) -> LogName {
+        let name = event.name().unwrap_or("");
+        let mut buf = [0u8; 48];
+        match buf.get_mut(..name.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(name.as_bytes());
+                LogName::Inline(buf, name.len())
+            }
+            None => LogName::Heap(name.to_owned()),
+        }
+    }
+
+    fn as_str(&self) -> Cow<'_, str> {
+        match self {
+            LogName::Inline(buf, len) => String::from_utf8_lossy(&buf[..*len]),
+            LogName::Heap(s) => Cow::Borrowed(s),
+        }
+    }
+}
+
 async fn worker(mut rx: mpsc::Receiver<Event>, handler: Handler, in_flight: Arc<AtomicUsize>) {
     while let Some(event) = rx.recv().await {
-        let name = event.name().unwrap_or("").to_owned();
-        if let Err(panic) = CatchUnwind(Box::pin(handler(event))).await {
+        let name = LogName::of(&event);
+        if let Err(panic) = CatchUnwindBoxed(handler(event)).await {
             error!(
-                event = %name,
+                event = %name.as_str(),
                 panic = %panic_text(panic.as_ref()),
                 "an event hook panicked; the connection goes on"
             );
