@@ -761,3 +761,53 @@ async fn a_stopped_switch_frees_its_port_at_once() {
         second.shutdown().await;
     }
 }
+
+// ----- shutdown while a hook runs -----
+
+struct Busy {
+    gate: Arc<Notify>,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[inbound(events = ["CHANNEL_EXECUTE"])]
+impl Busy {
+    #[event(channel_execute)]
+    async fn work(&self, ctx: &Inbound) {
+        let _ = self.seen.send("hook started".to_owned());
+        self.gate.notified().await;
+        // Still connected: the hook finishes its work before `exit`.
+        let r = ctx.api("echo last-words").await;
+        let _ = self.seen.send(match r {
+            Ok(r) => format!("hook api {}", r.text()),
+            Err(e) => format!("hook api failed: {e}"),
+        });
+    }
+}
+
+#[tokio::test]
+async fn on_shutdown_running_hooks_finish_before_exit() {
+    let sim = simulator(config(11)).await;
+    let gate = Arc::new(Notify::new());
+    let (seen, mut rx) = recorder();
+    let (token, task) = spawn_inbound(
+        Busy {
+            gate: gate.clone(),
+            seen,
+        },
+        &sim,
+    );
+    inbound_with_packets(&sim, 0, 2).await;
+    sim.fire_event("CHANNEL_EXECUTE", &[("Unique-ID", "b")], None);
+    assert_eq!(rx.next().await, "hook started");
+    token.cancel();
+    gate.notify_one();
+    assert_eq!(rx.next().await, "hook api last-words");
+    within("the listener to stop", task).await.unwrap().unwrap();
+    let rec = inbound_records(&sim).remove(0);
+    let received = texts(&rec.received);
+    assert_eq!(
+        received[2..],
+        ["api echo last-words\n\n", "exit\n\n"],
+        "the hook's api call, then exit"
+    );
+}

@@ -294,15 +294,16 @@ async fn serve<L: InboundListener>(
             None => break Ended::Lost(ctx.conn.closed().await),
         }
     };
-    if matches!(ended, Ended::Shutdown) {
-        // Say goodbye so FreeSWITCH frees the socket at once.
-        let _ = tokio::time::timeout(settings.shutdown_grace, ctx.conn.exit()).await;
-    }
+    // Running hooks finish first: they may still use the connection.
     if tokio::time::timeout(settings.shutdown_grace, dispatcher.finish())
         .await
         .is_err()
     {
         warn!("event hooks still running after the shutdown grace period; abandoning them");
+    }
+    if matches!(ended, Ended::Shutdown) {
+        // Say goodbye so FreeSWITCH frees the socket at once.
+        let _ = tokio::time::timeout(settings.shutdown_grace, ctx.conn.exit()).await;
     }
     ended
 }
