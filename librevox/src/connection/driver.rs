@@ -21,7 +21,11 @@ use super::{ConnectionConfig, OverflowPolicy, Reply, Request};
 use crate::error::{Error, Result};
 use crate::protocol::{EslCodec, Event, Message};
 
-const READ_CHUNK: usize = 64 * 1024;
+/// Read buffer sizes: a connection starts small (an idle outbound call
+/// holds little) and doubles its reads while they come back full (an
+/// inbound socket under load reads in large chunks).
+const MIN_READ_CHUNK: usize = 8 * 1024;
+const MAX_READ_CHUNK: usize = 256 * 1024;
 
 enum Step {
     Request(Option<Request>),
@@ -48,6 +52,8 @@ pub(crate) struct Driver<T> {
     writer: WriteHalf<T>,
     codec: EslCodec,
     rbuf: BytesMut,
+    /// The next read's size (adaptive, see `MIN_READ_CHUNK`).
+    read_chunk: usize,
     wbuf: BytesMut,
     requests: mpsc::Receiver<Request>,
     handles_alive: bool,
@@ -86,7 +92,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             reader,
             writer,
             codec: EslCodec::new(config.limits),
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            rbuf: BytesMut::new(),
+            read_chunk: MIN_READ_CHUNK,
             wbuf: BytesMut::new(),
             requests,
             handles_alive: true,
@@ -161,9 +168,14 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             let next_hangup = self.next_hangup();
             let exit_deadline = self.exit_deadline;
             let may_read = self.may_read();
-            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
-                self.rbuf.reserve(READ_CHUNK);
+            if self.rbuf.is_empty() && self.rbuf.capacity() > 2 * self.read_chunk {
+                // Everything read was consumed: let a large buffer go.
+                self.rbuf = BytesMut::new();
             }
+            if self.rbuf.capacity() - self.rbuf.len() < self.read_chunk / 4 {
+                self.rbuf.reserve(self.read_chunk);
+            }
+            let spare = self.rbuf.capacity() - self.rbuf.len();
             let step = tokio::select! {
                 req = self.requests.recv(), if self.handles_alive => Step::Request(req),
                 res = self.writer.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => Step::Wrote(res),
@@ -198,7 +210,13 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     }
                 }
                 Step::Read(res) => {
-                    if res? == 0 {
+                    let n = res?;
+                    if n == spare {
+                        self.read_chunk = (self.read_chunk * 2).min(MAX_READ_CHUNK);
+                    } else if n < self.read_chunk / 8 {
+                        self.read_chunk = (self.read_chunk / 2).max(MIN_READ_CHUNK);
+                    }
+                    if n == 0 {
                         let eof = Error::closed("FreeSWITCH closed the connection");
                         return match self.codec.decode_eof(&mut self.rbuf)? {
                             Some(frame) => {
@@ -233,11 +251,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             return;
         }
         trace!(command = %describe, len = bytes.len(), "sending command");
-        if let Some((uuid, tx)) = job {
+        if let Some((uuid, tx)) = job.map(|j| *j) {
             prune(&mut self.jobs, |tx| tx.is_closed());
             self.jobs.insert(uuid, tx);
         }
-        if let Some(app) = app {
+        if let Some(app) = app.map(|a| *a) {
             prune(&mut self.apps, |e| e.tx.is_closed());
             if let Some(ch) = &app.channel {
                 // A channel already hung up: give this wait the grace too.

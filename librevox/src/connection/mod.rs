@@ -131,13 +131,16 @@ pub(crate) struct AppWait {
     pub(crate) tx: oneshot::Sender<Result<Event>>,
 }
 
+/// A command for the driver. The rare parts are boxed: every connection
+/// keeps a block of 32 requests of the channel alive, so their size is
+/// memory per connection.
 pub(crate) enum Request {
     Send {
         bytes: Bytes,
         describe: String,
         reply: oneshot::Sender<Result<Reply>>,
-        job: Option<(String, oneshot::Sender<Result<Event>>)>,
-        app: Option<AppWait>,
+        job: Option<Box<(String, oneshot::Sender<Result<Event>>)>>,
+        app: Option<Box<AppWait>>,
     },
 }
 
@@ -300,8 +303,8 @@ impl Connection {
             bytes,
             describe: cmd.describe(),
             reply: tx,
-            job,
-            app,
+            job: job.map(Box::new),
+            app: app.map(Box::new),
         };
         let deadline = self.reply_deadline();
         let send_and_wait = async {

@@ -423,7 +423,7 @@ impl Event {
             Some(i) => (i, i + 2),
             None => (payload.len(), payload.len()),
         };
-        let mut builder = Builder::with_capacity(head_end, 128);
+        let mut builder = Builder::with_capacity(head_end, head_end / 32 + 8);
         builder.parse_header_lines(&payload[..head_end], true);
         let mut event = builder.finish();
         // The serializer's own Content-Length comes last; anything earlier with
@@ -454,7 +454,7 @@ impl Event {
     /// Parses a header block whose values are percent-encoded (the outbound
     /// `connect` reply), without any body handling.
     pub(crate) fn parse_encoded_block(block: &[u8]) -> Event {
-        let mut builder = Builder::with_capacity(block.len(), 128);
+        let mut builder = Builder::with_capacity(block.len(), block.len() / 32 + 8);
         builder.parse_header_lines(block, true);
         builder.finish()
     }
