@@ -227,6 +227,10 @@ pub struct Call {
 }
 
 impl Call {
+    pub fn new(stats: Arc<OutboundStats>) -> Call {
+        Call { stats }
+    }
+
     async fn run(&self, session: &Session) -> librevox::Result<()> {
         let mut lat = [Duration::ZERO; 3];
         for (i, (app, arg)) in APPS.iter().enumerate() {

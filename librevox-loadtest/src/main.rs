@@ -61,6 +61,10 @@ struct Cli {
     /// Memory: calls per back-to-back run (three runs).
     #[arg(long, default_value_t = 100_000)]
     memory_calls: usize,
+    /// Only the library's inbound figure (no ceiling, no slow-consumer
+    /// checks): for profiling.
+    #[arg(long, hide = true)]
+    profile_inbound: bool,
     /// Repetitions of each throughput measurement (medians are reported).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -263,11 +267,18 @@ fn main() -> std::process::ExitCode {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = if std::env::var_os("LOADTEST_CURRENT_THREAD").is_some() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
     if let Some(Cmd::ServeOutbound) = cli.cmd {
         return match rt.block_on(memory::serve_child()) {
             Ok(()) => std::process::ExitCode::SUCCESS,
@@ -309,6 +320,29 @@ fn main() -> std::process::ExitCode {
     let warnings = count_warnings();
     machine();
     let mut report = Report::default();
+    if std::env::var_os("LOADTEST_SIZES").is_some() {
+        rt.block_on(async {
+            let (a, _b) = tokio::io::duplex(64);
+            let settings = librevox::OutboundSettings::default();
+            let stats = Arc::new(library::OutboundStats::default());
+            let fut =
+                librevox::listener::run_outbound_session(a, library::Call::new(stats), &settings);
+            println!(
+                "run_outbound_session future: {} bytes",
+                std::mem::size_of_val(&fut)
+            );
+            println!(
+                "Message: {} bytes",
+                std::mem::size_of::<librevox::Message>()
+            );
+            println!("Event: {} bytes", std::mem::size_of::<librevox::Event>());
+        });
+        return std::process::ExitCode::SUCCESS;
+    }
+    if cli.profile_inbound {
+        rt.block_on(profile_inbound(sizes.events));
+        return std::process::ExitCode::SUCCESS;
+    }
     rt.block_on(async {
         if runs(Workload::Inbound) {
             inbound(&sizes, &mut report).await;
@@ -502,6 +536,16 @@ async fn inbound(sizes: &Sizes, report: &mut Report) {
             },
             Some(handled + dropped == m as u64),
         );
+    }
+}
+
+async fn profile_inbound(n: usize) {
+    let cycle = Arc::new(frames::inbound_cycle(16));
+    let (addr, started) = blaster(&cycle, n).await;
+    let state = library::InboundState::new(n as u64, None);
+    library::inbound(addr, state.clone(), |_| {}, Duration::from_secs(300)).await;
+    if let (Some(end), Some(start)) = (state.end.get(), started.get()) {
+        println!("{:.0} events/s", n as f64 / (*end - *start).as_secs_f64());
     }
 }
 
