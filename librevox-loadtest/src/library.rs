@@ -217,6 +217,9 @@ pub struct OutboundStats {
     pub hangups: AtomicU64,
     /// Round trip of each application: sendmsg to CHANNEL_EXECUTE_COMPLETE.
     pub app_latency: Mutex<Vec<Duration>>,
+    /// Keep no latencies (the memory runs: 48 bytes per call would show as
+    /// growth).
+    pub no_latency: bool,
     /// The first error, for the report.
     pub first_error: OnceLock<String>,
 }
@@ -244,7 +247,9 @@ impl Call {
                 )));
             }
         }
-        self.stats.app_latency.lock().unwrap().extend(lat);
+        if !self.stats.no_latency {
+            self.stats.app_latency.lock().unwrap().extend(lat);
+        }
         Ok(())
     }
 }

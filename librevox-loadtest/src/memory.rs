@@ -34,7 +34,10 @@ pub async fn serve_child() -> std::io::Result<()> {
     let warnings = crate::count_warnings();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let stats = Arc::new(library::OutboundStats::default());
+    let stats = Arc::new(library::OutboundStats {
+        no_latency: true,
+        ..Default::default()
+    });
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(library::outbound_server(
         listener,
