@@ -852,3 +852,102 @@ fn the_blocking_command_socket_runs_commands() {
     socket.close().unwrap();
     server.join().unwrap();
 }
+
+#[tokio::test]
+async fn an_application_for_a_channel_that_ended_fails_at_once() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    peer.send(event(
+        &[
+            ("Event-Name", "CHANNEL_HANGUP_COMPLETE"),
+            ("Unique-ID", "gone"),
+            ("Hangup-Cause", "NORMAL_CLEARING"),
+        ],
+        None,
+    ))
+    .await;
+    // A round trip orders the event before the next command.
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("status").await });
+    peer.packet().await;
+    peer.send(api("UP")).await;
+    t.await.unwrap().unwrap();
+    let c = conn.clone();
+    let t = tokio::spawn(async move {
+        c.execute(SendMsg::execute("playback", "x.wav").uuid("gone"), None)
+            .await
+    });
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    // No completion is ever sent, and the default app timeout is hours.
+    match tokio::time::timeout(Duration::from_secs(5), t)
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        Err(Error::Hangup { uuid, cause }) => {
+            assert_eq!(uuid, "gone");
+            assert_eq!(cause.as_deref(), Some("NORMAL_CLEARING"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_completion_reporting_the_hangup_is_a_hangup_error() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let playback = tokio::spawn(async move {
+        c.execute(
+            SendMsg::execute("playback", "x.wav")
+                .uuid("ch")
+                .event_uuid("P"),
+            None,
+        )
+        .await
+    });
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    peer.send(event(
+        &[
+            ("Event-Name", "CHANNEL_EXECUTE_COMPLETE"),
+            ("Unique-ID", "ch"),
+            ("Answer-State", "hangup"),
+            ("Hangup-Cause", "ORIGINATOR_CANCEL"),
+            ("Application", "playback"),
+            ("Application-Response", "PLAYBACK%20ERROR"),
+            ("Application-UUID", "P"),
+        ],
+        None,
+    ))
+    .await;
+    match playback.await.unwrap() {
+        Err(Error::Hangup { uuid, cause }) => {
+            assert_eq!(uuid, "ch");
+            assert_eq!(cause.as_deref(), Some("ORIGINATOR_CANCEL"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The hangup application itself completes normally on a hung-up channel.
+    let c = conn.clone();
+    let hangup = tokio::spawn(async move {
+        c.execute(
+            SendMsg::execute("hangup", "").uuid("ch2").event_uuid("H"),
+            None,
+        )
+        .await
+    });
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    peer.send(event(
+        &[
+            ("Event-Name", "CHANNEL_EXECUTE_COMPLETE"),
+            ("Unique-ID", "ch2"),
+            ("Answer-State", "hangup"),
+            ("Application", "hangup"),
+            ("Application-UUID", "H"),
+        ],
+        None,
+    ))
+    .await;
+    assert!(hangup.await.unwrap().is_ok());
+}

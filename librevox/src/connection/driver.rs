@@ -37,6 +37,9 @@ enum Step {
     Nothing,
 }
 
+/// How many ended channels a connection remembers.
+const ENDED_MEMORY: usize = 4096;
+
 struct Pending {
     tx: oneshot::Sender<Result<Reply>>,
     describe: String,
@@ -67,6 +70,12 @@ pub(crate) struct Driver<T> {
     /// is gone or has a later deadline is stale and skipped. This keeps the
     /// loop's "next deadline" O(1): an inbound socket sees every hangup.
     hangup_order: VecDeque<(Instant, String)>,
+    /// Channels known to be gone (CHANNEL_HANGUP_COMPLETE seen, or their
+    /// hangup grace over), newest last, at most `ENDED_MEMORY`: an
+    /// application sent to one of them fails at once instead of waiting for
+    /// a completion that FreeSWITCH will never send.
+    ended: HashMap<String, Option<String>>,
+    ended_order: VecDeque<String>,
     events: mpsc::Sender<Message>,
     /// Events waiting for room in `events` (backpressure policy only).
     parked: VecDeque<Message>,
@@ -102,6 +111,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             apps: HashMap::new(),
             hangups: HashMap::new(),
             hangup_order: VecDeque::new(),
+            ended: HashMap::new(),
+            ended_order: VecDeque::new(),
             events,
             parked: VecDeque::new(),
             park_limit: config.max_backlog.max(1),
@@ -198,6 +209,13 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     // Every handle is gone: say goodbye, then wait for the close.
                     debug!("last connection handle dropped; sending exit");
                     self.handles_alive = false;
+                    // Expect the `+OK bye` like any reply, so it is not taken
+                    // for a stray one.
+                    let (tx, _) = oneshot::channel();
+                    self.pending.push_back(Pending {
+                        tx,
+                        describe: "exit".into(),
+                    });
                     self.wbuf.extend_from_slice(b"exit\n\n");
                     self.exit_deadline = Some(Instant::now() + Duration::from_secs(5));
                 }
@@ -257,23 +275,33 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
         if let Some(app) = app.map(|a| *a) {
             prune(&mut self.apps, |e| e.tx.is_closed());
-            if let Some(ch) = &app.channel {
-                // A channel already hung up: give this wait the grace too.
-                if let Some((at, _)) = self.hangups.get_mut(ch) {
-                    let later = Instant::now() + self.hangup_grace;
-                    if later > *at {
-                        *at = later;
-                        self.hangup_order.push_back((later, ch.clone()));
+            let gone = app
+                .channel
+                .as_deref()
+                .and_then(|ch| self.ended.get_key_value(ch))
+                .map(|(ch, cause)| (ch.clone(), cause.clone()));
+            if let Some((uuid, cause)) = gone {
+                // The channel is gone: no completion will come.
+                let _ = app.tx.send(Err(Error::Hangup { uuid, cause }));
+            } else {
+                if let Some(ch) = &app.channel {
+                    // A channel already hung up: give this wait the grace too.
+                    if let Some((at, _)) = self.hangups.get_mut(ch) {
+                        let later = Instant::now() + self.hangup_grace;
+                        if later > *at {
+                            *at = later;
+                            self.hangup_order.push_back((later, ch.clone()));
+                        }
                     }
                 }
+                self.apps.insert(
+                    app.event_uuid,
+                    AppEntry {
+                        channel: app.channel,
+                        tx: app.tx,
+                    },
+                );
             }
-            self.apps.insert(
-                app.event_uuid,
-                AppEntry {
-                    channel: app.channel,
-                    tx: app.tx,
-                },
-            );
         }
         self.pending.push_back(Pending {
             tx: reply,
@@ -347,7 +375,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 if let Some(uuid) = event.unique_id() {
                     let cause = event.hangup_cause().map(str::to_owned);
                     self.hangups.remove(uuid);
-                    self.fail_apps_of(uuid, cause);
+                    self.fail_apps_of(uuid, cause.clone());
+                    self.mark_ended(uuid, cause);
                 }
             }
             _ => {}
@@ -395,7 +424,19 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             };
             if self.is_current(at, &uuid) {
                 if let Some((_, cause)) = self.hangups.remove(&uuid) {
-                    self.fail_apps_of(&uuid, cause);
+                    self.fail_apps_of(&uuid, cause.clone());
+                    self.mark_ended(&uuid, cause);
+                }
+            }
+        }
+    }
+
+    fn mark_ended(&mut self, uuid: &str, cause: Option<String>) {
+        if self.ended.insert(uuid.to_owned(), cause).is_none() {
+            self.ended_order.push_back(uuid.to_owned());
+            if self.ended_order.len() > ENDED_MEMORY {
+                if let Some(old) = self.ended_order.pop_front() {
+                    self.ended.remove(&old);
                 }
             }
         }

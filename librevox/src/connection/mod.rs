@@ -424,7 +424,10 @@ impl Connection {
     /// returned (its `variable_*` headers carry results such as digits read).
     /// `channel` names the channel the application runs on, so that its hangup
     /// ends the wait with [`Error::Hangup`]; it defaults to the message's
-    /// target. The socket must receive the channel's events (outbound
+    /// target. A completion that reports the channel hung up
+    /// (`Answer-State: hangup`, e.g. a playback cut short) is
+    /// [`Error::Hangup`] too, except for the `hangup` application itself; so
+    /// is an application sent to a channel this connection saw end. The socket must receive the channel's events (outbound
     /// `myevents`, or an inbound subscription to CHANNEL_EXECUTE_COMPLETE).
     pub async fn execute(&self, msg: SendMsg, channel: Option<&str>) -> Result<Event> {
         let msg = match msg.event_uuid_value() {
@@ -433,10 +436,13 @@ impl Connection {
         };
         let event_uuid = msg.event_uuid_value().unwrap_or_default().to_owned();
         let channel = channel.or(msg.target()).map(str::to_owned);
+        let hangup_app = msg
+            .app_name()
+            .is_some_and(|a| a.eq_ignore_ascii_case("hangup"));
         let (tx, rx) = oneshot::channel();
         let wait = AppWait {
             event_uuid,
-            channel,
+            channel: channel.clone(),
             tx,
         };
         let cmd = msg.to_command();
@@ -452,6 +458,18 @@ impl Connection {
         }
         let deadline = self.timeout.unwrap_or(self.shared.config.app_timeout);
         match tokio::time::timeout(deadline, rx).await {
+            // Interrupted by the hangup, or run on a channel that had hung
+            // up: whatever the application reported, the call is gone.
+            Ok(Ok(Ok(done))) if !hangup_app && done.header("Answer-State") == Some("hangup") => {
+                Err(Error::Hangup {
+                    uuid: done
+                        .unique_id()
+                        .map(str::to_owned)
+                        .or(channel)
+                        .unwrap_or_default(),
+                    cause: done.hangup_cause().map(str::to_owned),
+                })
+            }
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(self.closed_error()),
             Err(_) => Err(Error::Timeout {

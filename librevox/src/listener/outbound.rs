@@ -139,13 +139,12 @@ impl Session {
         self.inner.ended.send_replace(true);
     }
 
-    fn hangup_error(&self, event: Option<&Event>) -> Error {
-        let cause = event
-            .and_then(|e| e.hangup_cause().map(str::to_owned))
-            .or_else(|| self.header("Hangup-Cause"));
+    /// The error for an application that cannot complete any more: the
+    /// cause from the latest channel data.
+    fn hangup_error(&self) -> Error {
         Error::Hangup {
             uuid: self.inner.uuid.clone(),
-            cause,
+            cause: self.header("Hangup-Cause"),
         }
     }
 
@@ -180,9 +179,6 @@ impl Session {
     /// Runs a `sendmsg` on this channel and waits for its completion; use it
     /// for `loops`, `async`, a custom `event-lock` and other headers.
     pub async fn execute(&self, msg: SendMsg) -> Result<Event> {
-        let hangup_app = msg
-            .app_name()
-            .is_some_and(|a| a.eq_ignore_ascii_case("hangup"));
         let mut ended = self.inner.ended.subscribe();
         let done = tokio::select! {
             // A completion that arrived before the end of the call wins:
@@ -191,15 +187,11 @@ impl Session {
             r = self.inner.conn.execute(msg, Some(&self.inner.uuid)) => r?,
             _ = ended.wait_for(|e| *e) => {
                 // Sent too late: FreeSWITCH drops it, no completion comes.
-                return Err(self.hangup_error(None));
+                return Err(self.hangup_error());
             }
         };
+        // (A completion saying the call hung up is already Error::Hangup.)
         self.update(&done);
-        if !hangup_app && done.header("Answer-State") == Some("hangup") {
-            // Interrupted by the hangup (or run on a hung-up channel): the
-            // channel is gone, whatever the application reported.
-            return Err(self.hangup_error(Some(&done)));
-        }
         Ok(done)
     }
 
