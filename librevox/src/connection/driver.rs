@@ -17,9 +17,9 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tracing::{debug, info, trace, warn};
 
-use super::{ConnectionConfig, OverflowPolicy, Reply, Request};
+use super::{ConnectionConfig, Incoming, OverflowPolicy, Reply, Request};
 use crate::error::{Error, Result};
-use crate::protocol::{EslCodec, Event, Message};
+use crate::protocol::{EslCodec, Event, Frame, Message};
 
 /// Read buffer sizes: a connection starts small (an idle outbound call
 /// holds little) and doubles its reads while they come back full (an
@@ -76,9 +76,9 @@ pub(crate) struct Driver<T> {
     /// a completion that FreeSWITCH will never send.
     ended: HashMap<String, Option<String>>,
     ended_order: VecDeque<String>,
-    events: mpsc::Sender<Message>,
+    events: mpsc::Sender<Incoming>,
     /// Events waiting for room in `events` (backpressure policy only).
-    parked: VecDeque<Message>,
+    parked: VecDeque<Incoming>,
     park_limit: usize,
     overflow: OverflowPolicy,
     hangup_grace: Duration,
@@ -92,7 +92,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         reader: ReadHalf<T>,
         writer: WriteHalf<T>,
         requests: mpsc::Receiver<Request>,
-        events: mpsc::Sender<Message>,
+        events: mpsc::Sender<Incoming>,
         closed: watch::Sender<Option<Error>>,
         dropped: Arc<AtomicU64>,
         config: &ConnectionConfig,
@@ -162,9 +162,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                             body_len = frame.body().len(),
                             "received frame"
                         );
-                        let msg = Message::from_frame(frame)?;
-                        if let Some(reason) = self.route(msg) {
-                            return Ok(reason);
+                        if let Some(frame) = self.pass_through(frame) {
+                            let msg = Message::from_frame(frame)?;
+                            if let Some(reason) = self.route(msg) {
+                                return Ok(reason);
+                            }
                         }
                     }
                     None => break,
@@ -317,7 +319,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             Message::ApiResponse(r) => self.resolve_reply(Reply::Api(r)),
             Message::Event(event) => {
                 self.observe_event(&event);
-                self.deliver(Message::Event(event));
+                self.deliver_message(Message::Event(event));
             }
             Message::DisconnectNotice(notice) => {
                 let closing = notice.is_closing();
@@ -332,12 +334,12 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                         notice.body.trim()
                     ))
                 });
-                self.deliver(Message::DisconnectNotice(notice));
+                self.deliver_message(Message::DisconnectNotice(notice));
                 if let Some(reason) = reason {
                     return Some(reason);
                 }
             }
-            other => self.deliver(other),
+            other => self.deliver_message(other),
         }
         None
     }
@@ -459,7 +461,40 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    fn deliver(&mut self, msg: Message) {
+    /// Plain events the driver has no use for go to the consumer unparsed:
+    /// the consumer's task parses them, so reading and parsing run on two
+    /// cores. The driver parses what it routes on: replies, notices, and the
+    /// events that resolve jobs and applications or end channels. Returns
+    /// the frame back when the driver must parse it itself.
+    fn pass_through(&mut self, frame: Frame) -> Option<Frame> {
+        if frame.content_type() != Some("text/event-plain") {
+            return Some(frame);
+        }
+        // FreeSWITCH writes `Event-Name` first; anything else (diverted
+        // events, client-built ones) is parsed here to be safe.
+        let body = frame.body();
+        let Some(rest) = body.strip_prefix(b"Event-Name: ") else {
+            return Some(frame);
+        };
+        let name = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+        let needed = match name {
+            b"CHANNEL_HANGUP" | b"CHANNEL_HANGUP_COMPLETE" => true,
+            b"BACKGROUND_JOB" => !self.jobs.is_empty(),
+            b"CHANNEL_EXECUTE_COMPLETE" => !self.apps.is_empty(),
+            _ => false,
+        };
+        if needed {
+            return Some(frame);
+        }
+        self.deliver(Incoming::Plain(frame));
+        None
+    }
+
+    fn deliver_message(&mut self, msg: Message) {
+        self.deliver(Incoming::Message(msg));
+    }
+
+    fn deliver(&mut self, msg: Incoming) {
         if !self.parked.is_empty() {
             self.park(msg);
             return;
@@ -473,7 +508,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    fn park(&mut self, msg: Message) {
+    fn park(&mut self, msg: Incoming) {
         match self.overflow {
             OverflowPolicy::Backpressure => self.parked.push_back(msg),
             OverflowPolicy::DropNewest => {

@@ -175,25 +175,54 @@ impl std::fmt::Debug for Connection {
 /// arrival order. It ends (`recv` returns `None`) when the connection closes.
 #[derive(Debug)]
 pub struct EventStream {
-    rx: mpsc::Receiver<Message>,
+    rx: mpsc::Receiver<Incoming>,
+    batch: Vec<Incoming>,
+}
+
+/// What the driver hands the event stream: a typed message, or a plain
+/// event frame the driver did not need to look into, parsed by the
+/// receiving task (so parsing runs beside the socket task, not in it).
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    Message(Message),
+    Plain(crate::protocol::Frame),
+}
+
+impl Incoming {
+    fn into_message(self) -> Message {
+        match self {
+            Incoming::Message(m) => m,
+            Incoming::Plain(frame) => match Event::parse_plain(frame.body()) {
+                Ok(event) => Message::Event(event),
+                Err(e) => {
+                    // One malformed event is not worth the connection: it is
+                    // logged and handed on raw, never dropped silently.
+                    tracing::warn!(error = %e, "an event that cannot be parsed; delivered as Message::Unknown");
+                    Message::Unknown(frame)
+                }
+            },
+        }
+    }
 }
 
 impl EventStream {
     /// The next message, or `None` once the connection is closed and every
     /// message was received.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.rx.recv().await
+        self.rx.recv().await.map(Incoming::into_message)
     }
 
     /// The next message if one is ready now.
     pub fn try_recv(&mut self) -> Option<Message> {
-        self.rx.try_recv().ok()
+        self.rx.try_recv().ok().map(Incoming::into_message)
     }
 
     /// Receives up to `limit` ready messages into `buf` (waiting for at least
     /// one); returns how many arrived, 0 when the stream ended.
     pub async fn recv_many(&mut self, buf: &mut Vec<Message>, limit: usize) -> usize {
-        self.rx.recv_many(buf, limit).await
+        let n = self.rx.recv_many(&mut self.batch, limit).await;
+        buf.extend(self.batch.drain(..).map(Incoming::into_message));
+        n
     }
 }
 
@@ -231,7 +260,13 @@ impl Connection {
             }),
             timeout: None,
         };
-        (conn, EventStream { rx: events_rx })
+        (
+            conn,
+            EventStream {
+                rx: events_rx,
+                batch: Vec::new(),
+            },
+        )
     }
 
     /// A handle to the same connection whose waits use `timeout` instead of

@@ -64,8 +64,13 @@ struct Mailbox {
     in_flight: Arc<AtomicUsize>,
 }
 
+/// Fewest channels before idle mailboxes are swept.
+const SWEEP_MIN: usize = 256;
+
 /// Routes events to per-channel workers.
 pub struct Dispatcher {
+    /// Map size at which idle mailboxes are swept next.
+    sweep_at: usize,
     handler: Handler,
     capacity: usize,
     serial: bool,
@@ -86,6 +91,7 @@ impl Dispatcher {
     /// A dispatcher calling `handler`, with mailboxes of `capacity` events.
     pub fn new(handler: Handler, capacity: usize) -> Dispatcher {
         Dispatcher {
+            sweep_at: SWEEP_MIN,
             handler,
             capacity: capacity.max(1),
             serial: false,
@@ -119,7 +125,7 @@ impl Dispatcher {
         let last = (!key.is_empty() && matches!(event.name(), Some("CHANNEL_DESTROY")))
             .then(|| key.to_owned());
         if !self.mailboxes.contains_key(key) {
-            if self.mailboxes.len() >= 256 {
+            if self.mailboxes.len() >= self.sweep_at {
                 self.sweep();
             }
             let (tx, rx) = mpsc::channel(self.capacity);
@@ -149,9 +155,13 @@ impl Dispatcher {
     }
 
     /// Drops the mailboxes of idle channels (their workers then end).
+    /// The next sweep happens when the map has doubled again (at least 256
+    /// channels), so sweeping stays amortised O(1) per event even when most
+    /// channels are busy.
     fn sweep(&mut self) {
         self.mailboxes
             .retain(|_, mb| mb.in_flight.load(Ordering::Acquire) > 0);
+        self.sweep_at = (self.mailboxes.len() * 2).max(SWEEP_MIN);
     }
 
     /// Stops accepting events and waits until every queued event was handled.

@@ -279,19 +279,28 @@ async fn serve<L: InboundListener>(
     if settings.serial {
         dispatcher = dispatcher.serial();
     }
-    let ended = loop {
-        let msg = tokio::select! {
+    // Events are taken in batches: one wake-up for many events.
+    let mut batch = Vec::with_capacity(64);
+    let ended = 'serve: loop {
+        let n = tokio::select! {
             _ = shutdown.cancelled() => break Ended::Shutdown,
-            m = events.recv() => m,
+            n = events.recv_many(&mut batch, 64) => n,
         };
-        match msg {
-            Some(Message::Event(event)) => dispatcher.dispatch(event).await,
-            Some(Message::DisconnectNotice(n)) => debug!(?n, "disconnect-notice"),
-            Some(Message::Log(line)) => {
-                debug!(level = line.level, text = %line.text.trim_end(), "FreeSWITCH log")
+        if n == 0 {
+            break Ended::Lost(ctx.conn.closed().await);
+        }
+        for msg in batch.drain(..) {
+            match msg {
+                Message::Event(event) => dispatcher.dispatch(event).await,
+                Message::DisconnectNotice(n) => debug!(?n, "disconnect-notice"),
+                Message::Log(line) => {
+                    debug!(level = line.level, text = %line.text.trim_end(), "FreeSWITCH log")
+                }
+                other => debug!(?other, "unexpected frame on an inbound listener"),
             }
-            Some(other) => debug!(?other, "unexpected frame on an inbound listener"),
-            None => break Ended::Lost(ctx.conn.closed().await),
+            if shutdown.is_cancelled() {
+                break 'serve Ended::Shutdown;
+            }
         }
     };
     // Running hooks finish first: they may still use the connection.
