@@ -24,7 +24,7 @@ use crate::protocol::{EslCodec, Event, Frame, Message};
 /// Read buffer sizes: a connection starts small (an idle outbound call
 /// holds little) and doubles its reads while they come back full (an
 /// inbound socket under load reads in large chunks).
-const MIN_READ_CHUNK: usize = 8 * 1024;
+const MIN_READ_CHUNK: usize = 2 * 1024;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 
 enum Step {
@@ -486,12 +486,12 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         if needed {
             return Some(frame);
         }
-        self.deliver(Incoming::Plain(frame));
+        self.deliver(Incoming::Plain(Box::new(frame)));
         None
     }
 
     fn deliver_message(&mut self, msg: Message) {
-        self.deliver(Incoming::Message(msg));
+        self.deliver(Incoming::Message(Box::new(msg)));
     }
 
     fn deliver(&mut self, msg: Incoming) {

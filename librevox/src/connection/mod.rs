@@ -184,21 +184,24 @@ pub struct EventStream {
 /// receiving task (so parsing runs beside the socket task, not in it).
 #[derive(Debug)]
 pub(crate) enum Incoming {
-    Message(Message),
-    Plain(crate::protocol::Frame),
+    // Boxed so that a slot of the event channel is two words: tokio
+    // allocates channel slots 32 at a time for every connection, and an
+    // idle outbound call should not pay kilobytes for them.
+    Message(Box<Message>),
+    Plain(Box<crate::protocol::Frame>),
 }
 
 impl Incoming {
     fn into_message(self) -> Message {
         match self {
-            Incoming::Message(m) => m,
+            Incoming::Message(m) => *m,
             Incoming::Plain(frame) => match Event::parse_plain(frame.body()) {
                 Ok(event) => Message::Event(event),
                 Err(e) => {
                     // One malformed event is not worth the connection: it is
                     // logged and handed on raw, never dropped silently.
                     tracing::warn!(error = %e, "an event that cannot be parsed; delivered as Message::Unknown");
-                    Message::Unknown(frame)
+                    Message::Unknown(*frame)
                 }
             },
         }
