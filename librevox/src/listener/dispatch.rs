@@ -59,7 +59,9 @@ pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
 }
 
 struct Mailbox {
-    tx: mpsc::Sender<Event>,
+    /// Boxed events: a mailbox's first block holds 32 slots, and an idle
+    /// call should not pay 32 inline events for it.
+    tx: mpsc::Sender<Box<Event>>,
     /// Events sent and not yet handled; 0 means the worker is idle.
     in_flight: Arc<AtomicUsize>,
 }
@@ -137,7 +139,7 @@ impl Dispatcher {
         }
         if let Some(mb) = self.mailboxes.get(key) {
             mb.in_flight.fetch_add(1, Ordering::AcqRel);
-            let sent = match mb.tx.try_send(event) {
+            let sent = match mb.tx.try_send(Box::new(event)) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(event)) => mb.tx.send(event).await.is_ok(),
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -216,8 +218,9 @@ impl LogName {
     }
 }
 
-async fn worker(mut rx: mpsc::Receiver<Event>, handler: Handler, in_flight: Arc<AtomicUsize>) {
+async fn worker(mut rx: mpsc::Receiver<Box<Event>>, handler: Handler, in_flight: Arc<AtomicUsize>) {
     while let Some(event) = rx.recv().await {
+        let event = *event;
         let name = LogName::of(&event);
         if let Err(panic) = CatchUnwindBoxed(handler(event)).await {
             error!(
