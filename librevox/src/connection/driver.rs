@@ -28,7 +28,7 @@ const MIN_READ_CHUNK: usize = 2 * 1024;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 
 enum Step {
-    Request(Option<Request>),
+    Request(Option<Box<Request>>),
     Wrote(std::io::Result<usize>),
     Read(std::io::Result<usize>),
     EventsGone,
@@ -58,7 +58,7 @@ pub(crate) struct Driver<T> {
     /// The next read's size (adaptive, see `MIN_READ_CHUNK`).
     read_chunk: usize,
     wbuf: BytesMut,
-    requests: mpsc::Receiver<Request>,
+    requests: mpsc::Receiver<Box<Request>>,
     handles_alive: bool,
     pending: VecDeque<Pending>,
     jobs: HashMap<String, oneshot::Sender<Result<Event>>>,
@@ -91,7 +91,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
     pub(crate) fn new(
         reader: ReadHalf<T>,
         writer: WriteHalf<T>,
-        requests: mpsc::Receiver<Request>,
+        requests: mpsc::Receiver<Box<Request>>,
         events: mpsc::Sender<Incoming>,
         closed: watch::Sender<Option<Error>>,
         dropped: Arc<AtomicU64>,
@@ -257,14 +257,14 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    fn accept(&mut self, req: Request) {
+    fn accept(&mut self, req: Box<Request>) {
         let Request::Send {
             bytes,
             describe,
             reply,
             job,
             app,
-        } = req;
+        } = *req;
         if reply.is_closed() {
             // The caller gave up before the command was written: skip it whole.
             debug!(command = %describe, "caller left before the command was sent; not sending it");
@@ -551,7 +551,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
         // Requests that were queued but never accepted fail the same way.
         self.requests.close();
-        while let Ok(Request::Send { reply, .. }) = self.requests.try_recv() {
+        while let Ok(req) = self.requests.try_recv() {
+            let Request::Send { reply, .. } = *req;
             let _ = reply.send(Err(reason.clone()));
         }
         // Undelivered events still reach the consumer, best effort.

@@ -145,7 +145,9 @@ pub(crate) enum Request {
 }
 
 struct Shared {
-    tx: mpsc::Sender<Request>,
+    /// Boxed requests keep the channel's 32-slot blocks small for idle
+    /// connections.
+    tx: mpsc::Sender<Box<Request>>,
     config: ConnectionConfig,
     dropped: Arc<AtomicU64>,
     closed: watch::Receiver<Option<Error>>,
@@ -337,13 +339,13 @@ impl Connection {
     ) -> Result<Reply> {
         let bytes = cmd.encode()?;
         let (tx, rx) = oneshot::channel();
-        let req = Request::Send {
+        let req = Box::new(Request::Send {
             bytes,
             describe: cmd.describe(),
             reply: tx,
             job: job.map(Box::new),
             app: app.map(Box::new),
-        };
+        });
         let deadline = self.reply_deadline();
         let send_and_wait = async {
             self.shared
