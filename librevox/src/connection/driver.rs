@@ -206,7 +206,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 _ = sleep_until_opt(exit_deadline), if exit_deadline.is_some() => Step::ExitDeadline,
             };
             match step {
-                Step::Request(Some(req)) => self.accept(req),
+                Step::Request(Some(req)) => self.accept(*req),
                 Step::Request(None) => {
                     // Every handle is gone: say goodbye, then wait for the close.
                     debug!("last connection handle dropped; sending exit");
@@ -257,14 +257,14 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    fn accept(&mut self, req: Box<Request>) {
+    fn accept(&mut self, req: Request) {
         let Request::Send {
             bytes,
             describe,
             reply,
             job,
             app,
-        } = *req;
+        } = req;
         if reply.is_closed() {
             // The caller gave up before the command was written: skip it whole.
             debug!(command = %describe, "caller left before the command was sent; not sending it");
