@@ -554,4 +554,40 @@ mod against_the_simulator {
         token.cancel();
         server.await.unwrap().unwrap();
     }
+
+    #[tokio::test]
+    async fn typed_show_channels_and_calls_against_the_simulator() {
+        use librevox::commands::Commands;
+        let sim = Simulator::start(SimulatorConfig::default().extension(Extension::park("park")))
+            .await
+            .unwrap();
+        let socket = librevox::CommandSocket::connect_io(
+            sim.connect_in_memory(),
+            librevox::ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert!(socket.show_channels().await.unwrap().is_empty());
+        let call = sim.place_call(CallSpec::new("park").caller("1000"));
+        sim.wait_for(Duration::from_secs(5), |s| {
+            s.channel(&call.uuid)
+                .is_some_and(|c| c.state == "CS_EXECUTE")
+        })
+        .await
+        .unwrap();
+        let rows = socket.show_channels().await.unwrap();
+        assert_eq!(rows.len(), 1);
+        let col = |name: &str| {
+            rows[0]
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(rows[0][0].0, "uuid", "columns keep FreeSWITCH's order");
+        assert_eq!(col("uuid"), Some(call.uuid.as_str()));
+        assert_eq!(col("state"), Some("CS_EXECUTE"));
+        assert_eq!(col("dest"), Some("park"));
+        assert_eq!(col("cid_num"), Some("1000"));
+        assert_eq!(socket.show_calls().await.unwrap().len(), 1);
+    }
 }

@@ -235,6 +235,16 @@ pub struct ChannelSnapshot {
     pub hangup_cause: Option<String>,
     /// Channel variables in order.
     pub variables: Vec<(String, String)>,
+    /// Caller ID name of the caller profile.
+    pub caller_id_name: String,
+    /// Caller ID number of the caller profile.
+    pub caller_id_number: String,
+    /// Destination number of the caller profile.
+    pub destination: String,
+    /// Dialplan context.
+    pub context: String,
+    /// Creation time, microseconds since the Unix epoch.
+    pub created_us: u64,
 }
 
 impl ChannelSnapshot {
@@ -262,6 +272,11 @@ impl Channel {
             answer_state: d.answer_state.to_owned(),
             hangup_cause: d.hangup_cause.clone(),
             variables: d.vars.clone(),
+            caller_id_name: d.caller_id_name.clone(),
+            caller_id_number: d.caller_id_number.clone(),
+            destination: d.destination.clone(),
+            context: d.context.clone(),
+            created_us: d.created_us,
         }
     }
 
