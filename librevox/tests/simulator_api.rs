@@ -171,3 +171,87 @@ async fn tcp_listener_and_acl() {
     assert!(text.contains("Reply-Text: -ERR invalid\n\n"));
     assert!(text.ends_with("See you at ClueCon! http://www.cluecon.com/\n"));
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// Counts every panic in the process, including ones tokio catches in
+    /// the simulator's tasks (which would otherwise go unnoticed).
+    fn count_panics() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                default(info);
+            }));
+        });
+    }
+
+    /// Writes `junk` to a fresh in-memory connection (before or after
+    /// authenticating), reads whatever comes back until the simulator closes
+    /// or goes quiet, then checks it still serves a well-behaved client and
+    /// that nothing panicked.
+    async fn survive(junk: Vec<u8>, authenticate: bool) {
+        count_panics();
+        let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
+        let mut io = sim.connect_in_memory();
+        let mut buf = vec![0u8; 4096];
+        if authenticate {
+            io.write_all(b"auth ClueCon\n\n").await.unwrap();
+        }
+        let _ = io.write_all(&junk).await;
+        let _ = io.write_all(b"\n\n").await;
+        // Drain until the simulator closes the connection or stops talking.
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(std::time::Duration::from_millis(50), io.read(&mut buf)).await
+        {
+            if n == 0 {
+                break;
+            }
+        }
+        drop(io);
+        let socket = socket(&sim).await;
+        assert!(socket
+            .api("status")
+            .await
+            .unwrap()
+            .text()
+            .starts_with("UP "));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Nothing a client sends can panic the simulator or stop it serving.
+        #[test]
+        fn arbitrary_client_bytes_never_take_the_simulator_down(
+            junk in proptest::collection::vec(any::<u8>(), 0..600),
+            authenticate in any::<bool>(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(survive(junk, authenticate));
+        }
+
+        /// Command-shaped junk: real command words with random arguments and
+        /// headers, including huge or negative Content-Lengths.
+        #[test]
+        fn command_shaped_junk_never_takes_the_simulator_down(
+            word in prop::sample::select(vec![
+                "api", "bgapi", "event", "nixevent", "filter", "filter delete", "sendevent",
+                "sendmsg", "myevents", "divert_events", "log", "linger", "getvar", "exit", "auth",
+            ]),
+            arg in "[ -~]{0,40}",
+            header in "[A-Za-z-]{1,12}",
+            value in "[ -~]{0,30}",
+            length in prop::sample::select(vec!["-1", "99999999", "0", "5", "abc", "16777217"]),
+        ) {
+            let packet = format!("{word} {arg}\n{header}: {value}\nContent-Length: {length}\n\nhello");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(survive(packet.into_bytes(), true));
+        }
+    }
+}
