@@ -951,3 +951,57 @@ async fn a_completion_reporting_the_hangup_is_a_hangup_error() {
     .await;
     assert!(hangup.await.unwrap().is_ok());
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts every panic in the process, including ones tokio would catch
+    /// in the driver task.
+    fn count_panics() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                PANICS.fetch_add(1, Ordering::SeqCst);
+                default(info);
+            }));
+        });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Whatever the peer sends, a waiting command ends (with a reply or a
+        /// typed error) once the peer closes, and nothing panics.
+        #[test]
+        fn arbitrary_peer_bytes_end_in_a_typed_result_not_a_panic(
+            junk in proptest::collection::vec(any::<u8>(), 0..2000),
+            framed in any::<bool>(),
+        ) {
+            count_panics();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let (conn, mut events, mut peer) = pair(ConnectionConfig::default());
+                let c = conn.clone();
+                let t = tokio::spawn(async move { c.api("status").await });
+                peer.packet().await;
+                if framed {
+                    // Junk inside a well-formed event frame.
+                    let head = format!("Content-Length: {}\nContent-Type: text/event-plain\n\n", junk.len());
+                    let _ = peer.io.write_all(head.as_bytes()).await;
+                }
+                let _ = peer.io.write_all(&junk).await;
+                drop(peer);
+                let r = tokio::time::timeout(Duration::from_secs(5), t).await;
+                assert!(r.is_ok(), "the waiting command did not end");
+                while tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("the stream ends").is_some() {}
+                assert!(conn.is_closed());
+            });
+            prop_assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+        }
+    }
+}
