@@ -12,6 +12,18 @@ use librevox::{
 use support::peer::{api, event, reply, Peer, GOODBYE};
 use tokio::io::AsyncWriteExt;
 
+/// Asserts that an application ended with `Error::Hangup` for `uuid` and
+/// `cause`.
+fn assert_hangup(result: librevox::Result<librevox::Event>, uuid: &str, cause: &str) {
+    match result {
+        Err(Error::Hangup { uuid: u, cause: c }) => {
+            assert_eq!(u, uuid);
+            assert_eq!(c.as_deref(), Some(cause));
+        }
+        other => panic!("expected a hangup, got {other:?}"),
+    }
+}
+
 fn pair(config: ConnectionConfig) -> (Connection, EventStream, Peer) {
     let (client, server) = tokio::io::duplex(1 << 16);
     let (conn, events) = Connection::new(client, config);
@@ -363,13 +375,7 @@ async fn a_hangup_fails_a_running_application_at_hangup_complete() {
         None,
     ))
     .await;
-    match t.await.unwrap() {
-        Err(Error::Hangup { uuid, cause }) => {
-            assert_eq!(uuid, "ch");
-            assert_eq!(cause.as_deref(), Some("NORMAL_CLEARING"));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_hangup(t.await.unwrap(), "ch", "NORMAL_CLEARING");
 }
 
 #[tokio::test]
@@ -879,17 +885,14 @@ async fn an_application_for_a_channel_that_ended_fails_at_once() {
     peer.packet().await;
     peer.send(reply("+OK")).await;
     // No completion is ever sent, and the default app timeout is hours.
-    match tokio::time::timeout(Duration::from_secs(5), t)
-        .await
-        .unwrap()
-        .unwrap()
-    {
-        Err(Error::Hangup { uuid, cause }) => {
-            assert_eq!(uuid, "gone");
-            assert_eq!(cause.as_deref(), Some("NORMAL_CLEARING"));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_hangup(
+        tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .unwrap()
+            .unwrap(),
+        "gone",
+        "NORMAL_CLEARING",
+    );
 }
 
 #[tokio::test]
@@ -920,13 +923,7 @@ async fn a_completion_reporting_the_hangup_is_a_hangup_error() {
         None,
     ))
     .await;
-    match playback.await.unwrap() {
-        Err(Error::Hangup { uuid, cause }) => {
-            assert_eq!(uuid, "ch");
-            assert_eq!(cause.as_deref(), Some("ORIGINATOR_CANCEL"));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_hangup(playback.await.unwrap(), "ch", "ORIGINATOR_CANCEL");
     // The hangup application itself completes normally on a hung-up channel.
     let c = conn.clone();
     let hangup = tokio::spawn(async move {
