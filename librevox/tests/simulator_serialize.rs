@@ -188,7 +188,12 @@ proptest! {
         prop_assert_eq!(&plain, &e);
         let json = Event::parse_json(&Bytes::from(serialize::to_json(&e))).unwrap();
         prop_assert_eq!(&json, &e);
-        let xml_ok = body.as_deref().is_none_or(|b| !b.contains('\r'));
+        // XML writes an array header as a run of same-named elements, so
+        // two adjacent headers with one name read back as one array: that
+        // ambiguity is FreeSWITCH's format, not a parser fault.
+        let adjacent_twins = headers.windows(2).any(|w| w[0].0 == w[1].0)
+            || headers.first().is_some_and(|(n, _)| n == "Event-Name");
+        let xml_ok = body.as_deref().is_none_or(|b| !b.contains('\r')) && !adjacent_twins;
         if xml_ok {
             let xml = Event::parse_xml(&Bytes::from(serialize::to_xml(&e))).unwrap();
             prop_assert_eq!(&xml, &e);
