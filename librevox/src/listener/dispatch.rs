@@ -1,19 +1,20 @@
 //! Per-channel ordered event dispatch.
 //!
-//! The [`Dispatcher`] keys events by `Unique-ID` into per-channel mailboxes
-//! (events without one share a mailbox). Each mailbox has a worker task that
-//! runs the handler for one event at a time, so a channel's events are
-//! handled in arrival order, while channels proceed independently. Mailboxes
-//! are bounded ([`Dispatcher::new`]'s `capacity`); when a channel's hooks
-//! fall that far behind, the dispatcher waits for them (backpressure reaches
-//! the socket through the connection's event stream), so memory stays bounded
-//! and nothing is dropped. A handler that panics is logged; the worker goes
-//! on with the next event.
+//! The [`Dispatcher`] keys events by `Unique-ID` (events without one count
+//! as one channel) and handles a channel's events one at a time, in arrival
+//! order, while channels proceed independently. A handler starts on the
+//! dispatching task when nothing of its channel is still running; if it
+//! has to wait, it moves to a worker task of that channel, whose bounded
+//! mailbox ([`Dispatcher::new`]'s `capacity`) queues the channel's later
+//! events until the worker is idle again. When a channel's hooks fall that
+//! far behind, the dispatcher waits for them (backpressure reaches the
+//! socket through the connection's event stream), so memory stays bounded
+//! and nothing is dropped. A handler that panics is logged; the channel
+//! goes on with the next event.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,11 +60,19 @@ pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
 }
 
 struct Mailbox {
-    /// Boxed events: a mailbox's first block holds 32 slots, and an idle
+    /// Boxed jobs: a mailbox's first block holds 32 slots, and an idle
     /// call should not pay 32 inline events for it.
-    tx: mpsc::Sender<Box<Event>>,
-    /// Events sent and not yet handled; 0 means the worker is idle.
+    tx: mpsc::Sender<Job>,
+    /// Jobs sent and not yet finished; 0 means the worker is idle.
     in_flight: Arc<AtomicUsize>,
+}
+
+/// What a channel's worker runs next.
+enum Job {
+    /// An event whose handler has not started.
+    Event(Box<Event>),
+    /// A handler that started on the dispatching task and has to wait.
+    Started(Box<(InlineStr, BoxFuture)>),
 }
 
 /// Fewest channels before idle mailboxes are swept.
@@ -109,23 +118,65 @@ impl Dispatcher {
         self
     }
 
-    /// Number of channels with a live worker.
+    /// Number of channels with a worker (channels whose handlers had to
+    /// wait at some point and that have not ended yet).
     pub fn channels(&self) -> usize {
         self.mailboxes.len()
     }
 
-    /// Hands `event` to its channel's worker, waiting if that channel's
+    /// Hands `event` to its channel's handler, waiting if that channel's
     /// mailbox is full.
+    ///
+    /// When nothing of the channel is still running, the handler starts
+    /// right here and is polled once: a handler that finishes without
+    /// waiting (counters, logging, routing) costs no task switch. A handler
+    /// that has to wait moves, already started, to the channel's worker
+    /// task, which also runs the channel's later events while it is busy.
+    /// Either way a channel's events are handled one at a time, in order.
     pub async fn dispatch(&mut self, event: Event) {
-        // The key is looked up borrowed; it is copied only for a new channel
-        // and for the channel's last event.
-        let key = if self.serial {
+        let key = InlineStr::new(if self.serial {
             ""
         } else {
             event.unique_id().unwrap_or_default()
+        });
+        let last = !key.is_empty() && matches!(event.name(), Some("CHANNEL_DESTROY"));
+        let busy = self
+            .mailboxes
+            .get(key.as_str())
+            .is_some_and(|mb| mb.in_flight.load(Ordering::Acquire) > 0);
+        let job = if busy {
+            Some(Job::Event(Box::new(event)))
+        } else {
+            let name = InlineStr::new(event.name().unwrap_or_default());
+            let mut fut = (self.handler)(event);
+            let polled = poll_fn(|cx| {
+                Poll::Ready(std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    fut.as_mut().poll(cx)
+                })))
+            })
+            .await;
+            match polled {
+                Ok(Poll::Ready(())) => None,
+                Ok(Poll::Pending) => Some(Job::Started(Box::new((name, fut)))),
+                Err(panic) => {
+                    log_panic(&name, panic.as_ref());
+                    None
+                }
+            }
         };
-        let last = (!key.is_empty() && matches!(event.name(), Some("CHANNEL_DESTROY")))
-            .then(|| key.to_owned());
+        if let Some(job) = job {
+            self.send(key.as_str(), job).await;
+        }
+        if last {
+            // The channel's last event: its worker ends after handling it.
+            self.mailboxes.remove(key.as_str());
+        }
+        // Reap finished workers without waiting.
+        while self.workers.try_join_next().is_some() {}
+    }
+
+    /// Queues `job` on the channel's worker, starting one if needed.
+    async fn send(&mut self, key: &str, job: Job) {
         if !self.mailboxes.contains_key(key) {
             if self.mailboxes.len() >= self.sweep_at {
                 self.sweep();
@@ -139,21 +190,15 @@ impl Dispatcher {
         }
         if let Some(mb) = self.mailboxes.get(key) {
             mb.in_flight.fetch_add(1, Ordering::AcqRel);
-            let sent = match mb.tx.try_send(Box::new(event)) {
+            let sent = match mb.tx.try_send(job) {
                 Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(event)) => mb.tx.send(event).await.is_ok(),
+                Err(mpsc::error::TrySendError::Full(job)) => mb.tx.send(job).await.is_ok(),
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             };
             if !sent {
                 mb.in_flight.fetch_sub(1, Ordering::AcqRel);
             }
         }
-        if let Some(key) = last {
-            // The channel's last event: its worker ends after handling it.
-            self.mailboxes.remove(&key);
-        }
-        // Reap finished workers without waiting.
-        while self.workers.try_join_next().is_some() {}
     }
 
     /// Drops the mailboxes of idle channels (their workers then end).
@@ -173,6 +218,14 @@ impl Dispatcher {
     }
 }
 
+fn log_panic(event: &InlineStr, panic: &(dyn Any + Send)) {
+    error!(
+        event = %event.as_str(),
+        panic = %panic_text(panic),
+        "an event hook panicked; the connection goes on"
+    );
+}
+
 /// Wraps a handler's (already boxed) future so that a panic while polling
 /// it becomes an `Err`, without boxing it again.
 struct CatchUnwindBoxed(BoxFuture);
@@ -190,45 +243,162 @@ impl Future for CatchUnwindBoxed {
     }
 }
 
-/// The event's name, kept for the panic log without allocating (names up to
-/// 48 bytes, which covers every name FreeSWITCH defines).
-enum LogName {
-    Inline([u8; 48], usize),
+/// A short string kept without allocating when it fits in 48 bytes (every
+/// event name FreeSWITCH defines, every channel UUID).
+enum InlineStr {
+    Inline([u8; 48], u8),
     Heap(String),
 }
 
-impl LogName {
-    fn of(event: &Event) -> LogName {
-        let name = event.name().unwrap_or("");
+impl InlineStr {
+    fn new(s: &str) -> InlineStr {
         let mut buf = [0u8; 48];
-        match buf.get_mut(..name.len()) {
+        match buf.get_mut(..s.len()) {
             Some(dst) => {
-                dst.copy_from_slice(name.as_bytes());
-                LogName::Inline(buf, name.len())
+                dst.copy_from_slice(s.as_bytes());
+                InlineStr::Inline(buf, s.len() as u8)
             }
-            None => LogName::Heap(name.to_owned()),
+            None => InlineStr::Heap(s.to_owned()),
         }
     }
 
-    fn as_str(&self) -> Cow<'_, str> {
+    fn as_str(&self) -> &str {
         match self {
-            LogName::Inline(buf, len) => String::from_utf8_lossy(&buf[..*len]),
-            LogName::Heap(s) => Cow::Borrowed(s),
+            // Copied whole from a `&str`, so this cannot fail.
+            InlineStr::Inline(buf, len) => std::str::from_utf8(&buf[..*len as usize]).unwrap_or(""),
+            InlineStr::Heap(s) => s,
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_str().is_empty()
     }
 }
 
-async fn worker(mut rx: mpsc::Receiver<Box<Event>>, handler: Handler, in_flight: Arc<AtomicUsize>) {
-    while let Some(event) = rx.recv().await {
-        let event = *event;
-        let name = LogName::of(&event);
-        if let Err(panic) = CatchUnwindBoxed(handler(event)).await {
-            error!(
-                event = %name.as_str(),
-                panic = %panic_text(panic.as_ref()),
-                "an event hook panicked; the connection goes on"
-            );
+async fn worker(mut rx: mpsc::Receiver<Job>, handler: Handler, in_flight: Arc<AtomicUsize>) {
+    while let Some(job) = rx.recv().await {
+        let (name, fut) = match job {
+            Job::Event(event) => (
+                InlineStr::new(event.name().unwrap_or_default()),
+                handler(*event),
+            ),
+            Job::Started(started) => *started,
+        };
+        if let Err(panic) = CatchUnwindBoxed(fut).await {
+            log_panic(&name, panic.as_ref());
         }
         in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tokio::sync::{oneshot, Notify};
+
+    fn event(uuid: &str, n: u32) -> Event {
+        Event::new("CUSTOM")
+            .with_header("Unique-ID", uuid)
+            .with_header("N", &n.to_string())
+    }
+
+    /// A handler that records `<uuid>:<n>` when it starts and `done <n>`
+    /// when it ends; event `wait_for` waits on `release` first.
+    fn recording(log: Arc<Mutex<Vec<String>>>, wait_for: u32, release: Arc<Notify>) -> Handler {
+        Arc::new(move |e: Event| {
+            let log = log.clone();
+            let release = release.clone();
+            Box::pin(async move {
+                let n: u32 = e.header("N").unwrap_or("0").parse().unwrap_or(0);
+                let uuid = e.unique_id().unwrap_or("").to_owned();
+                log.lock().unwrap().push(format!("{uuid}:{n}"));
+                if n == wait_for {
+                    release.notified().await;
+                }
+                log.lock().unwrap().push(format!("done {n}"));
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_finishes_at_once_needs_no_worker() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut d = Dispatcher::new(recording(log.clone(), u32::MAX, Arc::new(Notify::new())), 4);
+        for n in 0..3 {
+            d.dispatch(event("a", n)).await;
+        }
+        // Handled before `dispatch` returned, on this task.
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["a:0", "done 0", "a:1", "done 1", "a:2", "done 2"]
+        );
+        assert_eq!(d.channels(), 0);
+        d.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_waiting_handler_holds_back_its_channel_only() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let release = Arc::new(Notify::new());
+        let mut d = Dispatcher::new(recording(log.clone(), 1, release.clone()), 4);
+        d.dispatch(event("a", 1)).await; // waits for `release`
+        d.dispatch(event("a", 2)).await; // queued behind it
+        d.dispatch(event("b", 3)).await; // another channel: runs now
+        assert_eq!(*log.lock().unwrap(), ["a:1", "b:3", "done 3"]);
+        assert_eq!(d.channels(), 1);
+        release.notify_one();
+        d.finish().await;
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["a:1", "b:3", "done 3", "done 1", "a:2", "done 2"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_channel_back_to_idle_runs_inline_again_and_keeps_order() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let release = Arc::new(Notify::new());
+        let mut d = Dispatcher::new(recording(log.clone(), 1, release.clone()), 4);
+        d.dispatch(event("a", 1)).await;
+        release.notify_one();
+        // Wait until the worker finished event 1.
+        let (tx, rx) = oneshot::channel();
+        let probe_log = log.clone();
+        tokio::spawn(async move {
+            while !probe_log.lock().unwrap().contains(&"done 1".to_owned()) {
+                tokio::task::yield_now().await;
+            }
+            let _ = tx.send(());
+        });
+        rx.await.unwrap();
+        d.dispatch(event("a", 2)).await;
+        assert_eq!(*log.lock().unwrap(), ["a:1", "done 1", "a:2", "done 2"]);
+        d.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_contained_inline_and_on_a_worker() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let handler: Handler = Arc::new(move |e: Event| {
+            let c = c.clone();
+            Box::pin(async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                if e.header("N") == Some("1") {
+                    panic!("inline panic");
+                }
+                if e.header("N") == Some("2") {
+                    tokio::task::yield_now().await;
+                    panic!("worker panic");
+                }
+            })
+        });
+        let mut d = Dispatcher::new(handler, 4);
+        for n in 1..=3 {
+            d.dispatch(event("a", n)).await;
+        }
+        d.finish().await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 }

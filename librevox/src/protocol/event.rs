@@ -797,6 +797,43 @@ mod tests {
         }
 
         #[test]
+        fn plain_payload_parse_matches_the_reference_reading(payload in proptest::collection::vec(
+            prop_oneof![
+                Just(b'\n'), Just(b'\r'), Just(b':'), Just(b' '), Just(b'%'),
+                Just(b'4'), Just(b'1'), Just(b'a'), Just(b'Z'), any::<u8>(),
+            ],
+            0..120,
+        )) {
+            // The reference: the head ends at the first blank line, each
+            // line is read on its own, values decoded lossily.
+            let head_end = memchr::memmem::find(&payload, b"\n\n").unwrap_or(payload.len());
+            let mut want = Vec::new();
+            for line in payload[..head_end].split(|b| *b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if let Some(colon) = line.iter().position(|b| *b == b':') {
+                    let mut value = &line[colon + 1..];
+                    while let [b' ' | b'\t', rest @ ..] = value {
+                        value = rest;
+                    }
+                    want.push((
+                        String::from_utf8_lossy(&line[..colon]).into_owned(),
+                        percent_encoding::percent_decode(value).decode_utf8_lossy().into_owned(),
+                    ));
+                }
+            }
+            if want.last().is_some_and(|(n, _)| n == "Content-Length") {
+                // The body rules apply; other tests cover them.
+                return Ok(());
+            }
+            let event = Event::parse_plain(&Bytes::from(payload.clone())).unwrap();
+            let got: Vec<(String, String)> = event
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
         fn plain_parse_matches_line_by_line_decoding(lines in proptest::collection::vec(
             ("[A-Za-z_-]{0,12}", proptest::collection::vec(
                 prop_oneof![Just(b'%'), Just(b':'), Just(b' '), Just(b'\r'), Just(b'A'), Just(b'7'), any::<u8>()],
