@@ -224,11 +224,39 @@ impl EventStream {
 
     /// Receives up to `limit` ready messages into `buf` (waiting for at least
     /// one); returns how many arrived, 0 when the stream ended.
+    ///
+    /// A full batch means events arrive faster than this task handles them.
+    /// Then the connection's socket task, woken on this thread by the room
+    /// the batch made, waits in a slot that other tokio workers cannot take
+    /// it from; so this call first moves its own task to the back of the
+    /// run queue, where an idle worker steals it. Reading and handling then
+    /// run on two cores instead of taking turns on one (on a multi-thread
+    /// runtime; elsewhere it costs one extra poll).
     pub async fn recv_many(&mut self, buf: &mut Vec<Message>, limit: usize) -> usize {
         let n = self.rx.recv_many(&mut self.batch, limit).await;
+        if n == limit && limit > 1 {
+            requeue().await;
+        }
         buf.extend(self.batch.drain(..).map(Incoming::into_message));
         n
     }
+}
+
+/// Goes to the back of the runtime's run queue once. A task that wakes
+/// itself is queued where idle workers steal from, unlike a task woken by
+/// another one on the same thread, and unlike `tokio::task::yield_now`,
+/// which defers to the same thread.
+async fn requeue() {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut queued, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 impl Connection {

@@ -259,6 +259,9 @@ async fn handshake<L: InboundListener>(
     }
 }
 
+/// Events taken from the stream per wake-up.
+const BATCH: usize = 64;
+
 async fn serve<L: InboundListener>(
     listener: &Arc<L>,
     ctx: Inbound,
@@ -280,11 +283,11 @@ async fn serve<L: InboundListener>(
         dispatcher = dispatcher.serial();
     }
     // Events are taken in batches: one wake-up for many events.
-    let mut batch = Vec::with_capacity(64);
+    let mut batch = Vec::with_capacity(BATCH);
     let ended = 'serve: loop {
         let n = tokio::select! {
             _ = shutdown.cancelled() => break Ended::Shutdown,
-            n = events.recv_many(&mut batch, 64) => n,
+            n = events.recv_many(&mut batch, BATCH) => n,
         };
         if n == 0 {
             break Ended::Lost(ctx.conn.closed().await);
