@@ -65,6 +65,10 @@ struct Cli {
     /// checks): for profiling.
     #[arg(long, hide = true)]
     profile_inbound: bool,
+    /// Run only the library side of the outbound workload (`raw` for the
+    /// ceiling's side), for a profiler.
+    #[arg(long, value_name = "SIDE", hide = true)]
+    profile_outbound: Option<String>,
     /// Repetitions of each throughput measurement (medians are reported).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -341,6 +345,20 @@ fn main() -> std::process::ExitCode {
     }
     if cli.profile_inbound {
         rt.block_on(profile_inbound(sizes.events));
+        return std::process::ExitCode::SUCCESS;
+    }
+    if let Some(side) = &cli.profile_outbound {
+        let mut report = Report::default();
+        let script = Arc::new(frames::outbound_script());
+        let run = rt.block_on(outbound_once(&sizes, &script, side != "raw", &mut report));
+        if let Some(run) = run {
+            println!(
+                "{:.0} sessions/s, app p50 {:.0} µs, p99 {:.0} µs",
+                run.sessions_per_s,
+                us(percentile(&run.latency, 0.5)),
+                us(percentile(&run.latency, 0.99))
+            );
+        }
         return std::process::ExitCode::SUCCESS;
     }
     rt.block_on(async {

@@ -22,6 +22,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -110,17 +111,46 @@ struct Span {
 /// case-insensitive lookup, which is what FreeSWITCH's own filters do. When a
 /// name occurs more than once (`Hangup-Cause` on CHANNEL_HANGUP_COMPLETE), the
 /// first occurrence wins, as in FreeSWITCH.
+///
+/// Cloning is cheap: clones share one copy of the headers (a clone that is
+/// changed gets its own). An application's completion, for instance, goes
+/// to the call waiting for it, to the session's channel data and to the
+/// event hooks without being copied.
 #[derive(Clone, Default)]
 pub struct Event {
+    d: Arc<EventData>,
+}
+
+#[derive(Clone, Default)]
+struct EventData {
     /// Header names and decoded values, concatenated; spans index into it.
     text: String,
     spans: Vec<Span>,
     body: Option<Bytes>,
 }
 
+impl EventData {
+    fn into_event(self) -> Event {
+        Event { d: Arc::new(self) }
+    }
+
+    fn push_header(&mut self, name: &str, value: &str) {
+        let name_start = self.text.len() as u32;
+        self.text.push_str(name);
+        let name_end = self.text.len() as u32;
+        self.text.push_str(value);
+        self.spans.push(Span {
+            name_start,
+            name_end,
+            value_start: name_end,
+            value_end: self.text.len() as u32,
+        });
+    }
+}
+
 impl PartialEq for Event {
     fn eq(&self, other: &Self) -> bool {
-        self.spans.len() == other.spans.len()
+        self.d.spans.len() == other.d.spans.len()
             && self.headers().eq(other.headers())
             && self.body() == other.body()
     }
@@ -158,16 +188,7 @@ impl Event {
 
     /// Appends a header (duplicates are allowed and kept in order).
     pub fn push_header(&mut self, name: &str, value: &str) {
-        let name_start = self.text.len() as u32;
-        self.text.push_str(name);
-        let name_end = self.text.len() as u32;
-        self.text.push_str(value);
-        self.spans.push(Span {
-            name_start,
-            name_end,
-            value_start: name_end,
-            value_end: self.text.len() as u32,
-        });
+        Arc::make_mut(&mut self.d).push_header(name, value);
     }
 
     /// Builder form of [`push_header`](Event::push_header).
@@ -183,10 +204,10 @@ impl Event {
             self.push_header(name, value);
             return;
         }
-        let mut rebuilt = Event {
-            text: String::with_capacity(self.text.len() + value.len()),
-            spans: Vec::with_capacity(self.spans.len()),
-            body: self.body.take(),
+        let mut rebuilt = EventData {
+            text: String::with_capacity(self.d.text.len() + value.len()),
+            spans: Vec::with_capacity(self.d.spans.len()),
+            body: self.d.body.clone(),
         };
         let mut done = false;
         for (n, v) in self.headers() {
@@ -199,7 +220,7 @@ impl Event {
                 rebuilt.push_header(n, v);
             }
         }
-        *self = rebuilt;
+        *self = rebuilt.into_event();
     }
 
     /// Removes every header with this exact name.
@@ -207,21 +228,21 @@ impl Event {
         if self.header(name).is_none() {
             return;
         }
-        let mut rebuilt = Event {
-            text: String::with_capacity(self.text.len()),
-            spans: Vec::with_capacity(self.spans.len()),
-            body: self.body.take(),
+        let mut rebuilt = EventData {
+            text: String::with_capacity(self.d.text.len()),
+            spans: Vec::with_capacity(self.d.spans.len()),
+            body: self.d.body.clone(),
         };
         for (n, v) in self.headers().filter(|(n, _)| *n != name) {
             rebuilt.push_header(n, v);
         }
-        *self = rebuilt;
+        *self = rebuilt.into_event();
     }
 
     /// Sets the body (an empty body is stored as none).
     pub fn set_body(&mut self, body: impl Into<Bytes>) {
         let body = body.into();
-        self.body = if body.is_empty() { None } else { Some(body) };
+        Arc::make_mut(&mut self.d).body = if body.is_empty() { None } else { Some(body) };
     }
 
     /// Builder form of [`set_body`](Event::set_body).
@@ -231,7 +252,7 @@ impl Event {
     }
 
     fn name_of(&self, s: &Span) -> &str {
-        &self.text[s.name_start as usize..s.name_end as usize]
+        &self.d.text[s.name_start as usize..s.name_end as usize]
     }
 
     /// True when the span's name is exactly `name`. Lengths, then the
@@ -239,7 +260,7 @@ impl Event {
     /// nearly every other header without a call to `memcmp`.
     #[inline]
     fn name_is(&self, s: &Span, name: &[u8]) -> bool {
-        let own = &self.text.as_bytes()[s.name_start as usize..s.name_end as usize];
+        let own = &self.d.text.as_bytes()[s.name_start as usize..s.name_end as usize];
         own.len() == name.len()
             && own.first() == name.first()
             && own.last() == name.last()
@@ -247,30 +268,32 @@ impl Event {
     }
 
     fn value_of(&self, s: &Span) -> &str {
-        &self.text[s.value_start as usize..s.value_end as usize]
+        &self.d.text[s.value_start as usize..s.value_end as usize]
     }
 
     /// All headers in order, values decoded.
     pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.spans
+        self.d
+            .spans
             .iter()
             .map(move |s| (self.name_of(s), self.value_of(s)))
     }
 
     /// Number of headers.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.d.spans.len()
     }
 
     /// True when the event has no header.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.d.spans.is_empty()
     }
 
     /// The first header with exactly this name.
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.as_bytes();
-        self.spans
+        self.d
+            .spans
             .iter()
             .find(|s| self.name_is(s, name))
             .map(|s| self.value_of(s))
@@ -279,7 +302,8 @@ impl Event {
     /// The first header whose name equals `name` ignoring ASCII case
     /// (`unique-id` finds `Unique-ID`).
     pub fn header_ignore_case(&self, name: &str) -> Option<&str> {
-        self.spans
+        self.d
+            .spans
             .iter()
             .find(|s| self.name_of(s).eq_ignore_ascii_case(name))
             .map(|s| self.value_of(s))
@@ -287,7 +311,8 @@ impl Event {
 
     /// Every header with exactly this name, in order (for duplicated names).
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.spans
+        self.d
+            .spans
             .iter()
             .filter(move |s| self.name_is(s, name.as_bytes()))
             .map(move |s| self.value_of(s))
@@ -371,8 +396,9 @@ impl Event {
     pub fn variable(&self, name: &str) -> Option<&str> {
         const PREFIX: &[u8] = b"variable_";
         let (name, len) = (name.as_bytes(), PREFIX.len() + name.len());
-        let text = self.text.as_bytes();
-        self.spans
+        let text = self.d.text.as_bytes();
+        self.d
+            .spans
             .iter()
             .find(|s| {
                 (s.name_end - s.name_start) as usize == len && {
@@ -395,12 +421,12 @@ impl Event {
 
     /// The body, if the event has a non-empty one.
     pub fn body(&self) -> Option<&Bytes> {
-        self.body.as_ref()
+        self.d.body.as_ref()
     }
 
     /// The body as text (lossily converted if it is not UTF-8).
     pub fn body_str(&self) -> Option<Cow<'_, str>> {
-        self.body.as_ref().map(|b| String::from_utf8_lossy(b))
+        self.d.body.as_ref().map(|b| String::from_utf8_lossy(b))
     }
 
     // ----- parsing -----
@@ -428,7 +454,7 @@ impl Event {
         let mut event = builder.finish();
         // The serializer's own Content-Length comes last; anything earlier with
         // that name came from the client that built the event.
-        if let Some(last) = event.spans.last().copied() {
+        if let Some(last) = event.d.spans.last().copied() {
             if event.name_of(&last) == "Content-Length" {
                 let len: usize = event.value_of(&last).trim().parse().map_err(|_| {
                     Error::protocol(format!(
@@ -436,7 +462,8 @@ impl Event {
                         event.value_of(&last)
                     ))
                 })?;
-                event.spans.pop();
+                let d = Arc::make_mut(&mut event.d);
+                d.spans.pop();
                 let avail = payload.len().saturating_sub(body_start);
                 if len > avail {
                     return Err(Error::protocol(format!(
@@ -444,7 +471,7 @@ impl Event {
                     )));
                 }
                 if len > 0 {
-                    event.body = Some(payload.slice(body_start..body_start + len));
+                    d.body = Some(payload.slice(body_start..body_start + len));
                 }
             }
         }
@@ -485,11 +512,12 @@ impl Event {
                 entries.remove(pos - 1);
             }
         }
-        let mut event = Event {
+        let mut event = EventData {
             text: String::with_capacity(payload.len()),
             spans: Vec::with_capacity(entries.len()),
             body: None,
-        };
+        }
+        .into_event();
         for (k, v) in &entries {
             match v {
                 JsonValue::One(s) => event.push_header(k, s),
@@ -596,11 +624,12 @@ impl Builder {
 
     fn finish(self) -> Event {
         match String::from_utf8(self.buf) {
-            Ok(text) => Event {
+            Ok(text) => EventData {
                 text,
                 spans: self.spans,
                 body: None,
-            },
+            }
+            .into_event(),
             Err(err) => {
                 // Rare: a value decoded to invalid UTF-8. Convert each piece on
                 // its own so the spans stay aligned.
