@@ -273,3 +273,71 @@ async fn on_event_runs_first_then_every_matching_hook_in_declaration_order() {
     assert!(rx.drain().is_empty());
     rig.stop().await;
 }
+
+// ----- which events a listener wants -----
+
+/// Hooks without `on_event`: only their events are parsed and handed on.
+struct OnlyHangup {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound(events = ["CUSTOM conference::maintenance"])]
+impl OnlyHangup {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.answer().await?;
+        let _ = self.seen.send("answered".to_owned());
+        Ok(())
+    }
+
+    #[event(channel_hangup)]
+    async fn hung_up(&self, event: &Event) {
+        let _ = self
+            .seen
+            .send(format!("hung_up {}", event.name().unwrap_or("")));
+    }
+
+    #[event(custom = "conference::maintenance")]
+    async fn conference(&self) {}
+}
+
+/// No hooks at all.
+struct NoHooks;
+
+#[outbound]
+impl NoHooks {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.answer().await?;
+        Ok(())
+    }
+}
+
+#[test]
+fn listeners_want_the_events_their_hooks_match() {
+    use librevox::listener::OutboundListener;
+    let (seen, _rx) = recorder();
+    let only = OnlyHangup { seen: seen.clone() };
+    assert!(only.wants_event("CHANNEL_HANGUP"));
+    assert!(only.wants_event("channel_hangup"));
+    // A CUSTOM hook matches by subclass too, which the name cannot tell.
+    assert!(only.wants_event("CUSTOM"));
+    assert!(!only.wants_event("CHANNEL_ANSWER"));
+    assert!(!only.wants_event("CHANNEL_HANGUP_COMPLETE"));
+    assert!(!NoHooks.wants_event("CHANNEL_HANGUP"));
+    let all = Hooks { seen };
+    assert!(all.wants_event("CHANNEL_ANSWER"));
+    assert!(all.wants_event("HEARTBEAT"));
+}
+
+#[tokio::test]
+async fn events_no_hook_wants_are_skipped_and_the_call_still_ends_cleanly() {
+    let (seen, mut rx) = recorder();
+    let rig = Rig::start(config(43), move || OnlyHangup { seen: seen.clone() }).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    // CHANNEL_EXECUTE, CHANNEL_ANSWER and the rest went by unwanted.
+    assert_eq!(rx.next().await, "answered");
+    rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
+    assert_eq!(rx.next().await, "hung_up CHANNEL_HANGUP");
+    rig.wait_destroyed(&call.uuid).await;
+    assert!(rx.drain().is_empty());
+    rig.stop().await;
+}

@@ -340,6 +340,34 @@ fn main() -> std::process::ExitCode {
                 std::mem::size_of::<librevox::Message>()
             );
             println!("Event: {} bytes", std::mem::size_of::<librevox::Event>());
+            let (c, _d) = tokio::io::duplex(64);
+            let (conn, _events) =
+                librevox::Connection::new(c, librevox::ConnectionConfig::default());
+            let session = librevox::Session::new(conn, librevox::Event::new("CHANNEL_DATA"), true);
+            let exec = session
+                .connection()
+                .execute(librevox::protocol::SendMsg::execute("answer", ""), None);
+            println!(
+                "Connection::execute future: {} bytes",
+                std::mem::size_of_val(&exec)
+            );
+            drop(exec);
+            println!(
+                "SendMsg: {} bytes, Command: {} bytes",
+                std::mem::size_of::<librevox::protocol::SendMsg>(),
+                std::mem::size_of::<librevox::protocol::Command>()
+            );
+            let app = session.application("answer", "");
+            println!(
+                "Session::application future: {} bytes",
+                std::mem::size_of_val(&app)
+            );
+            let call = library::Call::new(Default::default());
+            let main = librevox::listener::OutboundListener::session_initiated(&call, &session);
+            println!(
+                "workload session_initiated future: {} bytes",
+                std::mem::size_of_val(&main)
+            );
         });
         return std::process::ExitCode::SUCCESS;
     }

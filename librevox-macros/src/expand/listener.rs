@@ -223,6 +223,28 @@ fn dispatch(kind: Kind, imp: &ListenerImpl) -> TokenStream {
             }
         }
     });
+    // The event names some hook matches (a CUSTOM hook matches by name
+    // and subclass; by name alone, every CUSTOM event may be wanted).
+    let wants = if imp.on_event.is_some() {
+        quote!(true)
+    } else {
+        let mut names: Vec<String> = imp
+            .hooks
+            .iter()
+            .flat_map(|hook| hook.targets.iter())
+            .map(|t| t.wire().split(' ').next().unwrap_or_default().to_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            quote!({
+                let _ = __name;
+                false
+            })
+        } else {
+            quote!(#(__name.eq_ignore_ascii_case(#names))||*)
+        }
+    };
     quote! {
         fn handle_event(&self, #params)
             -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
@@ -231,6 +253,10 @@ fn dispatch(kind: Kind, imp: &ListenerImpl) -> TokenStream {
                 #on_event
                 #(#hooks)*
             }
+        }
+
+        fn wants_event(&self, __name: &str) -> bool {
+            #wants
         }
     }
 }

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tracing::{debug, info, trace, warn};
 
-use super::{ConnectionConfig, Incoming, OverflowPolicy, Reply, Request};
+use super::{CloseSignal, ConnectionConfig, Incoming, OverflowPolicy, Reply, Request};
 use crate::error::{Error, Result};
 use crate::protocol::{EslCodec, Event, Frame, Message};
 
@@ -25,6 +25,10 @@ use crate::protocol::{EslCodec, Event, Frame, Message};
 /// holds little) and doubles its reads while they come back full (an
 /// inbound socket under load reads in large chunks).
 const MIN_READ_CHUNK: usize = 2 * 1024;
+/// The buffer a connection waits with once it consumed all it read: an
+/// idle (parked) call holds only this much. Events are larger, so a burst
+/// takes no more reads for it.
+const IDLE_READ_BUF: usize = 1024;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 
 enum Step {
@@ -83,8 +87,16 @@ pub(crate) struct Driver<T> {
     overflow: OverflowPolicy,
     hangup_grace: Duration,
     dropped: Arc<AtomicU64>,
-    closed: watch::Sender<Option<Error>>,
+    closed: Arc<CloseSignal>,
     exit_deadline: Option<Instant>,
+}
+
+impl<T> Drop for Driver<T> {
+    fn drop(&mut self) {
+        // However the task ended (even aborted or panicking), handles
+        // waiting for the end learn of it. A reason set before stays.
+        self.closed.close(Error::closed("connection task ended"));
+    }
 }
 
 impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
@@ -93,7 +105,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         writer: WriteHalf<T>,
         requests: mpsc::Receiver<Box<Request>>,
         events: mpsc::Sender<Incoming>,
-        closed: watch::Sender<Option<Error>>,
+        closed: Arc<CloseSignal>,
         dropped: Arc<AtomicU64>,
         config: &ConnectionConfig,
     ) -> Self {
@@ -135,7 +147,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         info!(reason = %reason, "ESL connection closed");
         // Publish the reason first, so that a caller woken by a dropped
         // promise reads it rather than a generic message.
-        let _ = self.closed.send(Some(reason.clone()));
+        self.closed.close(reason.clone());
         self.fail_all(&reason);
         let _ = self.writer.shutdown().await;
     }
@@ -181,11 +193,16 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             let next_hangup = self.next_hangup();
             let exit_deadline = self.exit_deadline;
             let may_read = self.may_read();
-            if self.rbuf.is_empty() && self.rbuf.capacity() > 2 * self.read_chunk {
-                // Everything read was consumed: let a large buffer go.
-                self.rbuf = BytesMut::new();
-            }
-            if self.rbuf.capacity() - self.rbuf.len() < self.read_chunk / 4 {
+            if self.rbuf.is_empty() {
+                // Everything read was consumed: the connection may now idle
+                // for long (a parked call), so it waits with a small buffer
+                // rather than holding the allocation its last burst grew.
+                // A burst that follows fills the small buffer, leaves a
+                // partial frame, and the reads grow again from there.
+                if self.rbuf.capacity() != IDLE_READ_BUF {
+                    self.rbuf = BytesMut::with_capacity(IDLE_READ_BUF);
+                }
+            } else if self.rbuf.capacity() - self.rbuf.len() < self.read_chunk / 4 {
                 self.rbuf.reserve(self.read_chunk);
             }
             let spare = self.rbuf.capacity() - self.rbuf.len();
@@ -472,11 +489,9 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
         // FreeSWITCH writes `Event-Name` first; anything else (diverted
         // events, client-built ones) is parsed here to be safe.
-        let body = frame.body();
-        let Some(rest) = body.strip_prefix(b"Event-Name: ") else {
+        let Some(name) = super::peek_event_name(frame.body()) else {
             return Some(frame);
         };
-        let name = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
         let needed = match name {
             b"CHANNEL_HANGUP" | b"CHANNEL_HANGUP_COMPLETE" => true,
             b"BACKGROUND_JOB" => !self.jobs.is_empty(),

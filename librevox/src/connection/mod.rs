@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::error::{Error, Result};
 use crate::protocol::{
@@ -150,7 +150,7 @@ struct Shared {
     tx: mpsc::Sender<Box<Request>>,
     config: ConnectionConfig,
     dropped: Arc<AtomicU64>,
-    closed: watch::Receiver<Option<Error>>,
+    closed: Arc<CloseSignal>,
     format: std::sync::Mutex<EventFormat>,
 }
 
@@ -210,11 +210,34 @@ impl Incoming {
     }
 }
 
+/// The name of a plain event, read without parsing it: FreeSWITCH writes
+/// `Event-Name` first (and event names need no percent-decoding). `None`
+/// for anything else (diverted events, client-built ones).
+pub(crate) fn peek_event_name(body: &[u8]) -> Option<&[u8]> {
+    let rest = body.strip_prefix(b"Event-Name: ")?;
+    Some(&rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())])
+}
+
 impl EventStream {
     /// The next message, or `None` once the connection is closed and every
     /// message was received.
     pub async fn recv(&mut self) -> Option<Message> {
         self.rx.recv().await.map(Incoming::into_message)
+    }
+
+    /// The next message, skipping without parsing them the plain events
+    /// whose name `wanted` rejects.
+    pub(crate) async fn recv_wanted(&mut self, wanted: impl Fn(&str) -> bool) -> Option<Message> {
+        loop {
+            let incoming = self.rx.recv().await?;
+            if let Incoming::Plain(frame) = &incoming {
+                let name = peek_event_name(frame.body()).and_then(|n| std::str::from_utf8(n).ok());
+                if name.is_some_and(|n| !wanted(n)) {
+                    continue;
+                }
+            }
+            return Some(incoming.into_message());
+        }
     }
 
     /// The next message if one is ready now.
@@ -239,6 +262,41 @@ impl EventStream {
         }
         buf.extend(self.batch.drain(..).map(Incoming::into_message));
         n
+    }
+}
+
+/// Why and when a connection ended: set once by its driver (at the latest
+/// when the driver is dropped), waited for by handles. A `watch` channel
+/// would do too, at 300 bytes more per connection.
+#[derive(Debug, Default)]
+pub(crate) struct CloseSignal {
+    reason: std::sync::OnceLock<Error>,
+    notify: Notify,
+}
+
+impl CloseSignal {
+    /// Records why the connection ended (the first reason stays) and wakes
+    /// every waiter.
+    pub(crate) fn close(&self, reason: Error) {
+        let _ = self.reason.set(reason);
+        self.notify.notify_waiters();
+    }
+
+    fn reason(&self) -> Option<&Error> {
+        self.reason.get()
+    }
+
+    async fn wait(&self) -> Error {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a close in between is seen.
+            notified.as_mut().enable();
+            if let Some(reason) = self.reason.get() {
+                return reason.clone();
+            }
+            notified.await;
+        }
     }
 }
 
@@ -270,7 +328,7 @@ impl Connection {
     {
         let (tx, rx) = mpsc::channel(1024);
         let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
-        let (closed_tx, closed_rx) = watch::channel(None);
+        let closed = Arc::new(CloseSignal::default());
         let dropped = Arc::new(AtomicU64::new(0));
         let (reader, writer) = tokio::io::split(io);
         let driver = driver::Driver::new(
@@ -278,7 +336,7 @@ impl Connection {
             writer,
             rx,
             events_tx,
-            closed_tx,
+            closed.clone(),
             dropped.clone(),
             &config,
         );
@@ -288,7 +346,7 @@ impl Connection {
                 tx,
                 config,
                 dropped,
-                closed: closed_rx,
+                closed,
                 format: std::sync::Mutex::new(EventFormat::Plain),
             }),
             timeout: None,
@@ -331,27 +389,19 @@ impl Connection {
 
     /// True once the connection has ended.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.borrow().is_some() || self.shared.tx.is_closed()
+        self.shared.closed.reason().is_some() || self.shared.tx.is_closed()
     }
 
     /// Waits until the connection has ended and returns why.
     pub async fn closed(&self) -> Error {
-        let mut rx = self.shared.closed.clone();
-        loop {
-            if let Some(err) = rx.borrow_and_update().clone() {
-                return err;
-            }
-            if rx.changed().await.is_err() {
-                return Error::closed("connection task ended");
-            }
-        }
+        self.shared.closed.wait().await
     }
 
     fn closed_error(&self) -> Error {
         self.shared
             .closed
-            .borrow()
-            .clone()
+            .reason()
+            .cloned()
             .unwrap_or_else(|| Error::closed("connection task ended"))
     }
 
@@ -497,13 +547,58 @@ impl Connection {
     /// [`Error::Hangup`] too, except for the `hangup` application itself; so
     /// is an application sent to a channel this connection saw end. The socket must receive the channel's events (outbound
     /// `myevents`, or an inbound subscription to CHANNEL_EXECUTE_COMPLETE).
-    pub async fn execute(&self, msg: SendMsg, channel: Option<&str>) -> Result<Event> {
+    pub fn execute(
+        &self,
+        msg: SendMsg,
+        channel: Option<&str>,
+    ) -> impl Future<Output = Result<Event>> + Send + '_ {
+        // Sending is short and needs much state; waiting can last the whole
+        // call (a parked playback) and needs little. The sending part is
+        // boxed and dropped once the reply came, so a waiting application
+        // holds only the small part.
+        let send = Box::pin(self.start_app(msg, channel.map(str::to_owned)));
+        async move {
+            let (rx, channel, hangup_app) = send.await?;
+            let deadline = self.timeout.unwrap_or(self.shared.config.app_timeout);
+            match tokio::time::timeout(deadline, rx).await {
+                // Interrupted by the hangup, or run on a channel that had
+                // hung up: whatever the application reported, the call is
+                // gone.
+                Ok(Ok(Ok(done)))
+                    if !hangup_app && done.header("Answer-State") == Some("hangup") =>
+                {
+                    Err(Error::Hangup {
+                        uuid: done
+                            .unique_id()
+                            .map(str::to_owned)
+                            .or(channel)
+                            .unwrap_or_default(),
+                        cause: done.hangup_cause().map(str::to_owned),
+                    })
+                }
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(self.closed_error()),
+                Err(_) => Err(Error::Timeout {
+                    what: "CHANNEL_EXECUTE_COMPLETE",
+                    after: deadline,
+                }),
+            }
+        }
+    }
+
+    /// Sends an application's `sendmsg`, registering its completion first;
+    /// returns what waiting for the completion needs.
+    async fn start_app(
+        &self,
+        msg: SendMsg,
+        channel: Option<String>,
+    ) -> Result<(oneshot::Receiver<Result<Event>>, Option<String>, bool)> {
         let msg = match msg.event_uuid_value() {
             Some(_) => msg,
             None => msg.event_uuid(new_uuid()),
         };
         let event_uuid = msg.event_uuid_value().unwrap_or_default().to_owned();
-        let channel = channel.or(msg.target()).map(str::to_owned);
+        let channel = channel.or_else(|| msg.target().map(str::to_owned));
         let hangup_app = msg
             .app_name()
             .is_some_and(|a| a.eq_ignore_ascii_case("hangup"));
@@ -515,35 +610,12 @@ impl Connection {
         };
         let cmd = msg.to_command();
         match self.submit(&cmd, None, Some(wait)).await? {
-            Reply::Command(r) if r.is_err() => {
-                return Err(Error::CommandFailed {
-                    command: cmd.describe(),
-                    reply: r.text().to_owned(),
-                })
-            }
-            Reply::Command(_) => {}
-            Reply::Api(_) => return Err(Error::protocol("sendmsg answered with api/response")),
-        }
-        let deadline = self.timeout.unwrap_or(self.shared.config.app_timeout);
-        match tokio::time::timeout(deadline, rx).await {
-            // Interrupted by the hangup, or run on a channel that had hung
-            // up: whatever the application reported, the call is gone.
-            Ok(Ok(Ok(done))) if !hangup_app && done.header("Answer-State") == Some("hangup") => {
-                Err(Error::Hangup {
-                    uuid: done
-                        .unique_id()
-                        .map(str::to_owned)
-                        .or(channel)
-                        .unwrap_or_default(),
-                    cause: done.hangup_cause().map(str::to_owned),
-                })
-            }
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(self.closed_error()),
-            Err(_) => Err(Error::Timeout {
-                what: "CHANNEL_EXECUTE_COMPLETE",
-                after: deadline,
+            Reply::Command(r) if r.is_err() => Err(Error::CommandFailed {
+                command: cmd.describe(),
+                reply: r.text().to_owned(),
             }),
+            Reply::Command(_) => Ok((rx, channel, hangup_app)),
+            Reply::Api(_) => Err(Error::protocol("sendmsg answered with api/response")),
         }
     }
 

@@ -85,6 +85,17 @@ pub trait InboundListener: Send + Sync + 'static {
 
     /// Handles one event: `on_event`, then the matching hooks.
     fn handle_event(&self, ctx: &Inbound, event: &Event) -> impl Future<Output = ()> + Send;
+
+    /// Whether [`handle_event`](Self::handle_event) does anything with
+    /// events named `name` (`CHANNEL_ANSWER`; `CUSTOM` for every custom
+    /// event). Events it does not want are not parsed for it or handed to
+    /// it, which saves the parsing of every event a call's `myevents`
+    /// brings that no hook uses. `#[inbound]`/`#[outbound]` generate this
+    /// from the hooks; the default wants everything.
+    fn wants_event(&self, name: &str) -> bool {
+        let _ = name;
+        true
+    }
 }
 
 /// Per-call settings of an outbound listener.
@@ -134,6 +145,17 @@ pub trait OutboundListener: Send + Sync + 'static {
     fn handle_event(&self, session: &Session, event: &Event) -> impl Future<Output = ()> + Send {
         let _ = (session, event);
         async {}
+    }
+
+    /// Whether [`handle_event`](Self::handle_event) does anything with
+    /// events named `name` (`CHANNEL_ANSWER`; `CUSTOM` for every custom
+    /// event). Events it does not want are not parsed for it or handed to
+    /// it, which saves the parsing of every event a call's `myevents`
+    /// brings that no hook uses. `#[inbound]`/`#[outbound]` generate this
+    /// from the hooks; the default wants everything.
+    fn wants_event(&self, name: &str) -> bool {
+        let _ = name;
+        true
     }
 }
 
