@@ -193,12 +193,14 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             let next_hangup = self.next_hangup();
             let exit_deadline = self.exit_deadline;
             let may_read = self.may_read();
-            if self.rbuf.is_empty() {
-                // Everything read was consumed: the connection may now idle
-                // for long (a parked call), so it waits with a small buffer
-                // rather than holding the allocation its last burst grew.
-                // A burst that follows fills the small buffer, leaves a
-                // partial frame, and the reads grow again from there.
+            if self.rbuf.is_empty() && self.pending.is_empty() {
+                // Everything read was consumed and no reply is due: the
+                // connection may now idle for long (a parked call), so it
+                // waits with a small buffer rather than holding the
+                // allocation its last burst grew. A burst that follows fills
+                // the small buffer, leaves a partial frame, and the reads
+                // grow again from there. (With replies due, as when commands
+                // are pipelined, the next read comes soon: keep the size.)
                 if self.rbuf.capacity() != IDLE_READ_BUF {
                     self.rbuf = BytesMut::with_capacity(IDLE_READ_BUF);
                 }
