@@ -108,8 +108,8 @@ pub struct InboundSettings {
     pub backoff: Backoff,
     /// Per-channel mailbox size of the dispatcher (default 1024).
     pub mailbox_capacity: usize,
-    /// Handle every event in arrival order on one worker instead of one
-    /// worker per channel (default false: channels run independently).
+    /// Handle every event one at a time in arrival order, across channels
+    /// (default false: channels run independently).
     pub serial: bool,
     /// Stop with the error instead of retrying when FreeSWITCH refuses the
     /// password or the connection (default false: retry every

@@ -17,7 +17,11 @@
 //! Events are dispatched off the socket task (see [`dispatch`]): events of
 //! one channel (same `Unique-ID`) are handled in order, `on_event` before the
 //! hooks; different channels proceed independently; a panicking hook is logged
-//! and does not take the connection down.
+//! and does not take the connection down. A hook that finishes without
+//! waiting runs right on the listener's task (no task switch); one that
+//! awaits continues on a task of its channel. So a hook with long
+//! synchronous work holds up every channel while it runs: give such work to
+//! `tokio::task::spawn_blocking`.
 
 pub mod dispatch;
 mod inbound;
