@@ -252,11 +252,9 @@ impl Call {
         }
         Ok(())
     }
-}
 
-#[outbound]
-impl Call {
-    async fn session_initiated(&self, session: &Session) -> librevox::Result<()> {
+    /// `session_initiated` of both listeners: the applications, counted.
+    async fn initiated(&self, session: &Session) -> librevox::Result<()> {
         let r = self.run(session).await;
         match &r {
             Ok(()) => {
@@ -268,6 +266,13 @@ impl Call {
             }
         }
         r
+    }
+}
+
+#[outbound]
+impl Call {
+    async fn session_initiated(&self, session: &Session) -> librevox::Result<()> {
+        self.initiated(session).await
     }
 
     async fn on_event(&self, event: &Event) {
@@ -284,22 +289,50 @@ impl Call {
     }
 }
 
-/// Serves the outbound listener on `listener` until `shutdown`.
+/// The same calls with only the CHANNEL_HANGUP hook (no `on_event`): the
+/// events no hook wants are not parsed.
+pub struct HangupOnly(Call);
+
+#[outbound]
+impl HangupOnly {
+    async fn session_initiated(&self, session: &Session) -> librevox::Result<()> {
+        self.0.initiated(session).await
+    }
+
+    #[event(channel_hangup)]
+    async fn hangup(&self, event: &Event) {
+        if event.hangup_cause().is_some() {
+            self.0.stats.hangups.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Serves the outbound listener on `listener` until `shutdown`
+/// ([`HangupOnly`] instead of [`Call`] with `hangup_only`).
 pub async fn outbound_server(
     listener: TcpListener,
     stats: Arc<OutboundStats>,
     shutdown: CancellationToken,
+    hangup_only: bool,
 ) -> librevox::Result<()> {
     let addr = listener.local_addr()?;
     let mut settings = OutboundSettings::new(addr.to_string());
     settings.shutdown_grace = Duration::from_secs(5);
-    serve_outbound(
-        listener,
-        move || Call {
-            stats: stats.clone(),
-        },
-        settings,
-        shutdown,
-    )
-    .await
+    if hangup_only {
+        serve_outbound(
+            listener,
+            move || HangupOnly(Call::new(stats.clone())),
+            settings,
+            shutdown,
+        )
+        .await
+    } else {
+        serve_outbound(
+            listener,
+            move || Call::new(stats.clone()),
+            settings,
+            shutdown,
+        )
+        .await
+    }
 }

@@ -378,7 +378,13 @@ fn main() -> std::process::ExitCode {
     if let Some(side) = &cli.profile_outbound {
         let mut report = Report::default();
         let script = Arc::new(frames::outbound_script());
-        let run = rt.block_on(outbound_once(&sizes, &script, side != "raw", &mut report));
+        let run = rt.block_on(outbound_once(
+            &sizes,
+            &script,
+            side != "raw",
+            side == "hangup-only",
+            &mut report,
+        ));
         if let Some(run) = run {
             println!(
                 "{:.0} sessions/s, app p50 {:.0} µs, p99 {:.0} µs",
@@ -712,6 +718,7 @@ async fn outbound_once(
     sizes: &Sizes,
     script: &Arc<frames::OutboundScript>,
     use_library: bool,
+    hangup_only: bool,
     report: &mut Report,
 ) -> Option<OutboundRun> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
@@ -723,7 +730,7 @@ async fn outbound_once(
         tokio::spawn({
             let (s, t) = (lib_stats.clone(), shutdown.clone());
             async move {
-                let _ = library::outbound_server(listener, s, t).await;
+                let _ = library::outbound_server(listener, s, t, hangup_only).await;
             }
         })
     } else {
@@ -815,12 +822,16 @@ async fn outbound(sizes: &Sizes, report: &mut Report) {
     let script = Arc::new(frames::outbound_script());
     let mut lib = Vec::new();
     let mut ceiling = Vec::new();
+    let mut light = Vec::new();
     for _ in 0..sizes.repeat {
-        if let Some(r) = outbound_once(sizes, &script, false, report).await {
+        if let Some(r) = outbound_once(sizes, &script, false, false, report).await {
             ceiling.push(r);
         }
-        if let Some(r) = outbound_once(sizes, &script, true, report).await {
+        if let Some(r) = outbound_once(sizes, &script, true, false, report).await {
             lib.push(r);
+        }
+        if let Some(r) = outbound_once(sizes, &script, true, true, report).await {
+            light.push(r);
         }
     }
     if lib.is_empty() || ceiling.is_empty() {
@@ -831,6 +842,7 @@ async fn outbound(sizes: &Sizes, report: &mut Report) {
         runs.swap_remove(runs.len() / 2)
     };
     let (l, c) = (pick(&mut lib), pick(&mut ceiling));
+    let light = (!light.is_empty()).then(|| pick(&mut light));
     report.row(
         "outbound",
         format!(
@@ -853,6 +865,27 @@ async fn outbound(sizes: &Sizes, report: &mut Report) {
             format!("{:.2}", us(a) / us(b)),
             target,
             (!target.is_empty()).then(|| us(a) <= 1.5 * us(b)),
+        );
+    }
+    if let Some(h) = light {
+        report.row(
+            "outbound",
+            "the same calls, listener without `on_event` (CHANNEL_HANGUP hook only): sessions/s",
+            fmt_rate(h.sessions_per_s),
+            fmt_rate(c.sessions_per_s),
+            format!("{:.2}", h.sessions_per_s / c.sessions_per_s),
+            "(information)",
+            None,
+        );
+        let (a, b) = (percentile(&h.latency, 0.99), percentile(&c.latency, 0.99));
+        report.row(
+            "outbound",
+            "the same, application round trip p99, µs",
+            format!("{:.0}", us(a)),
+            format!("{:.0}", us(b)),
+            format!("{:.2}", us(a) / us(b)),
+            "(information)",
+            None,
         );
     }
     report.row(

@@ -43,6 +43,7 @@ pub async fn serve_child() -> std::io::Result<()> {
         listener,
         stats.clone(),
         shutdown.clone(),
+        false,
     ));
     let mut out = tokio::io::stdout();
     out.write_all(format!("PORT {port}\n").as_bytes()).await?;
