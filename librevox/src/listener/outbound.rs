@@ -415,7 +415,9 @@ async fn run_session<L: OutboundListener>(
         let h = handler.clone();
         let s = session.clone();
         // `session_initiated` runs in this task, beside the event loop: an
-        // application's completion then wakes one task, not two.
+        // application's completion then wakes one task, not two. (While the
+        // loop waits for room in a channel's mailbox, 1024 events behind a
+        // hook that waits, `session_initiated` waits with it.)
         let mut main = CatchUnwind(Box::pin(h.session_initiated(&s)));
         let h = handler.clone();
         let s = session.clone();
