@@ -513,6 +513,57 @@ async fn backpressure_never_drops_and_keeps_order_with_a_slow_consumer() {
     assert_eq!(conn.dropped_events(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_come_whole_and_in_order_under_backpressure() {
+    // Full batches take the requeue path of `recv_many`; nothing may be
+    // lost, duplicated or reordered by it.
+    let config = ConnectionConfig {
+        event_capacity: 100,
+        ..ConnectionConfig::default()
+    };
+    let (conn, mut events, mut peer) = pair(config);
+    let n = 3000;
+    // An `api` answered after the first 200 events: once it returns, the
+    // driver has read all 200 (frames are handled in order), so the stream
+    // is full and the first batches come back full.
+    let c = conn.clone();
+    let sync = tokio::spawn(async move { c.api("status").await });
+    assert_eq!(peer.packet().await.command, "api status");
+    let writer = tokio::spawn(async move {
+        for i in 0..n {
+            if i == 200 {
+                peer.send(api("UP")).await;
+            }
+            peer.send(event(
+                &[("Event-Name", "CUSTOM"), ("X-I", &i.to_string())],
+                None,
+            ))
+            .await;
+        }
+        peer
+    });
+    assert_eq!(sync.await.unwrap().unwrap().text(), "UP");
+    let mut batch = Vec::new();
+    let (mut next, mut full) = (0, 0);
+    while next < n {
+        let got = events.recv_many(&mut batch, 64).await;
+        assert!(got > 0 && got <= 64, "{got}");
+        full += usize::from(got == 64);
+        for msg in batch.drain(..) {
+            match msg {
+                Message::Event(e) => {
+                    assert_eq!(e.header("X-I"), Some(next.to_string().as_str()))
+                }
+                other => panic!("{other:?}"),
+            }
+            next += 1;
+        }
+    }
+    assert!(full > 0, "no batch came back full");
+    writer.await.unwrap();
+    assert_eq!(conn.dropped_events(), 0);
+}
+
 #[tokio::test]
 async fn a_consumer_that_calls_api_while_the_stream_is_full_does_not_deadlock() {
     let config = ConnectionConfig {
