@@ -250,7 +250,10 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 }
                 Step::Read(res) => {
                     let n = res?;
-                    if n == spare {
+                    // Only a read that filled a buffer of about the current
+                    // size says reads should grow: the small buffer an idle
+                    // connection waits with fills on every burst.
+                    if n == spare && spare >= self.read_chunk / 2 {
                         self.read_chunk = (self.read_chunk * 2).min(MAX_READ_CHUNK);
                     } else if n < self.read_chunk / 8 {
                         self.read_chunk = (self.read_chunk / 2).max(MIN_READ_CHUNK);
