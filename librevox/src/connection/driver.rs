@@ -24,11 +24,14 @@ use crate::protocol::{EslCodec, Event, Frame, Message};
 /// Read buffer sizes: a connection starts small (an idle outbound call
 /// holds little) and doubles its reads while they come back full (an
 /// inbound socket under load reads in large chunks).
-const MIN_READ_CHUNK: usize = 2 * 1024;
-/// The buffer a connection waits with once it consumed all it read: an
-/// idle (parked) call holds only this much. Events are larger, so a burst
-/// takes no more reads for it.
+const MIN_READ_CHUNK: usize = 4 * 1024;
+/// The buffer a connection keeps once it has been idle for
+/// [`IDLE_SHRINK_AFTER`] with everything read consumed: a parked call holds
+/// only this much, not the allocation its last burst grew.
 const IDLE_READ_BUF: usize = 1024;
+/// How long a connection waits, idle, before it trades its read buffer for
+/// [`IDLE_READ_BUF`]. Busy sockets never wait that long and keep theirs.
+const IDLE_SHRINK_AFTER: Duration = Duration::from_millis(25);
 const MAX_READ_CHUNK: usize = 256 * 1024;
 
 enum Step {
@@ -38,6 +41,7 @@ enum Step {
     EventsGone,
     HangupGrace,
     ExitDeadline,
+    ShrinkIdle,
     Nothing,
 }
 
@@ -61,6 +65,8 @@ pub(crate) struct Driver<T> {
     rbuf: BytesMut,
     /// The next read's size (adaptive, see `MIN_READ_CHUNK`).
     read_chunk: usize,
+    /// True when `rbuf` may hold an allocation larger than the idle one.
+    rbuf_grown: bool,
     wbuf: BytesMut,
     requests: mpsc::Receiver<Box<Request>>,
     handles_alive: bool,
@@ -115,6 +121,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             codec: EslCodec::new(config.limits),
             rbuf: BytesMut::new(),
             read_chunk: MIN_READ_CHUNK,
+            rbuf_grown: true,
             wbuf: BytesMut::new(),
             requests,
             handles_alive: true,
@@ -193,19 +200,22 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             let next_hangup = self.next_hangup();
             let exit_deadline = self.exit_deadline;
             let may_read = self.may_read();
-            if self.rbuf.is_empty() && self.pending.is_empty() {
-                // Everything read was consumed and no reply is due: the
-                // connection may now idle for long (a parked call), so it
-                // waits with a small buffer rather than holding the
-                // allocation its last burst grew. A burst that follows fills
-                // the small buffer, leaves a partial frame, and the reads
-                // grow again from there. (With replies due, as when commands
-                // are pipelined, the next read comes soon: keep the size.)
-                if self.rbuf.capacity() != IDLE_READ_BUF {
-                    self.rbuf = BytesMut::with_capacity(IDLE_READ_BUF);
+            // Everything read was consumed and no reply is due: the
+            // connection may idle for long (a parked call). If it does, it
+            // gives up the allocation its last burst grew (frames split off
+            // the buffer share it) for a small one; a socket that stays busy
+            // keeps its buffer and reads as before.
+            let idle = self.rbuf.is_empty() && self.pending.is_empty();
+            let shrink_at = (idle && self.rbuf_grown).then(|| Instant::now() + IDLE_SHRINK_AFTER);
+            let room = self.rbuf.capacity() - self.rbuf.len();
+            if idle && !self.rbuf_grown {
+                if room < IDLE_READ_BUF / 4 {
+                    // Reclaims the small buffer in place once no frame holds it.
+                    self.rbuf.reserve(IDLE_READ_BUF);
                 }
-            } else if self.rbuf.capacity() - self.rbuf.len() < self.read_chunk / 4 {
+            } else if room < self.read_chunk / 4 {
                 self.rbuf.reserve(self.read_chunk);
+                self.rbuf_grown = true;
             }
             let spare = self.rbuf.capacity() - self.rbuf.len();
             let step = tokio::select! {
@@ -223,6 +233,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 },
                 _ = sleep_until_opt(next_hangup), if next_hangup.is_some() => Step::HangupGrace,
                 _ = sleep_until_opt(exit_deadline), if exit_deadline.is_some() => Step::ExitDeadline,
+                _ = sleep_until_opt(shrink_at), if shrink_at.is_some() => Step::ShrinkIdle,
             };
             match step {
                 Step::Request(Some(req)) => self.accept(*req),
@@ -273,6 +284,10 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 Step::HangupGrace => self.expire_hangups(),
                 Step::ExitDeadline => {
                     return Ok(Error::closed("closed after the last handle was dropped"));
+                }
+                Step::ShrinkIdle => {
+                    self.rbuf = BytesMut::with_capacity(IDLE_READ_BUF);
+                    self.rbuf_grown = false;
                 }
                 Step::Nothing => {}
             }
