@@ -300,6 +300,22 @@ impl CloseSignal {
     }
 }
 
+/// The `command/reply` a command expects: `-ERR` is
+/// [`Error::CommandFailed`], an `api/response` a protocol error.
+fn command_reply(cmd: &Command, reply: Reply) -> Result<CommandReply> {
+    match reply {
+        Reply::Command(r) if r.is_err() => Err(Error::CommandFailed {
+            command: cmd.describe(),
+            reply: r.text().to_owned(),
+        }),
+        Reply::Command(r) => Ok(r),
+        Reply::Api(_) => Err(Error::protocol(format!(
+            "`{}` was answered with api/response instead of command/reply",
+            cmd.describe()
+        ))),
+    }
+}
+
 /// Goes to the back of the runtime's run queue once. A task that wakes
 /// itself is queued where idle workers steal from, unlike a task woken by
 /// another one on the same thread, and unlike `tokio::task::yield_now`,
@@ -454,17 +470,7 @@ impl Connection {
     /// Sends a command that FreeSWITCH answers with `command/reply`; a
     /// `-ERR` reply is [`Error::CommandFailed`].
     pub async fn command(&self, cmd: &Command) -> Result<CommandReply> {
-        match self.send(cmd).await? {
-            Reply::Command(r) if r.is_err() => Err(Error::CommandFailed {
-                command: cmd.describe(),
-                reply: r.text().to_owned(),
-            }),
-            Reply::Command(r) => Ok(r),
-            Reply::Api(_) => Err(Error::protocol(format!(
-                "`{}` was answered with api/response instead of command/reply",
-                cmd.describe()
-            ))),
-        }
+        command_reply(cmd, self.send(cmd).await?)
     }
 
     /// Runs `api <command>`. A body starting with `-ERR` or `-USAGE` is
@@ -609,14 +615,8 @@ impl Connection {
             tx,
         };
         let cmd = msg.to_command();
-        match self.submit(&cmd, None, Some(wait)).await? {
-            Reply::Command(r) if r.is_err() => Err(Error::CommandFailed {
-                command: cmd.describe(),
-                reply: r.text().to_owned(),
-            }),
-            Reply::Command(_) => Ok((rx, channel, hangup_app)),
-            Reply::Api(_) => Err(Error::protocol("sendmsg answered with api/response")),
-        }
+        command_reply(&cmd, self.submit(&cmd, None, Some(wait)).await?)?;
+        Ok((rx, channel, hangup_app))
     }
 
     /// Subscribes to events (`event <format> <names>`), remembering the
