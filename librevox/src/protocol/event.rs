@@ -512,18 +512,18 @@ impl Event {
                 entries.remove(pos - 1);
             }
         }
-        let mut event = EventData {
+        let mut data = EventData {
             text: String::with_capacity(payload.len()),
             spans: Vec::with_capacity(entries.len()),
             body: None,
-        }
-        .into_event();
+        };
         for (k, v) in &entries {
             match v {
-                JsonValue::One(s) => event.push_header(k, s),
-                JsonValue::Many(items) => event.push_header(k, &join_array(items)),
+                JsonValue::One(s) => data.push_header(k, s),
+                JsonValue::Many(items) => data.push_header(k, &join_array(items)),
             }
         }
+        let mut event = data.into_event();
         if let Some(b) = body {
             event.set_body(b);
         }
