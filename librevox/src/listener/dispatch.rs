@@ -33,9 +33,9 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub type Handler = Arc<dyn Fn(Event) -> BoxFuture + Send + Sync>;
 
 /// Wraps a future so that a panic while polling it becomes an `Err`.
-pub(crate) struct CatchUnwind<F>(pub(crate) Pin<Box<F>>);
+pub(crate) struct CatchUnwind<F: ?Sized>(pub(crate) Pin<Box<F>>);
 
-impl<F: Future> Future for CatchUnwind<F> {
+impl<F: Future + ?Sized> Future for CatchUnwind<F> {
     type Output = Result<F::Output, Box<dyn Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -148,20 +148,14 @@ impl Dispatcher {
             Some(Job::Event(Box::new(event)))
         } else {
             let name = InlineStr::new(event.name().unwrap_or_default());
-            let mut fut = (self.handler)(event);
-            let polled = poll_fn(|cx| {
-                Poll::Ready(std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    fut.as_mut().poll(cx)
-                })))
-            })
-            .await;
-            match polled {
-                Ok(Poll::Ready(())) => None,
-                Ok(Poll::Pending) => Some(Job::Started(Box::new((name, fut)))),
-                Err(panic) => {
+            let mut fut = CatchUnwind((self.handler)(event));
+            match poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx))).await {
+                Poll::Ready(Ok(())) => None,
+                Poll::Ready(Err(panic)) => {
                     log_panic(&name, panic.as_ref());
                     None
                 }
+                Poll::Pending => Some(Job::Started(Box::new((name, fut.0)))),
             }
         };
         if let Some(job) = job {
@@ -226,23 +220,6 @@ fn log_panic(event: &InlineStr, panic: &(dyn Any + Send)) {
     );
 }
 
-/// Wraps a handler's (already boxed) future so that a panic while polling
-/// it becomes an `Err`, without boxing it again.
-struct CatchUnwindBoxed(BoxFuture);
-
-impl Future for CatchUnwindBoxed {
-    type Output = Result<(), Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let fut = self.0.as_mut();
-        match std::panic::catch_unwind(AssertUnwindSafe(move || fut.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
-    }
-}
-
 /// A short string kept without allocating when it fits in 48 bytes (every
 /// event name FreeSWITCH defines, every channel UUID).
 enum InlineStr {
@@ -284,7 +261,7 @@ async fn worker(mut rx: mpsc::Receiver<Job>, handler: Handler, in_flight: Arc<At
             ),
             Job::Started(started) => *started,
         };
-        if let Err(panic) = CatchUnwindBoxed(fut).await {
+        if let Err(panic) = CatchUnwind(fut).await {
             log_panic(&name, panic.as_ref());
         }
         in_flight.fetch_sub(1, Ordering::AcqRel);
