@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tracing::{debug, info, trace, warn};
 
-use super::{CloseSignal, ConnectionConfig, Incoming, OverflowPolicy, Reply, Request};
+use super::{ConnectionConfig, Incoming, Latch, OverflowPolicy, Reply, Request};
 use crate::error::{Error, Result};
 use crate::protocol::{EslCodec, Event, Frame, Message};
 
@@ -93,7 +93,7 @@ pub(crate) struct Driver<T> {
     overflow: OverflowPolicy,
     hangup_grace: Duration,
     dropped: Arc<AtomicU64>,
-    closed: Arc<CloseSignal>,
+    closed: Arc<Latch<Error>>,
     exit_deadline: Option<Instant>,
 }
 
@@ -101,7 +101,7 @@ impl<T> Drop for Driver<T> {
     fn drop(&mut self) {
         // However the task ended (even aborted or panicking), handles
         // waiting for the end learn of it. A reason set before stays.
-        self.closed.close(Error::closed("connection task ended"));
+        self.closed.set(Error::closed("connection task ended"));
     }
 }
 
@@ -111,7 +111,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         writer: WriteHalf<T>,
         requests: mpsc::Receiver<Box<Request>>,
         events: mpsc::Sender<Incoming>,
-        closed: Arc<CloseSignal>,
+        closed: Arc<Latch<Error>>,
         dropped: Arc<AtomicU64>,
         config: &ConnectionConfig,
     ) -> Self {
@@ -154,7 +154,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         info!(reason = %reason, "ESL connection closed");
         // Publish the reason first, so that a caller woken by a dropped
         // promise reads it rather than a generic message.
-        self.closed.close(reason.clone());
+        self.closed.set(reason.clone());
         self.fail_all(&reason);
         let _ = self.writer.shutdown().await;
     }

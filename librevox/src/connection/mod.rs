@@ -150,7 +150,7 @@ struct Shared {
     tx: mpsc::Sender<Box<Request>>,
     config: ConnectionConfig,
     dropped: Arc<AtomicU64>,
-    closed: Arc<CloseSignal>,
+    closed: Arc<Latch<Error>>,
     format: std::sync::Mutex<EventFormat>,
 }
 
@@ -265,35 +265,45 @@ impl EventStream {
     }
 }
 
-/// Why and when a connection ended: set once by its driver (at the latest
-/// when the driver is dropped), waited for by handles. A `watch` channel
-/// would do too, at 300 bytes more per connection.
-#[derive(Debug, Default)]
-pub(crate) struct CloseSignal {
-    reason: std::sync::OnceLock<Error>,
+/// A value set once, that tasks can wait for: why a connection ended (set
+/// by its driver, at the latest when the driver is dropped), or that a call
+/// is over. A `watch` channel would do too, at about 300 bytes more each.
+#[derive(Debug)]
+pub(crate) struct Latch<T> {
+    value: std::sync::OnceLock<T>,
     notify: Notify,
 }
 
-impl CloseSignal {
-    /// Records why the connection ended (the first reason stays) and wakes
-    /// every waiter.
-    pub(crate) fn close(&self, reason: Error) {
-        let _ = self.reason.set(reason);
+impl<T> Default for Latch<T> {
+    fn default() -> Self {
+        Latch {
+            value: std::sync::OnceLock::new(),
+            notify: Notify::new(),
+        }
+    }
+}
+
+impl<T> Latch<T> {
+    /// Sets the value (the first one stays) and wakes every waiter.
+    pub(crate) fn set(&self, value: T) {
+        let _ = self.value.set(value);
         self.notify.notify_waiters();
     }
 
-    fn reason(&self) -> Option<&Error> {
-        self.reason.get()
+    /// The value, once set.
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.value.get()
     }
 
-    async fn wait(&self) -> Error {
+    /// Waits until the value is set.
+    pub(crate) async fn wait(&self) -> &T {
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
-            // Registered before the check, so a close in between is seen.
+            // Registered before the check, so a `set` in between is seen.
             notified.as_mut().enable();
-            if let Some(reason) = self.reason.get() {
-                return reason.clone();
+            if let Some(value) = self.value.get() {
+                return value;
             }
             notified.await;
         }
@@ -344,7 +354,7 @@ impl Connection {
     {
         let (tx, rx) = mpsc::channel(1024);
         let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
-        let closed = Arc::new(CloseSignal::default());
+        let closed = Arc::new(Latch::default());
         let dropped = Arc::new(AtomicU64::new(0));
         let (reader, writer) = tokio::io::split(io);
         let driver = driver::Driver::new(
@@ -405,18 +415,18 @@ impl Connection {
 
     /// True once the connection has ended.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.reason().is_some() || self.shared.tx.is_closed()
+        self.shared.closed.get().is_some() || self.shared.tx.is_closed()
     }
 
     /// Waits until the connection has ended and returns why.
     pub async fn closed(&self) -> Error {
-        self.shared.closed.wait().await
+        self.shared.closed.wait().await.clone()
     }
 
     fn closed_error(&self) -> Error {
         self.shared
             .closed
-            .reason()
+            .get()
             .cloned()
             .unwrap_or_else(|| Error::closed("connection task ended"))
     }

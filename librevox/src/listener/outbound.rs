@@ -1,18 +1,16 @@
 //! The outbound server: FreeSWITCH dials us once per call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use super::dispatch::{panic_text, CatchUnwind, Dispatcher};
 use super::{AppTarget, OutboundListener, OutboundOptions};
-use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Reply};
+use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Latch, Reply};
 use crate::error::{Error, Result};
 use crate::protocol::{ApiResponse, Command, CommandReply, Event, EventFormat, Message, SendMsg};
 
@@ -66,10 +64,7 @@ struct SessionInner {
     event_lock: bool,
     /// True once the channel's CHANNEL_HANGUP_COMPLETE was seen: no
     /// application completes after that.
-    ended: AtomicBool,
-    /// Wakes applications waiting when `ended` is set. (A `watch` channel
-    /// would do too, at 350 bytes more per call.)
-    ended_notify: Notify,
+    ended: Latch<()>,
 }
 
 /// One outbound call: the channel's data and the commands to drive it.
@@ -106,8 +101,7 @@ impl Session {
                 uuid,
                 data: RwLock::new(channel_data),
                 event_lock,
-                ended: AtomicBool::new(false),
-                ended_notify: Notify::new(),
+                ended: Latch::default(),
             }),
         }
     }
@@ -141,8 +135,7 @@ impl Session {
     /// applications still waiting, or started later, fail with
     /// [`Error::Hangup`].
     pub(crate) fn mark_ended(&self) {
-        self.inner.ended.store(true, Ordering::Release);
-        self.inner.ended_notify.notify_waiters();
+        self.inner.ended.set(());
     }
 
     /// The error for an application that cannot complete any more: the
@@ -190,7 +183,7 @@ impl Session {
             // FreeSWITCH sends it before CHANNEL_HANGUP_COMPLETE.
             biased;
             r = self.inner.conn.execute(msg, Some(&self.inner.uuid)) => r?,
-            () = self.wait_ended() => {
+            _ = self.inner.ended.wait() => {
                 // Sent too late: FreeSWITCH drops it, no completion comes.
                 return Err(self.hangup_error());
             }
@@ -198,20 +191,6 @@ impl Session {
         // (A completion saying the call hung up is already Error::Hangup.)
         self.update(&done);
         Ok(done)
-    }
-
-    /// Returns once the call is marked as over.
-    async fn wait_ended(&self) {
-        loop {
-            let notified = self.inner.ended_notify.notified();
-            tokio::pin!(notified);
-            // Registered before the check, so a mark in between is not missed.
-            notified.as_mut().enable();
-            if self.inner.ended.load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
-        }
     }
 
     /// Sends a `sendmsg` and returns FreeSWITCH's acknowledgement only.
