@@ -30,6 +30,15 @@ fn pair(config: ConnectionConfig) -> (Connection, EventStream, Peer) {
     (conn, events, Peer::new(server))
 }
 
+/// Runs `msg` on a task of its own, as an application a caller awaits.
+fn spawn_execute(
+    conn: &Connection,
+    msg: SendMsg,
+) -> tokio::task::JoinHandle<librevox::Result<librevox::Event>> {
+    let conn = conn.clone();
+    tokio::spawn(async move { conn.execute(msg, None).await })
+}
+
 async fn next_event_name(events: &mut EventStream) -> String {
     match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
         Ok(Some(Message::Event(e))) => e.name().unwrap_or("").to_owned(),
@@ -152,11 +161,7 @@ async fn every_wait_times_out_with_a_typed_error() {
         other => panic!("{other:?}"),
     }
     // An application whose completion never comes.
-    let c = conn.clone();
-    let t = tokio::spawn(async move {
-        c.execute(SendMsg::execute("park", "").uuid("u1"), None)
-            .await
-    });
+    let t = spawn_execute(&conn, SendMsg::execute("park", "").uuid("u1"));
     peer.packet().await;
     peer.send(reply("+OK")).await;
     match t.await.unwrap() {
@@ -295,26 +300,18 @@ async fn a_failed_background_job_is_an_error_with_freeswitch_text() {
 #[tokio::test]
 async fn applications_resolve_by_application_uuid_not_by_order() {
     let (conn, _events, mut peer) = pair(ConnectionConfig::default());
-    let c = conn.clone();
-    let a = tokio::spawn(async move {
-        c.execute(
-            SendMsg::execute("playback", "a.wav")
-                .uuid("ch")
-                .event_uuid("A"),
-            None,
-        )
-        .await
-    });
+    let a = spawn_execute(
+        &conn,
+        SendMsg::execute("playback", "a.wav")
+            .uuid("ch")
+            .event_uuid("A"),
+    );
     let p = peer.packet().await;
     assert_eq!(p.header("Event-UUID"), Some("A"));
-    let c = conn.clone();
-    let b = tokio::spawn(async move {
-        c.execute(
-            SendMsg::execute("set", "x=1").uuid("ch").event_uuid("B"),
-            None,
-        )
-        .await
-    });
+    let b = spawn_execute(
+        &conn,
+        SendMsg::execute("set", "x=1").uuid("ch").event_uuid("B"),
+    );
     let p = peer.packet().await;
     assert_eq!(p.header("Event-UUID"), Some("B"));
     peer.send(reply("+OK")).await;
@@ -345,16 +342,12 @@ async fn applications_resolve_by_application_uuid_not_by_order() {
 #[tokio::test]
 async fn a_hangup_fails_a_running_application_at_hangup_complete() {
     let (conn, _events, mut peer) = pair(ConnectionConfig::default());
-    let c = conn.clone();
-    let t = tokio::spawn(async move {
-        c.execute(
-            SendMsg::execute("playback", "long.wav")
-                .uuid("ch")
-                .event_uuid("A"),
-            None,
-        )
-        .await
-    });
+    let t = spawn_execute(
+        &conn,
+        SendMsg::execute("playback", "long.wav")
+            .uuid("ch")
+            .event_uuid("A"),
+    );
     peer.packet().await;
     peer.send(reply("+OK")).await;
     peer.send(event(
@@ -381,16 +374,12 @@ async fn a_hangup_fails_a_running_application_at_hangup_complete() {
 #[tokio::test]
 async fn the_interrupted_applications_completion_after_hangup_still_resolves_it() {
     let (conn, _events, mut peer) = pair(ConnectionConfig::default());
-    let c = conn.clone();
-    let t = tokio::spawn(async move {
-        c.execute(
-            SendMsg::execute("playback", "long.wav")
-                .uuid("ch")
-                .event_uuid("A"),
-            None,
-        )
-        .await
-    });
+    let t = spawn_execute(
+        &conn,
+        SendMsg::execute("playback", "long.wav")
+            .uuid("ch")
+            .event_uuid("A"),
+    );
     peer.packet().await;
     peer.send(reply("+OK")).await;
     peer.send(event(
@@ -928,11 +917,7 @@ async fn an_application_for_a_channel_that_ended_fails_at_once() {
     peer.packet().await;
     peer.send(api("UP")).await;
     t.await.unwrap().unwrap();
-    let c = conn.clone();
-    let t = tokio::spawn(async move {
-        c.execute(SendMsg::execute("playback", "x.wav").uuid("gone"), None)
-            .await
-    });
+    let t = spawn_execute(&conn, SendMsg::execute("playback", "x.wav").uuid("gone"));
     peer.packet().await;
     peer.send(reply("+OK")).await;
     // No completion is ever sent, and the default app timeout is hours.
@@ -949,16 +934,12 @@ async fn an_application_for_a_channel_that_ended_fails_at_once() {
 #[tokio::test]
 async fn a_completion_reporting_the_hangup_is_a_hangup_error() {
     let (conn, _events, mut peer) = pair(ConnectionConfig::default());
-    let c = conn.clone();
-    let playback = tokio::spawn(async move {
-        c.execute(
-            SendMsg::execute("playback", "x.wav")
-                .uuid("ch")
-                .event_uuid("P"),
-            None,
-        )
-        .await
-    });
+    let playback = spawn_execute(
+        &conn,
+        SendMsg::execute("playback", "x.wav")
+            .uuid("ch")
+            .event_uuid("P"),
+    );
     peer.packet().await;
     peer.send(reply("+OK")).await;
     peer.send(event(
@@ -976,14 +957,10 @@ async fn a_completion_reporting_the_hangup_is_a_hangup_error() {
     .await;
     assert_hangup(playback.await.unwrap(), "ch", "ORIGINATOR_CANCEL");
     // The hangup application itself completes normally on a hung-up channel.
-    let c = conn.clone();
-    let hangup = tokio::spawn(async move {
-        c.execute(
-            SendMsg::execute("hangup", "").uuid("ch2").event_uuid("H"),
-            None,
-        )
-        .await
-    });
+    let hangup = spawn_execute(
+        &conn,
+        SendMsg::execute("hangup", "").uuid("ch2").event_uuid("H"),
+    );
     peer.packet().await;
     peer.send(reply("+OK")).await;
     peer.send(event(
