@@ -12,9 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong talking to FreeSWITCH.
 ///
 /// Transport failures (`Io`, `Closed`, `Timeout`), malformed input from the
-/// peer (`Protocol`, `FrameTooLarge`) and refusals by FreeSWITCH itself
-/// (`Auth`, `Rejected`, `CommandFailed`) are kept apart so that a caller can
-/// decide what to retry.
+/// peer (`Protocol`, `FrameTooLarge`, `AmbiguousLength`) and refusals by
+/// FreeSWITCH itself (`Auth`, `Rejected`, `CommandFailed`) are kept apart so
+/// that a caller can decide what to retry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -57,6 +57,19 @@ pub enum Error {
         size: u64,
         /// The configured limit.
         limit: usize,
+    },
+
+    /// A frame carried more than one `Content-Length` header (compared in any
+    /// casing), whether or not the values agree. FreeSWITCH writes one; two
+    /// make the frame's length ambiguous (the classic request-smuggling
+    /// vector), so the frame is refused and the connection closed.
+    #[error("ambiguous frame length: `Content-Length` given twice (`{first}`, then `{second}`)")]
+    AmbiguousLength {
+        /// The first length header as it appeared (`Name: value`, at most
+        /// 64 bytes of it).
+        first: String,
+        /// The second one, likewise.
+        second: String,
     },
 
     /// FreeSWITCH refused the password or the `user@domain` (`-ERR invalid`).
@@ -163,6 +176,10 @@ impl Clone for Error {
                 part,
                 size: *size,
                 limit: *limit,
+            },
+            Error::AmbiguousLength { first, second } => Error::AmbiguousLength {
+                first: first.clone(),
+                second: second.clone(),
             },
             Error::Auth { reply } => Error::Auth {
                 reply: reply.clone(),

@@ -96,8 +96,9 @@
 //!   after the disconnect-notice and CHANNEL_HANGUP_COMPLETE, once hooks have
 //!   finished. Dropping the last handle of a connection sends `exit`.
 //! * **Robustness.** Nothing the peer sends can panic the process:
-//!   malformed frames end the connection with [`Error::Protocol`] or
-//!   [`Error::FrameTooLarge`]; a panicking hook is logged and isolated.
+//!   malformed frames end the connection with [`Error::Protocol`],
+//!   [`Error::FrameTooLarge`] or [`Error::AmbiguousLength`]; a panicking hook
+//!   is logged and isolated.
 //! * **Logging** goes through `tracing`: connection lifecycle at `info`, each
 //!   frame at `trace`; passwords never appear.
 

@@ -179,6 +179,74 @@ fn non_numeric_content_length_is_a_protocol_error() {
 }
 
 #[test]
+fn a_second_content_length_is_refused_whatever_its_casing_or_value() {
+    for (second, first_seen) in [
+        ("Content-Length: 3", "Content-Length: 3"),
+        ("Content-Length: 7", "Content-Length: 3"),
+        ("content-length: 7", "Content-Length: 3"),
+        ("CONTENT-LENGTH:0", "Content-Length: 3"),
+    ] {
+        let frame = format!("Content-Type: api/response\nContent-Length: 3\n{second}\n\nabcdefg");
+        // Whole, and fed one byte at a time: the error is the same.
+        let e = decode_err(frame.as_bytes(), Limits::default());
+        match &e {
+            Error::AmbiguousLength { first, second: s } => {
+                assert_eq!(first, first_seen);
+                assert_eq!(s, second);
+            }
+            other => panic!("{second}: expected AmbiguousLength, got {other}"),
+        }
+        let mut codec = EslCodec::default();
+        let mut buf = BytesMut::new();
+        let mut bytewise = None;
+        for &b in frame.as_bytes() {
+            buf.extend_from_slice(&[b]);
+            match codec.decode(&mut buf) {
+                Ok(None) => {}
+                Ok(Some(f)) => panic!("{second}: a frame came out: {f:?}"),
+                Err(e) => {
+                    bytewise = Some(e);
+                    break;
+                }
+            }
+        }
+        assert!(
+            matches!(bytewise, Some(Error::AmbiguousLength { .. })),
+            "{second}: {bytewise:?}"
+        );
+    }
+}
+
+#[test]
+fn a_content_length_name_padded_with_whitespace_is_refused() {
+    for line in [
+        "Content-Length : 3",
+        " Content-Length: 3",
+        "\tcontent-length: 3",
+    ] {
+        let frame = format!("Content-Type: api/response\n{line}\n\nabc");
+        let e = decode_err(frame.as_bytes(), Limits::default());
+        assert!(
+            matches!(e, Error::Protocol(ref m) if m.contains("whitespace")),
+            "{line:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn the_ambiguous_length_message_quotes_at_most_64_bytes_of_each_header() {
+    let long = "9".repeat(500);
+    let frame = format!("Content-Length: 1\nContent-Length: {long}\n\nx");
+    let e = decode_err(frame.as_bytes(), Limits::default());
+    let Error::AmbiguousLength { first, second } = &e else {
+        panic!("{e}");
+    };
+    assert_eq!(first, "Content-Length: 1");
+    assert_eq!(second.len(), 64);
+    assert!(e.to_string().len() < 200, "{e}");
+}
+
+#[test]
 fn huge_content_length_fails_before_any_body_arrives() {
     let limits = Limits::default();
     let mut codec = EslCodec::new(limits);

@@ -637,6 +637,28 @@ async fn a_malformed_frame_closes_the_connection_with_a_protocol_error() {
 }
 
 #[tokio::test]
+async fn a_frame_with_two_lengths_closes_the_connection_with_ambiguous_length() {
+    let (conn, _events, mut peer) = pair(ConnectionConfig::default());
+    let c = conn.clone();
+    let t = tokio::spawn(async move { c.api("status").await });
+    peer.packet().await;
+    // Read with the first length this would be a 2-byte reply followed by a
+    // forged one; with the second, one 40-byte reply. Neither is taken.
+    peer.send(
+        "Content-Type: api/response\nContent-Length: 2\ncontent-length: 40\n\n\
+         ok\nContent-Type: api/response\nContent-Length: 3\n\nbad",
+    )
+    .await;
+    let err = t.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, Error::AmbiguousLength { ref first, ref second }
+            if first == "Content-Length: 2" && second == "content-length: 40"),
+        "{err}"
+    );
+    assert!(matches!(conn.closed().await, Error::AmbiguousLength { .. }));
+}
+
+#[tokio::test]
 async fn eof_mid_frame_is_an_error_not_a_hang() {
     let (conn, _events, mut peer) = pair(ConnectionConfig::default());
     let c = conn.clone();

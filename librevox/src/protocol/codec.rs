@@ -2,7 +2,10 @@
 //!
 //! The decoder splits a byte stream into [`Frame`]s: a header block that ends
 //! at the first empty line (`\n\n`, `\n\r\n` or `\r\n\r\n`), then exactly
-//! `Content-Length` body bytes. Blank lines between frames are skipped. It
+//! `Content-Length` body bytes; a second `Content-Length` (in any casing,
+//! with any value) is refused with [`Error::AmbiguousLength`], since a frame
+//! whose length two parsers could read differently is how bytes are
+//! smuggled. Blank lines between frames are skipped. It
 //! never allocates in proportion to a claimed length: the body is split off
 //! the read buffer only once all of its bytes have arrived, and limits on the
 //! header block and the body are checked before anything is waited for.
@@ -113,6 +116,7 @@ pub(crate) fn parse_head(block: &[u8], limits: &Limits) -> Result<(Fields, Optio
     }
     let mut fields = Vec::with_capacity(4);
     let mut content_length = None;
+    let mut length_line: Option<std::ops::Range<usize>> = None;
     let mut start = 0usize;
     while start <= block.len() {
         let end = memchr::memchr(b'\n', &block[start..])
@@ -130,7 +134,27 @@ pub(crate) fn parse_head(block: &[u8], limits: &Limits) -> Result<(Fields, Optio
                 vstart += 1;
             }
             let value = vstart..line_end;
-            if block[name.clone()].eq_ignore_ascii_case(b"Content-Length") {
+            let name_bytes = &block[name.clone()];
+            if name_bytes != name_bytes.trim_ascii()
+                && name_bytes
+                    .trim_ascii()
+                    .eq_ignore_ascii_case(b"Content-Length")
+            {
+                // Another parser might trim the name and find a length
+                // where this one would find none.
+                return Err(Error::protocol(format!(
+                    "whitespace around a Content-Length header name: `{}`",
+                    excerpt(line)
+                )));
+            }
+            if name_bytes.eq_ignore_ascii_case(b"Content-Length") {
+                if let Some(first) = length_line {
+                    return Err(Error::AmbiguousLength {
+                        first: excerpt(&block[first]),
+                        second: excerpt(line),
+                    });
+                }
+                length_line = Some(start..line_end);
                 content_length = Some(parse_content_length(&block[value.clone()], limits)?);
             }
             fields.push((
@@ -141,6 +165,19 @@ pub(crate) fn parse_head(block: &[u8], limits: &Limits) -> Result<(Fields, Optio
         start = end + 1;
     }
     Ok((fields, content_length))
+}
+
+/// At most 64 bytes of a header line (cut on a character boundary) for an
+/// error message: enough to recognise it, never a megabyte of it.
+fn excerpt(line: &[u8]) -> String {
+    // The block was validated as UTF-8 above, so the lossy conversion never
+    // replaces anything; it only saves an unwrap.
+    let text = String::from_utf8_lossy(line);
+    let mut end = text.len().min(64);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 fn parse_content_length(value: &[u8], limits: &Limits) -> Result<usize> {
