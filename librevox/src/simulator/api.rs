@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::channel::{cause_name, spawn_call};
+use super::channel::{cause_name, spawn_call, Switch};
 use super::config::CallSpec;
-use super::core::{level_by_name, lock, Core};
+use super::core::{level_by_name, Core};
+use super::lock::lock;
 use super::serialize;
 
 /// Fires the `API` event of an API execution.
@@ -25,11 +26,12 @@ pub(crate) fn fire_api_event(core: &Core, command: &str, args: &str) {
 
 /// Runs an API. `None` means "Command not found".
 pub(crate) async fn execute(
-    core: &Arc<Core>,
+    switch: &Arc<Switch>,
     command: &str,
     args: &str,
     _session: Option<&str>,
 ) -> Option<String> {
+    let core = &switch.core;
     let user = lock(&core.state).apis.get(command).cloned();
     if let Some(f) = user {
         return Some(f(args));
@@ -42,10 +44,8 @@ pub(crate) async fn execute(
         "status" => {
             let up = core.clock.uptime();
             let secs = up.as_secs();
-            let (since, peak, now) = {
-                let st = lock(&core.state);
-                (st.sessions_since_start, st.peak, st.channels.len())
-            };
+            let counts = switch.counts();
+            let (since, peak, now) = (counts.since_start, counts.peak, counts.now);
             format!(
                 "UP 0 years, {} days, {} hours, {} minutes, {} seconds, {} milliseconds, {} microseconds\n\
                  FreeSWITCH (Version {} 64bit) is ready\n\
@@ -88,7 +88,7 @@ pub(crate) async fn execute(
             }
             "+OK\n".to_owned()
         }
-        "uuid_dump" => match arg_words.first().and_then(|u| core.channel(u)) {
+        "uuid_dump" => match arg_words.first().and_then(|u| switch.channel(u)) {
             Some(ch) => {
                 let e = ch.channel_data_event(core);
                 String::from_utf8_lossy(&serialize::to_plain(&e)).into_owned()
@@ -98,19 +98,19 @@ pub(crate) async fn execute(
         "uuid_exists" => {
             let exists = arg_words
                 .first()
-                .and_then(|u| core.channel(u))
+                .and_then(|u| switch.channel(u))
                 .is_some_and(|c| !c.is_destroyed());
             exists.to_string()
         }
-        "originate" => return originate(core, &arg_words),
+        "originate" => return originate(switch, &arg_words),
         "hupall" => {
             let cause = cause_name(arg_words.first().copied().unwrap_or(""));
-            for ch in core.channels() {
+            for ch in switch.channels() {
                 ch.hangup(core, &cause, true);
             }
             "+OK hangup all channels with cause ".to_owned() + &cause + "\n"
         }
-        "uuid_kill" => match arg_words.first().and_then(|u| core.channel(u)) {
+        "uuid_kill" => match arg_words.first().and_then(|u| switch.channel(u)) {
             Some(ch) if !ch.is_down() => {
                 let cause = cause_name(arg_words.get(1).copied().unwrap_or(""));
                 ch.hangup(core, &cause, true);
@@ -118,7 +118,7 @@ pub(crate) async fn execute(
             }
             _ => "-ERR No such channel!\n".to_owned(),
         },
-        "uuid_park" => match arg_words.first().and_then(|u| core.channel(u)) {
+        "uuid_park" => match arg_words.first().and_then(|u| switch.channel(u)) {
             Some(ch) => {
                 ch.queue(super::channel::ChanMsg::SendMsg(
                     super::channel::SendMsgData {
@@ -135,8 +135,8 @@ pub(crate) async fn execute(
             None => "-ERR No such channel!\n".to_owned(),
         },
         "uuid_bridge" => {
-            let a = arg_words.first().and_then(|u| core.channel(u));
-            let b = arg_words.get(1).and_then(|u| core.channel(u));
+            let a = arg_words.first().and_then(|u| switch.channel(u));
+            let b = arg_words.get(1).and_then(|u| switch.channel(u));
             match (a, b) {
                 (Some(a), Some(b)) => {
                     a.set_var("bridge_to", &b.uuid);
@@ -146,7 +146,7 @@ pub(crate) async fn execute(
                 _ => "-ERR Invalid uuid\n".to_owned(),
             }
         }
-        "uuid_send_dtmf" => match arg_words.first().and_then(|u| core.channel(u)) {
+        "uuid_send_dtmf" => match arg_words.first().and_then(|u| switch.channel(u)) {
             Some(ch) => {
                 let digits = arg_words.get(1).copied().unwrap_or("");
                 ch.send_dtmf(digits.split('@').next().unwrap_or(""));
@@ -154,13 +154,13 @@ pub(crate) async fn execute(
             }
             None => "-ERR no such session\n".to_owned(),
         },
-        "uuid_getvar" => match arg_words.first().and_then(|u| core.channel(u)) {
+        "uuid_getvar" => match arg_words.first().and_then(|u| switch.channel(u)) {
             Some(ch) => ch
                 .var(arg_words.get(1).copied().unwrap_or(""))
                 .unwrap_or_else(|| "_undef_".into()),
             None => "-ERR No such channel!\n".to_owned(),
         },
-        "uuid_setvar" => match arg_words.first().and_then(|u| core.channel(u)) {
+        "uuid_setvar" => match arg_words.first().and_then(|u| switch.channel(u)) {
             Some(ch) => {
                 let name = arg_words.get(1).copied().unwrap_or("");
                 let value = args.splitn(3, ' ').nth(2).unwrap_or("");
@@ -196,7 +196,7 @@ pub(crate) async fn execute(
             let what = arg_words.first().copied().unwrap_or("");
             if what.starts_with("channels") || what.starts_with("calls") {
                 let json = args.to_ascii_lowercase().contains("as json");
-                show_channels(core, json)
+                show_channels(switch, json)
             } else {
                 return None;
             }
@@ -229,7 +229,7 @@ pub(crate) async fn execute(
 /// `originate <url> <app-or-extension>`: `loopback/<ext>[/<context>]` (or
 /// `sim/<ext>`) creates an inbound channel routed to `<ext>` in the
 /// simulated dialplan.
-fn originate(core: &Arc<Core>, words: &[&str]) -> Option<String> {
+fn originate(switch: &Arc<Switch>, words: &[&str]) -> Option<String> {
     let url = words.first().copied().unwrap_or("");
     let mut parts = url.split('/');
     let tech = parts.next().unwrap_or("");
@@ -241,7 +241,7 @@ fn originate(core: &Arc<Core>, words: &[&str]) -> Option<String> {
     if let Some(ctx) = parts.next() {
         spec.context = ctx.to_owned();
     }
-    let ch = spawn_call(core, spec);
+    let ch = spawn_call(switch, spec);
     Some(format!("+OK {}\n", ch.uuid))
 }
 
@@ -293,8 +293,9 @@ const SHOW_COLUMNS: &[&str] = &[
 /// `show channels` / `show calls`, as CSV (FreeSWITCH's default) or, with
 /// `as json`, as `{"row_count":N,"rows":[{...}]}` (`{"row_count":0}` when
 /// there is none).
-fn show_channels(core: &Arc<Core>, json: bool) -> String {
-    let rows: Vec<Vec<String>> = core
+fn show_channels(switch: &Switch, json: bool) -> String {
+    let core = &switch.core;
+    let rows: Vec<Vec<String>> = switch
         .channels()
         .iter()
         .map(|ch| {

@@ -1,37 +1,24 @@
-//! The switch core: event numbering and dispatch, the channel and listener
-//! registries, recordings, the API table.
+//! The switch core: event numbering and dispatch onto the bus, the
+//! subscriber registry, recordings, global variables, the user API table.
+//! It knows nothing of channels or of the ESL commands.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::channel::Channel;
+use super::bus::{Fired, Out, Subscriber};
 use super::clock::{date_gmt, date_local, date_log, Clock, UuidGen};
 use super::config::SimulatorConfig;
-use super::listener::{ListenerShared, Out};
+use super::lock::lock;
 use super::serialize::LogLine;
 use crate::protocol::Event;
 
 /// A user-registered API: receives the argument text, returns the output.
 pub type ApiFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
-
-/// Locks a mutex, ignoring poisoning (a panicking test thread must not make
-/// the simulator unusable).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// An event as fired: the event plus whether its (empty) body was set, which
-/// only the JSON format shows.
-#[derive(Debug, Clone)]
-pub(crate) struct Fired {
-    pub(crate) event: Event,
-    pub(crate) empty_body: bool,
-}
 
 /// Which side opened a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,12 +61,9 @@ impl ConnectionRecord {
 }
 
 pub(crate) struct CoreState {
-    pub(crate) listeners: Vec<Arc<ListenerShared>>,
-    pub(crate) channels: Vec<Arc<Channel>>,
+    pub(crate) subscribers: Vec<Arc<Subscriber>>,
     pub(crate) fired: Vec<Event>,
     pub(crate) connections: Vec<Arc<Mutex<ConnectionRecord>>>,
-    pub(crate) sessions_since_start: u64,
-    pub(crate) peak: usize,
     pub(crate) globals: Vec<(String, String)>,
     pub(crate) hash: HashMap<String, String>,
     pub(crate) apis: HashMap<String, ApiFn>,
@@ -108,12 +92,9 @@ impl Core {
             seq: AtomicU64::new(cfg.first_sequence),
             ids: AtomicU64::new(1),
             state: Mutex::new(CoreState {
-                listeners: Vec::new(),
-                channels: Vec::new(),
+                subscribers: Vec::new(),
                 fired: Vec::new(),
                 connections: Vec::new(),
-                sessions_since_start: 0,
-                peak: 0,
                 globals: cfg.globals.clone(),
                 hash: HashMap::new(),
                 apis: HashMap::new(),
@@ -164,7 +145,7 @@ impl Core {
         );
     }
 
-    /// Fires an event: records it and offers it to every listener.
+    /// Fires an event: records it and offers it to every subscriber.
     pub(crate) fn fire(&self, event: Event) {
         self.fire_with(Fired {
             event,
@@ -174,28 +155,32 @@ impl Core {
 
     pub(crate) fn fire_with(&self, fired: Fired) {
         let fired = Arc::new(fired);
-        let listeners = {
+        let subscribers = {
             let mut st = lock(&self.state);
             st.fired.push(fired.event.clone());
-            st.listeners.clone()
+            st.subscribers.clone()
         };
-        for l in &listeners {
-            l.offer(&fired);
+        for s in &subscribers {
+            s.offer(&fired);
         }
         self.notify();
     }
 
-    /// Sends a control item to the listeners whose session is `uuid`.
+    /// The connections now on the bus.
+    pub(crate) fn subscribers(&self) -> Vec<Arc<Subscriber>> {
+        lock(&self.state).subscribers.clone()
+    }
+
+    /// Sends a control item to the connections whose session is `uuid`.
     pub(crate) fn send_to_session(&self, uuid: &str, deferred: bool, out: impl Fn() -> Out) {
-        let listeners = lock(&self.state).listeners.clone();
-        for l in listeners {
-            if l.controls(uuid, deferred) {
-                l.push(out());
+        for s in self.subscribers() {
+            if s.controls(uuid, deferred) {
+                s.push(out());
             }
         }
     }
 
-    /// Emits a log line to every listener that asked for this level.
+    /// Emits a log line to every connection that asked for this level.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn log(
         &self,
@@ -225,32 +210,40 @@ impl Core {
             user_data: session.to_owned(),
             body,
         });
-        let listeners = lock(&self.state).listeners.clone();
-        for l in listeners {
-            l.offer_log(&log_line);
+        for s in self.subscribers() {
+            s.offer_log(&log_line);
         }
         self.notify();
     }
 
-    pub(crate) fn channel(&self, uuid: &str) -> Option<Arc<Channel>> {
-        lock(&self.state)
-            .channels
-            .iter()
-            .find(|c| c.uuid == uuid)
-            .cloned()
+    pub(crate) fn add_subscriber(&self, s: Arc<Subscriber>) {
+        lock(&self.state).subscribers.push(s);
     }
 
-    pub(crate) fn channels(&self) -> Vec<Arc<Channel>> {
-        lock(&self.state).channels.clone()
-    }
-
-    pub(crate) fn add_listener(&self, l: Arc<ListenerShared>) {
-        lock(&self.state).listeners.push(l);
-    }
-
-    pub(crate) fn remove_listener(&self, id: u64) {
-        lock(&self.state).listeners.retain(|l| l.id != id);
+    pub(crate) fn remove_subscriber(&self, id: u64) {
+        lock(&self.state).subscribers.retain(|s| s.id != id);
         self.notify();
+    }
+
+    /// A queued `sendevent` in the form it is fired: the subclass first, the
+    /// client's headers, `Event-Name`, the standard headers, the body. A
+    /// channel it was queued to appends its data before firing it.
+    pub(crate) fn sendevent_form(&self, queued: &Event, name: &str) -> Event {
+        let mut e = Event::empty();
+        if let Some(sub) = queued.header("Event-Subclass") {
+            e.push_header("Event-Subclass", sub);
+        }
+        for (n, v) in queued.headers() {
+            if n != "Event-Subclass" {
+                e.push_header(n, v);
+            }
+        }
+        e.push_header("Event-Name", name);
+        self.push_standard_tail(&mut e, "mod_event_socket.c", "parse_command", 2283);
+        if let Some(b) = queued.body() {
+            e.set_body(b.clone());
+        }
+        e
     }
 
     pub(crate) fn new_record(&self, kind: ConnectionKind) -> Arc<Mutex<ConnectionRecord>> {

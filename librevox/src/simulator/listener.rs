@@ -1,189 +1,40 @@
 //! One event-socket connection (inbound or outbound): packet reading,
 //! command dispatch (§3), subscriptions, filters, event delivery.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Duration, Instant};
 
 use super::api;
-use super::channel::{ChanMsg, Channel, SendMsgData};
+use super::bus::{Filter, Fired, Out, Subscriber};
+use super::channel::{ChanMsg, Channel, OutboundCtx, SendMsgData, SocketHost, Switch};
 use super::config::EslUser;
-use super::core::{level_by_name, lock, ConnectionKind, ConnectionRecord, Core, Fired};
-use super::regex::Regex;
-use super::serialize::{self, LogLine, GOODBYE};
-use crate::protocol::names::{canonical, EVENT_NAMES, MYEVENTS};
+use super::core::{level_by_name, ConnectionKind, ConnectionRecord, Core};
+use super::lock::lock;
+use super::serialize::{self, GOODBYE};
+use crate::protocol::names::canonical;
 use crate::protocol::packet::{read_packet, Packet, PacketError};
 use crate::protocol::{Event, EventFormat};
 
-/// Items queued for a connection's writer.
-pub(crate) enum Out {
-    Event(Arc<Fired>),
-    Diverted(Event),
-    Log(Arc<LogLine>),
-    /// The controlled channel is down (hangup seen by the socket loop).
-    Down,
-    /// The module is going away: notice with this body, then close.
-    Shutdown,
-}
+/// The ESL layer as the `socket` application's host.
+pub(crate) struct EslSockets;
 
-#[derive(Debug, Clone)]
-struct Filter {
-    header: String,
-    raw: String,
-    negative: bool,
-    regex: Option<Regex>,
-    literal: String,
-}
-
-impl Filter {
-    fn new(header: &str, raw: &str) -> Filter {
-        let mut v = raw;
-        let mut negative = false;
-        loop {
-            if let Some(rest) = v.strip_prefix(' ').or_else(|| v.strip_prefix('+')) {
-                v = rest;
-            } else if let Some(rest) = v.strip_prefix('-') {
-                negative = true;
-                v = rest;
-            } else {
-                break;
-            }
-        }
-        let regex = if !negative && v.starts_with('/') {
-            Regex::from_slashed(v)
-        } else {
-            None
-        };
-        Filter {
-            header: header.to_owned(),
-            raw: raw.to_owned(),
-            negative,
-            regex,
-            literal: v.to_owned(),
-        }
+impl SocketHost for EslSockets {
+    fn serve(
+        &self,
+        switch: Arc<Switch>,
+        stream: TcpStream,
+        channel: Arc<Channel>,
+        target: String,
+        ctx: OutboundCtx,
+    ) {
+        tokio::spawn(serve_outbound(switch, stream, channel, target, ctx));
     }
-
-    fn matches(&self, value: &str) -> bool {
-        match &self.regex {
-            Some(re) => re.is_match(value),
-            None => value.eq_ignore_ascii_case(&self.literal),
-        }
-    }
-}
-
-/// Per-connection subscription state, shared with the dispatcher.
-pub(crate) struct Subs {
-    pub(crate) format: EventFormat,
-    list: Vec<bool>,
-    all: bool,
-    subclasses: HashSet<String>,
-    events_on: bool,
-    filters: Vec<Filter>,
-    myevents: bool,
-    session: Option<String>,
-    deferred_down: bool,
-    log_level: Option<u8>,
-    divert: bool,
-    closed: bool,
-}
-
-pub(crate) struct ListenerShared {
-    pub(crate) id: u64,
-    pub(crate) subs: Mutex<Subs>,
-    tx: mpsc::UnboundedSender<Out>,
-}
-
-impl ListenerShared {
-    pub(crate) fn push(&self, out: Out) {
-        let _ = self.tx.send(out);
-    }
-
-    /// True when this connection controls channel `uuid` (and, with
-    /// `deferred`, is its sync outbound socket).
-    pub(crate) fn controls(&self, uuid: &str, deferred: bool) -> bool {
-        let s = lock(&self.subs);
-        !s.closed && s.session.as_deref() == Some(uuid) && s.deferred_down == deferred
-    }
-
-    pub(crate) fn divert_to(&self, uuid: &str) -> bool {
-        let s = lock(&self.subs);
-        !s.closed && s.divert && s.session.as_deref() == Some(uuid)
-    }
-
-    pub(crate) fn events_enabled(&self) -> bool {
-        lock(&self.subs).events_on
-    }
-
-    /// The subscription, filter and `myevents` checks of FreeSWITCH's
-    /// `event_handler`.
-    pub(crate) fn offer(&self, fired: &Arc<Fired>) {
-        let s = lock(&self.subs);
-        if s.closed || !s.events_on {
-            return;
-        }
-        let e = &fired.event;
-        let name = e.name().unwrap_or("");
-        let mut send = s.all;
-        if !send {
-            if let Some(idx) = EVENT_NAMES.iter().position(|n| *n == name) {
-                if s.list[idx] {
-                    send = name != "CUSTOM"
-                        || match e.subclass() {
-                            None => true,
-                            Some(sub) => s.subclasses.contains(sub),
-                        };
-                }
-            }
-        }
-        if send && !s.filters.is_empty() {
-            let mut pos = false;
-            let mut neg = false;
-            for f in &s.filters {
-                let Some(v) = e.header_ignore_case(&f.header) else {
-                    continue;
-                };
-                if f.matches(v) {
-                    if f.negative {
-                        neg = true;
-                    } else {
-                        pos = true;
-                    }
-                }
-            }
-            send = pos && !neg;
-        }
-        if send && s.myevents {
-            send = match e.header_ignore_case("unique-id") {
-                Some(u) => s.session.as_deref().is_none_or(|sess| sess == u),
-                None => match (&s.session, e.header_ignore_case("Job-Owner-UUID")) {
-                    (Some(sess), Some(owner)) => sess == owner,
-                    _ => false,
-                },
-            };
-        }
-        if send {
-            let _ = self.tx.send(Out::Event(fired.clone()));
-        }
-    }
-
-    pub(crate) fn offer_log(&self, line: &Arc<LogLine>) {
-        let s = lock(&self.subs);
-        if !s.closed && s.log_level.is_some_and(|l| line.level <= l) {
-            let _ = self.tx.send(Out::Log(line.clone()));
-        }
-    }
-}
-
-/// Outbound specifics.
-pub(crate) struct OutboundCtx {
-    pub(crate) async_mode: bool,
-    pub(crate) full: bool,
-    pub(crate) on_connect: Option<oneshot::Sender<()>>,
 }
 
 enum Flow {
@@ -192,8 +43,9 @@ enum Flow {
 }
 
 struct Conn<W> {
+    switch: Arc<Switch>,
     core: Arc<Core>,
-    shared: Arc<ListenerShared>,
+    shared: Arc<Subscriber>,
     rx: mpsc::UnboundedReceiver<Out>,
     writer: W,
     record: Arc<Mutex<ConnectionRecord>>,
@@ -216,38 +68,21 @@ fn starts_ci(s: &str, prefix: &str) -> bool {
         && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-fn new_shared(core: &Core) -> (Arc<ListenerShared>, mpsc::UnboundedReceiver<Out>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(ListenerShared {
-        id: core.next_id(),
-        subs: Mutex::new(Subs {
-            format: EventFormat::Plain,
-            list: vec![false; EVENT_NAMES.len()],
-            all: false,
-            subclasses: HashSet::new(),
-            events_on: false,
-            filters: Vec::new(),
-            myevents: false,
-            session: None,
-            deferred_down: false,
-            log_level: None,
-            divert: false,
-            closed: false,
-        }),
-        tx,
-    });
-    (shared, rx)
+fn new_shared(core: &Core) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Out>) {
+    Subscriber::new(core.next_id())
 }
 
 /// Serves an inbound connection until it closes.
-pub(crate) async fn serve_inbound<T>(core: Arc<Core>, io: T, peer: Option<SocketAddr>)
+pub(crate) async fn serve_inbound<T>(switch: Arc<Switch>, io: T, peer: Option<SocketAddr>)
 where
     T: AsyncRead + AsyncWrite + Send + 'static,
 {
+    let core = switch.core.clone();
     let (reader, writer) = tokio::io::split(io);
     let (shared, rx) = new_shared(&core);
     let record = core.new_record(ConnectionKind::Inbound { peer });
     let mut conn = Conn {
+        switch: switch.clone(),
         core: core.clone(),
         shared: shared.clone(),
         rx,
@@ -277,7 +112,7 @@ where
         conn.finish().await;
         return;
     }
-    core.add_listener(shared);
+    core.add_subscriber(shared);
     if conn.write(serialize::auth_request_frame()).await {
         conn.run(reader).await;
     }
@@ -286,7 +121,7 @@ where
 
 /// Serves an outbound connection for `channel`.
 pub(crate) async fn serve_outbound<T>(
-    core: Arc<Core>,
+    switch: Arc<Switch>,
     io: T,
     channel: Arc<Channel>,
     target: String,
@@ -294,6 +129,7 @@ pub(crate) async fn serve_outbound<T>(
 ) where
     T: AsyncRead + AsyncWrite + Send + 'static,
 {
+    let core = switch.core.clone();
     let (reader, writer) = tokio::io::split(io);
     let (shared, rx) = new_shared(&core);
     {
@@ -306,6 +142,7 @@ pub(crate) async fn serve_outbound<T>(
         target,
     });
     let mut conn = Conn {
+        switch: switch.clone(),
         core: core.clone(),
         shared: shared.clone(),
         rx,
@@ -323,7 +160,7 @@ pub(crate) async fn serve_outbound<T>(
         packets: 0,
         close_after_reply: false,
     };
-    core.add_listener(shared);
+    core.add_subscriber(shared);
     conn.run(reader).await;
     conn.finish().await;
 }
@@ -350,7 +187,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
 
     async fn finish(&mut self) {
         lock(&self.shared.subs).closed = true;
-        self.core.remove_listener(self.shared.id);
+        self.core.remove_subscriber(self.shared.id);
         let _ = self.writer.shutdown().await;
         if self.holds_channel {
             self.holds_channel = false;
@@ -660,7 +497,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 if was {
                     s.events_on = false;
                     s.all = false;
-                    s.list.iter_mut().for_each(|b| *b = false);
+                    s.set_every(false);
                     s.subclasses.clear();
                 }
                 was
@@ -847,7 +684,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 }
                 keys += 1;
                 s.all = true;
-                s.list.iter_mut().for_each(|b| *b = true);
+                s.set_every(true);
                 let registered = self.core.cfg.registered_subclasses.clone();
                 s.subclasses.extend(registered);
             } else if let Some(name) = canonical(tok) {
@@ -858,9 +695,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 if name == "CUSTOM" {
                     custom = true;
                 }
-                if let Some(idx) = EVENT_NAMES.iter().position(|n| *n == name) {
-                    s.list[idx] = true;
-                }
+                s.set(name, true);
             }
         }
         if keys == 0 {
@@ -888,7 +723,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             if bare.eq_ignore_ascii_case("ALL") {
                 keys += 1;
                 s.all = false;
-                s.list.iter_mut().for_each(|b| *b = false);
+                s.set_every(false);
             } else if let Some(name) = canonical(tok) {
                 keys += 1;
                 if name == "CUSTOM" {
@@ -896,11 +731,9 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 } else {
                     if s.all {
                         s.all = false;
-                        s.list.iter_mut().for_each(|b| *b = true);
+                        s.set_every(true);
                     }
-                    if let Some(idx) = EVENT_NAMES.iter().position(|n| *n == name) {
-                        s.list[idx] = false;
-                    }
+                    s.set(name, false);
                 }
             }
         }
@@ -909,16 +742,6 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         } else {
             "+OK events nixed".into()
         }
-    }
-
-    fn subscribe_myevents(s: &mut Subs) {
-        for name in MYEVENTS {
-            if let Some(idx) = EVENT_NAMES.iter().position(|n| n == name) {
-                s.list[idx] = true;
-            }
-        }
-        s.events_on = true;
-        s.myevents = true;
     }
 
     fn myevents(&mut self, cmd: &str) -> String {
@@ -932,23 +755,23 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             } else if cmd.contains("xml") || cmd.contains("XML") {
                 s.format = EventFormat::Xml;
             }
-            Self::subscribe_myevents(&mut s);
+            s.subscribe_myevents();
             return "+OK Events Enabled".into();
         }
         let mut words = cmd[9..].split(' ').filter(|w| !w.is_empty());
         let uuid = words.next().unwrap_or("");
         let has_format = words.next().is_some();
-        match self.core.channel(uuid) {
+        match self.switch.channel(uuid) {
             Some(ch) => {
                 s.session = Some(ch.uuid.clone());
-                Self::subscribe_myevents(&mut s);
+                s.subscribe_myevents();
                 drop(s);
                 self.session = Some(ch);
                 "+OK Events Enabled".into()
             }
             None if has_format => "-ERR invalid uuid".into(),
             None => {
-                Self::subscribe_myevents(&mut s);
+                s.subscribe_myevents();
                 "+OK Events Enabled".into()
             }
         }
@@ -968,7 +791,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
                 .unwrap_or_default();
             (t, raw)
         };
-        let Some(ch) = self.core.channel(&target).filter(|c| !c.is_destroyed()) else {
+        let Some(ch) = self.switch.channel(&target).filter(|c| !c.is_destroyed()) else {
             return format!("-ERR invalid session id [{target}]");
         };
         let own = self.session.as_ref().is_some_and(|s| s.uuid == ch.uuid);
@@ -1023,12 +846,12 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         }
         let target = pkt
             .header("Unique-ID")
-            .and_then(|u| self.core.channel(u))
+            .and_then(|u| self.switch.channel(u))
             .filter(|c| !c.is_destroyed());
         match target {
             Some(ch) => ch.queue(ChanMsg::Event(queued, ev_name.to_owned())),
             None => {
-                let e = fire_form(&self.core, &queued, ev_name, None);
+                let e = self.core.sendevent_form(&queued, ev_name);
                 self.core.fire(e);
             }
         }
@@ -1045,7 +868,7 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             return Reply::Text("-ERR permission denied".into());
         }
         let session = self.session.as_ref().map(|c| c.uuid.clone());
-        let out = api::execute(&self.core, command, args, session.as_deref()).await;
+        let out = api::execute(&self.switch, command, args, session.as_deref()).await;
         let body = serialize::api_body(command, out.as_deref());
         let frame = serialize::api_response_frame(body.as_bytes());
         let ok = self.write(frame).await;
@@ -1071,11 +894,12 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             .map(str::to_owned)
             .unwrap_or_else(|| self.core.uuids.next());
         let owner = self.session.as_ref().map(|c| c.uuid.clone());
-        let core = self.core.clone();
+        let switch = self.switch.clone();
         let job2 = job.clone();
         tokio::spawn(async move {
-            let out = api::execute(&core, &command, &args, owner.as_deref()).await;
-            api::fire_api_event(&core, &command, &args);
+            let core = &switch.core;
+            let out = api::execute(&switch, &command, &args, owner.as_deref()).await;
+            api::fire_api_event(core, &command, &args);
             let body = match out {
                 None => format!("-ERR {command} Command not found!\n"),
                 Some(s) => s,
@@ -1126,35 +950,6 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
             None => "-ERR invalid log level".into(),
         }
     }
-}
-
-/// A queued `sendevent` event in the form it is fired: subclass first, the
-/// client's headers, `Event-UUID`, the standard headers, then (when queued
-/// through a channel) the channel data.
-pub(crate) fn fire_form(
-    core: &Core,
-    queued: &Event,
-    name: &str,
-    channel: Option<&Channel>,
-) -> Event {
-    let mut e = Event::empty();
-    if let Some(sub) = queued.header("Event-Subclass") {
-        e.push_header("Event-Subclass", sub);
-    }
-    for (n, v) in queued.headers() {
-        if n != "Event-Subclass" {
-            e.push_header(n, v);
-        }
-    }
-    e.push_header("Event-Name", name);
-    core.push_standard_tail(&mut e, "mod_event_socket.c", "parse_command", 2283);
-    if let Some(ch) = channel {
-        ch.push_channel_data(&mut e, true);
-    }
-    if let Some(b) = queued.body() {
-        e.set_body(b.clone());
-    }
-    e
 }
 
 enum Reply {

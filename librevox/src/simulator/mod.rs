@@ -33,11 +33,13 @@
 //! ```
 
 mod api;
+mod bus;
 mod channel;
 mod clock;
 mod config;
 mod core;
 mod listener;
+mod lock;
 mod regex;
 pub mod serialize;
 
@@ -57,8 +59,10 @@ pub use self::config::{
 };
 pub use self::core::{ApiFn, ConnectionKind, ConnectionRecord};
 
-use self::core::{lock, Core};
-use self::listener::Out;
+use self::bus::Out;
+use self::channel::Switch;
+use self::core::Core;
+use self::lock::lock;
 use crate::error::{Error, Result};
 use crate::protocol::Event;
 
@@ -67,6 +71,7 @@ use crate::protocol::Event;
 /// [`shutdown`](Simulator::shutdown) is called.
 #[derive(Clone)]
 pub struct Simulator {
+    switch: Arc<Switch>,
     core: Arc<Core>,
     addr: Option<SocketAddr>,
     accept: Option<Arc<AbortOnDrop>>,
@@ -119,12 +124,13 @@ impl Simulator {
     pub async fn start(config: SimulatorConfig) -> Result<Simulator> {
         let listen = config.listen;
         let core = Core::new(config);
+        let switch = Switch::new(core.clone(), Arc::new(listener::EslSockets));
         let (addr, accept) = match listen {
             None => (None, None),
             Some(a) => {
                 let listener = TcpListener::bind(a).await?;
                 let addr = listener.local_addr()?;
-                let core2 = core.clone();
+                let switch2 = switch.clone();
                 let (closed_tx, closed_rx) = watch::channel(false);
                 let guard = ListenerGuard {
                     listener: Some(listener),
@@ -140,13 +146,18 @@ impl Simulator {
                             continue;
                         };
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(listener::serve_inbound(core2.clone(), stream, Some(peer)));
+                        tokio::spawn(listener::serve_inbound(switch2.clone(), stream, Some(peer)));
                     }
                 });
                 (Some(addr), Some(Arc::new(AbortOnDrop(task, closed_rx))))
             }
         };
-        Ok(Simulator { core, addr, accept })
+        Ok(Simulator {
+            switch,
+            core,
+            addr,
+            accept,
+        })
     }
 
     /// The address of the inbound TCP listener.
@@ -174,7 +185,7 @@ impl Simulator {
 
     fn connect_in_memory_inner(&self, peer: Option<SocketAddr>) -> DuplexStream {
         let (client, server) = tokio::io::duplex(1 << 20);
-        tokio::spawn(listener::serve_inbound(self.core.clone(), server, peer));
+        tokio::spawn(listener::serve_inbound(self.switch.clone(), server, peer));
         client
     }
 
@@ -190,7 +201,7 @@ impl Simulator {
 
     /// Places a call: creates an inbound channel and runs its dialplan.
     pub fn place_call(&self, spec: CallSpec) -> CallHandle {
-        let ch = channel::spawn_call(&self.core, spec);
+        let ch = channel::spawn_call(&self.switch, spec);
         CallHandle {
             uuid: ch.uuid.clone(),
         }
@@ -211,7 +222,7 @@ impl Simulator {
     /// Hangs a channel up from outside (like `uuid_kill`); false when the
     /// channel does not exist or is already down.
     pub fn hangup(&self, uuid: &str, cause: &str) -> bool {
-        match self.core.channel(uuid) {
+        match self.switch.channel(uuid) {
             Some(ch) => ch.hangup(&self.core, &channel::cause_name(cause), true),
             None => false,
         }
@@ -219,7 +230,7 @@ impl Simulator {
 
     /// Sends DTMF digits to a channel (like `uuid_send_dtmf`).
     pub fn send_dtmf(&self, uuid: &str, digits: &str) -> bool {
-        match self.core.channel(uuid) {
+        match self.switch.channel(uuid) {
             Some(ch) => {
                 ch.send_dtmf(digits);
                 true
@@ -256,12 +267,16 @@ impl Simulator {
 
     /// The channels that exist now.
     pub fn channels(&self) -> Vec<ChannelSnapshot> {
-        self.core.channels().iter().map(|c| c.snapshot()).collect()
+        self.switch
+            .channels()
+            .iter()
+            .map(|c| c.snapshot())
+            .collect()
     }
 
     /// One channel, if it exists.
     pub fn channel(&self, uuid: &str) -> Option<ChannelSnapshot> {
-        self.core.channel(uuid).map(|c| c.snapshot())
+        self.switch.channel(uuid).map(|c| c.snapshot())
     }
 
     /// Every event fired so far, in firing order.
@@ -332,14 +347,11 @@ impl Simulator {
             let mut closed = a.1.clone();
             let _ = closed.wait_for(|c| *c).await;
         }
-        let listeners = lock(&self.core.state).listeners.clone();
-        for l in listeners {
-            l.push(Out::Shutdown);
+        for s in self.core.subscribers() {
+            s.push(Out::Shutdown);
         }
         let _ = self
-            .wait_for(Duration::from_secs(5), |s| {
-                lock(&s.core.state).listeners.is_empty()
-            })
+            .wait_for(Duration::from_secs(5), |s| s.core.subscribers().is_empty())
             .await;
     }
 }

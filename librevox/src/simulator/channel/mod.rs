@@ -13,10 +13,15 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep, sleep_until, Instant};
 
+mod switch;
+
+pub(crate) use self::switch::{OutboundCtx, SocketHost, Switch};
+
+use super::bus::Out;
 use super::clock::date_local;
 use super::config::{CallSpec, CallerScript};
-use super::core::{level_by_name, lock, Core};
-use super::listener::{self, fire_form, Out, OutboundCtx};
+use super::core::{level_by_name, Core};
+use super::lock::lock;
 use super::regex::Regex;
 use crate::protocol::{Event, ARRAY_PREFIX, ARRAY_SEPARATOR};
 
@@ -564,17 +569,14 @@ const EXEC_SRC: (&str, &str, u32) = ("switch_core_session.c", "switch_core_sessi
 const COMPLETE_SRC: (&str, &str, u32) = ("switch_core_session.c", "switch_core_session_exec", 2972);
 
 /// Creates a channel for `spec` and starts its thread.
-pub(crate) fn spawn_call(core: &Arc<Core>, spec: CallSpec) -> Arc<Channel> {
+pub(crate) fn spawn_call(switch: &Arc<Switch>, spec: CallSpec) -> Arc<Channel> {
+    let core = &switch.core;
     let uuid = spec.uuid.clone().unwrap_or_else(|| core.uuids.next());
     let name = spec
         .channel_name
         .clone()
         .unwrap_or_else(|| format!("loopback/{}-b", spec.destination));
-    let session_id = {
-        let mut st = lock(&core.state);
-        st.sessions_since_start += 1;
-        st.sessions_since_start
-    };
+    let session_id = switch.next_session_id();
     let mut vars: Vec<(String, String)> = vec![
         ("direction".into(), "inbound".into()),
         ("uuid".into(), uuid.clone()),
@@ -627,12 +629,7 @@ pub(crate) fn spawn_call(core: &Arc<Core>, spec: CallSpec) -> Arc<Channel> {
         markers_sent: AtomicBool::new(false),
         destroyed: AtomicBool::new(false),
     });
-    {
-        let mut st = lock(&core.state);
-        st.channels.push(ch.clone());
-        let n = st.channels.len();
-        st.peak = st.peak.max(n);
-    }
+    switch.add(ch.clone());
     if let Some(after) = spec.script.hangup_after {
         let cause = cause_name(spec.script.hangup_cause.as_deref().unwrap_or(""));
         let (core2, ch2) = (core.clone(), ch.clone());
@@ -642,6 +639,7 @@ pub(crate) fn spawn_call(core: &Arc<Core>, spec: CallSpec) -> Arc<Channel> {
         });
     }
     let runner = Runner {
+        switch: switch.clone(),
         core: core.clone(),
         ch: ch.clone(),
         queue: queue_rx,
@@ -679,6 +677,7 @@ struct ExecOpts {
 }
 
 struct Runner {
+    switch: Arc<Switch>,
     core: Arc<Core>,
     ch: Arc<Channel>,
     queue: mpsc::UnboundedReceiver<ChanMsg>,
@@ -794,8 +793,7 @@ impl Runner {
         lock(&ch.data).running = CS_DESTROY;
         ch.fire(&core, "CHANNEL_STATE", STATE_SRC, false, &[]);
         ch.destroyed.store(true, Ordering::SeqCst);
-        lock(&core.state).channels.retain(|c| c.uuid != ch.uuid);
-        core.notify();
+        self.switch.remove(&ch.uuid);
     }
 
     fn add_hangup_vars(&self, end: u64) {
@@ -967,15 +965,15 @@ impl Runner {
         Box::pin(async move {
             match msg {
                 ChanMsg::Event(queued, name) => {
-                    let diverted = {
-                        let listeners = lock(&self.core.state).listeners.clone();
-                        listeners
-                            .into_iter()
-                            .filter(|l| l.divert_to(&self.ch.uuid))
-                            .collect::<Vec<_>>()
-                    };
+                    let diverted: Vec<_> = self
+                        .core
+                        .subscribers()
+                        .into_iter()
+                        .filter(|l| l.divert_to(&self.ch.uuid))
+                        .collect();
                     if diverted.is_empty() {
-                        let e = fire_form(&self.core, &queued, &name, Some(&self.ch));
+                        let mut e = self.core.sendevent_form(&queued, &name);
+                        self.ch.push_channel_data(&mut e, true);
                         self.core.fire(e);
                     } else {
                         for l in diverted {
@@ -1756,13 +1754,9 @@ impl Runner {
             full,
             on_connect: Some(tx),
         };
-        tokio::spawn(listener::serve_outbound(
-            core.clone(),
-            stream,
-            ch.clone(),
-            target,
-            ctx,
-        ));
+        self.switch
+            .sockets()
+            .serve(self.switch.clone(), stream, ch.clone(), target, ctx);
         if async_mode {
             tokio::select! {
                 _ = rx => {}
