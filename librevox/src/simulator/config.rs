@@ -254,6 +254,30 @@ pub struct SimulatorConfig {
     pub dialplan: Dialplan,
     /// Global variables (`global_getvar`).
     pub globals: Vec<(String, String)>,
+    /// On a sync outbound socket, whether the linger disconnect-notice comes
+    /// after or before the hangup's events (the real switch does either).
+    pub sync_hangup_order: SyncHangupOrder,
+}
+
+/// The order in which a sync (`Socket-Mode: static`) outbound socket
+/// delivers the end of its call.
+///
+/// The real FreeSWITCH writes the linger disconnect-notice from the
+/// channel's thread, while events reach the socket through the event
+/// dispatch thread; so the notice can overtake CHANNEL_HANGUP and the
+/// completion of the application that was running (seen on FreeSWITCH
+/// 1.11.3 in about 2 of 5 calls under load). Tests of a client select
+/// each order to prove it copes with both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SyncHangupOrder {
+    /// CHANNEL_HANGUP and the running application's CHANNEL_EXECUTE_COMPLETE,
+    /// then the linger notice (the usual order).
+    #[default]
+    EventsFirst,
+    /// The linger notice first, then CHANNEL_HANGUP and the running
+    /// application's CHANNEL_EXECUTE_COMPLETE.
+    NoticeFirst,
 }
 
 impl fmt::Debug for SimulatorConfig {
@@ -291,6 +315,7 @@ impl Default for SimulatorConfig {
             registered_subclasses: Vec::new(),
             dialplan: Dialplan::default(),
             globals: Vec::new(),
+            sync_hangup_order: SyncHangupOrder::default(),
         }
     }
 }

@@ -56,6 +56,7 @@ use tokio::task::JoinHandle;
 pub use self::channel::ChannelSnapshot;
 pub use self::config::{
     AclFn, Action, CallSpec, CallerScript, Dialplan, EslUser, Extension, SimulatorConfig,
+    SyncHangupOrder,
 };
 pub use self::core::{ApiFn, ConnectionKind, ConnectionRecord};
 

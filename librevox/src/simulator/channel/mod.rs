@@ -19,7 +19,7 @@ pub(crate) use self::switch::{OutboundCtx, SocketHost, Switch};
 
 use super::bus::Out;
 use super::clock::date_local;
-use super::config::{CallSpec, CallerScript};
+use super::config::{CallSpec, CallerScript, SyncHangupOrder};
 use super::core::{level_by_name, Core};
 use super::lock::lock;
 use super::regex::Regex;
@@ -508,6 +508,10 @@ impl Channel {
             d.hangup_cause = Some(cause.to_owned());
             d.state = CS_HANGUP;
             d.answer_state = "hangup";
+        }
+        if core.cfg.sync_hangup_order == SyncHangupOrder::NoticeFirst {
+            // The sync socket's notice overtakes the hangup's events.
+            core.send_to_session(&self.uuid, true, || Out::Down);
         }
         self.fire(
             core,

@@ -1,0 +1,162 @@
+//! The end of a call on a sync (`Socket-Mode: static`) outbound socket, in
+//! both orders the real FreeSWITCH delivers it
+//! ([`SyncHangupOrder`]): the exact frames a raw client receives after it
+//! sends the `hangup` application.
+#![cfg(feature = "simulator")]
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use librevox::protocol::{EslCodec, Event, Frame};
+use librevox::simulator::{CallSpec, Extension, Simulator, SimulatorConfig, SyncHangupOrder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::Decoder;
+
+const T: Duration = Duration::from_secs(10);
+const UUID: &str = "94d9b7e2-d60f-4ec3-8648-0acb4dc403be";
+
+struct Raw {
+    io: TcpStream,
+    codec: EslCodec,
+    buf: BytesMut,
+}
+
+impl Raw {
+    async fn send(&mut self, bytes: &str) {
+        self.io.write_all(bytes.as_bytes()).await.unwrap();
+    }
+
+    async fn frame(&mut self) -> Frame {
+        loop {
+            if let Some(f) = self.codec.decode(&mut self.buf).unwrap() {
+                return f;
+            }
+            let n = tokio::time::timeout(T, self.io.read_buf(&mut self.buf))
+                .await
+                .expect("timed out waiting for a frame")
+                .unwrap();
+            assert!(n > 0, "the simulator closed the socket early");
+        }
+    }
+
+    /// A frame as one line: the reply text, the notice's disposition, or
+    /// the event's name (with its application).
+    async fn summary(&mut self) -> (String, Frame) {
+        let f = self.frame().await;
+        let s = match f.content_type() {
+            Some("command/reply") => format!("reply {}", f.header("Reply-Text").unwrap()),
+            Some("text/disconnect-notice") => {
+                format!("notice {}", f.header("Content-Disposition").unwrap())
+            }
+            Some("text/event-plain") => {
+                let e = Event::parse_plain(f.body()).unwrap();
+                match e.application() {
+                    Some(app) => format!("{} {app}", e.name().unwrap()),
+                    None => e.name().unwrap().to_owned(),
+                }
+            }
+            other => panic!("unexpected frame {other:?}"),
+        };
+        (s, f)
+    }
+}
+
+fn sendmsg(app: &str, n: u32) -> String {
+    format!(
+        "sendmsg\ncall-command: execute\nexecute-app-name: {app}\nevent-lock: true\n\
+         Event-UUID: eeeeeeee-0000-4000-8000-00000000000{n}\n\n"
+    )
+}
+
+/// Runs answer and hangup on a sync `full` socket with `linger` and returns
+/// what arrived from the hangup's `+OK` up to its completion, and the notice.
+async fn hangup_frames(order: SyncHangupOrder) -> (Vec<String>, Frame) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut config = SimulatorConfig::deterministic(3)
+        .in_memory()
+        .extension(Extension::socket(
+            "socket_sync_full",
+            &format!("127.0.0.1:{port} full"),
+        ));
+    config.sync_hangup_order = order;
+    let sim = Simulator::start(config).await.unwrap();
+    sim.place_call(CallSpec::new("socket_sync_full").uuid(UUID));
+    let (io, _) = tokio::time::timeout(T, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut c = Raw {
+        io,
+        codec: EslCodec::default(),
+        buf: BytesMut::new(),
+    };
+    for cmd in ["connect\n\n", "myevents\n\n", "linger\n\n"] {
+        c.send(cmd).await;
+        assert_eq!(c.frame().await.content_type(), Some("command/reply"));
+    }
+    c.send(&sendmsg("answer", 1)).await;
+    while c.summary().await.0 != "CHANNEL_EXECUTE_COMPLETE answer" {}
+    c.send(&sendmsg("hangup", 2)).await;
+    let mut seen = Vec::new();
+    let mut notice = None;
+    while !seen.iter().any(|s| s == "CHANNEL_EXECUTE_COMPLETE hangup") || notice.is_none() {
+        let (s, f) = c.summary().await;
+        if s.starts_with("notice") {
+            notice = Some(f);
+        }
+        if !s.starts_with("CHANNEL_STATE") && !s.starts_with("CHANNEL_CALLSTATE") {
+            seen.push(s);
+        }
+    }
+    c.send("exit\n\n").await;
+    assert_eq!(c.summary().await.0, "reply +OK bye");
+    assert_eq!(c.summary().await.0, "notice disconnect");
+    sim.shutdown().await;
+    (seen, notice.unwrap())
+}
+
+const LINGER_NOTICE: &str = "Content-Type: text/disconnect-notice\n\
+    Controlled-Session-UUID: 94d9b7e2-d60f-4ec3-8648-0acb4dc403be\n\
+    Content-Disposition: linger\nChannel-Name: loopback/socket_sync_full-b\n\
+    Linger-Time: -1\nContent-Length: 0\n\n";
+
+fn bytes(f: &Frame) -> Vec<u8> {
+    let mut v = f.raw_head().to_vec();
+    v.extend_from_slice(b"\n\n");
+    v.extend_from_slice(f.body());
+    v
+}
+
+#[tokio::test]
+async fn by_default_the_hangups_events_come_before_the_linger_notice() {
+    let (seen, notice) = hangup_frames(SyncHangupOrder::EventsFirst).await;
+    assert_eq!(
+        seen,
+        [
+            "reply +OK",
+            "CHANNEL_EXECUTE hangup",
+            "CHANNEL_HANGUP",
+            "CHANNEL_EXECUTE_COMPLETE hangup",
+            "notice linger",
+        ]
+    );
+    assert_eq!(String::from_utf8(bytes(&notice)).unwrap(), LINGER_NOTICE);
+}
+
+#[tokio::test]
+async fn notice_first_puts_the_linger_notice_before_channel_hangup() {
+    let (seen, notice) = hangup_frames(SyncHangupOrder::NoticeFirst).await;
+    assert_eq!(
+        seen,
+        [
+            "reply +OK",
+            "CHANNEL_EXECUTE hangup",
+            "notice linger",
+            "CHANNEL_HANGUP",
+            "CHANNEL_EXECUTE_COMPLETE hangup",
+        ]
+    );
+    assert_eq!(String::from_utf8(bytes(&notice)).unwrap(), LINGER_NOTICE);
+}
