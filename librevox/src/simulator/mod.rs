@@ -38,6 +38,7 @@ mod channel;
 mod clock;
 mod config;
 mod core;
+mod fault_proxy;
 mod listener;
 mod lock;
 mod regex;
@@ -59,6 +60,7 @@ pub use self::config::{
     SyncHangupOrder,
 };
 pub use self::core::{ApiFn, ConnectionKind, ConnectionRecord};
+pub use self::fault_proxy::{Direction, Fault, FaultProxy, ProxyStats, Rule, RuleId};
 
 use self::bus::Out;
 use self::channel::Switch;
