@@ -61,9 +61,10 @@ impl Monitor {
                 event.application_response().unwrap_or("")
             ),
             Some("DTMF") => format!("digit {}", event.header("DTMF-Digit").unwrap_or("?")),
-            Some("CHANNEL_HANGUP") | Some("CHANNEL_HANGUP_COMPLETE") => {
-                event.hangup_cause().unwrap_or("").to_owned()
-            }
+            Some("CHANNEL_HANGUP") | Some("CHANNEL_HANGUP_COMPLETE") => event
+                .hangup_cause()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
             _ => event.header("Channel-Name").unwrap_or("").to_owned(),
         };
         println!("[inbound]  {:<25} {detail}", event.name().unwrap_or("?"));

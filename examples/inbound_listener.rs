@@ -57,7 +57,9 @@ impl Monitor {
         let calls = ctx.show_calls().await.map(|rows| rows.len()).unwrap_or(0);
         println!(
             "    hung up: {} ({} calls still up)",
-            event.hangup_cause().unwrap_or("?"),
+            event
+                .hangup_cause()
+                .map_or("?".to_owned(), |c| c.to_string()),
             calls
         );
     }

@@ -63,7 +63,9 @@ impl Ivr {
     async fn done(&self, event: &Event) {
         println!(
             "call ended ({}), digit {:?}",
-            event.hangup_cause().unwrap_or("?"),
+            event
+                .hangup_cause()
+                .map_or("?".to_owned(), |c| c.to_string()),
             self.digit.lock().unwrap()
         );
     }

@@ -422,7 +422,7 @@ async fn a_hangup_during_an_application_fails_it_promptly_and_ends_the_session_n
     match result {
         Err(Error::Hangup { uuid, cause }) => {
             assert_eq!(uuid, call.uuid);
-            assert_eq!(cause.as_deref(), Some("NORMAL_CLEARING"));
+            assert_eq!(cause, Some(librevox::HangupCause::NormalClearing));
         }
         other => panic!("expected Error::Hangup, got {other:?}"),
     }
@@ -621,7 +621,9 @@ impl Stubborn {
 fn outcome(r: &librevox::Result<Event>) -> String {
     match r {
         Ok(e) => format!("completed {}", e.application_response().unwrap_or("")),
-        Err(Error::Hangup { cause, .. }) => format!("hangup {}", cause.as_deref().unwrap_or("")),
+        Err(Error::Hangup { cause, .. }) => {
+            format!("hangup {}", cause.as_ref().map_or("", |c| c.as_str()))
+        }
         Err(e) => format!("error {e}"),
     }
 }

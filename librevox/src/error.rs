@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::protocol::HangupCause;
+
 /// Shorthand for `Result<T, librevox::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -98,12 +100,12 @@ pub enum Error {
     },
 
     /// The channel hung up before the application finished.
-    #[error("channel {uuid} hung up{}", cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    #[error("channel {uuid} hung up{}", cause.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Hangup {
         /// The channel's `Unique-ID`.
         uuid: String,
-        /// The `Hangup-Cause`, when FreeSWITCH reported one.
-        cause: Option<String>,
+        /// The `Hangup-Cause`, whenever FreeSWITCH reported one.
+        cause: Option<HangupCause>,
     },
 
     /// The event consumer fell so far behind while a reply was awaited that
@@ -198,5 +200,19 @@ impl Clone for Error {
             Error::InvalidCommand(m) => Error::InvalidCommand(m.clone()),
             Error::EventBacklog { limit } => Error::EventBacklog { limit: *limit },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hangup_error_names_its_cause() {
+        let err = Error::Hangup {
+            uuid: "u1".into(),
+            cause: Some(HangupCause::UserBusy),
+        };
+        assert_eq!(err.to_string(), "channel u1 hung up (USER_BUSY)");
     }
 }

@@ -129,7 +129,9 @@ pub use listener::{
     AppTarget, Inbound, InboundListener, InboundSettings, OutboundListener, OutboundOptions,
     OutboundSettings, Runner, Session, Subscription,
 };
-pub use protocol::{Event, EventFormat, Message};
+pub use protocol::{
+    AnswerState, CallState, ChannelState, Event, EventFormat, EventName, HangupCause, Message,
+};
 
 /// The traits most programs want in scope: `use librevox::prelude::*;`.
 pub mod prelude {
@@ -147,7 +149,7 @@ pub mod prelude {
     };
     pub use crate::commands::Commands as _;
     pub use crate::listener::{AppTarget, Inbound, Session};
-    pub use crate::protocol::{Event, EventFormat};
+    pub use crate::protocol::{Event, EventFormat, EventName, HangupCause};
 }
 
 /// The README's Rust examples, compiled as doctests so they stay true.

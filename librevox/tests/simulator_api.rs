@@ -53,7 +53,10 @@ async fn originate_runs_dialplan_to_destroy() {
         })
         .await
         .unwrap();
-    assert_eq!(destroy.hangup_cause(), Some("USER_BUSY"));
+    assert_eq!(
+        destroy.hangup_cause(),
+        Some(librevox::HangupCause::UserBusy)
+    );
     assert_eq!(destroy.variable("foo"), Some("bar"));
     let names: Vec<String> = sim
         .fired_events()

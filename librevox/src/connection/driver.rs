@@ -19,7 +19,7 @@ use tracing::{debug, info, trace, warn};
 
 use super::{ConnectionConfig, Incoming, Latch, OverflowPolicy, Reply, Request};
 use crate::error::{Error, Result};
-use crate::protocol::{EslCodec, Event, Frame, Message};
+use crate::protocol::{EslCodec, Event, Frame, HangupCause, Message};
 
 /// Read buffer sizes: a connection starts small (an idle outbound call
 /// holds little) and doubles its reads while they come back full (an
@@ -74,7 +74,7 @@ pub(crate) struct Driver<T> {
     jobs: HashMap<String, oneshot::Sender<Result<Event>>>,
     apps: HashMap<String, AppEntry>,
     /// Channels seen hanging up: when their grace ends, and the cause.
-    hangups: HashMap<String, (Instant, Option<String>)>,
+    hangups: HashMap<String, (Instant, Option<HangupCause>)>,
     /// The grace deadlines of `hangups` in the order they end (each is "now
     /// plus the grace", so pushing keeps the order). An entry whose channel
     /// is gone or has a later deadline is stale and skipped. This keeps the
@@ -84,7 +84,7 @@ pub(crate) struct Driver<T> {
     /// hangup grace over), newest last, at most `ENDED_MEMORY`: an
     /// application sent to one of them fails at once instead of waiting for
     /// a completion that FreeSWITCH will never send.
-    ended: HashMap<String, Option<String>>,
+    ended: HashMap<String, Option<HangupCause>>,
     ended_order: VecDeque<String>,
     events: mpsc::Sender<Incoming>,
     /// Events waiting for room in `events` (backpressure policy only).
@@ -406,13 +406,13 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             }
             Some("CHANNEL_HANGUP") => {
                 if let Some(uuid) = event.unique_id() {
-                    let cause = event.hangup_cause().map(str::to_owned);
+                    let cause = event.hangup_cause();
                     self.mark_hangup(uuid, cause);
                 }
             }
             Some("CHANNEL_HANGUP_COMPLETE") => {
                 if let Some(uuid) = event.unique_id() {
-                    let cause = event.hangup_cause().map(str::to_owned);
+                    let cause = event.hangup_cause();
                     self.hangups.remove(uuid);
                     self.fail_apps_of(uuid, cause.clone());
                     self.mark_ended(uuid, cause);
@@ -422,7 +422,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    fn mark_hangup(&mut self, uuid: &str, cause: Option<String>) {
+    fn mark_hangup(&mut self, uuid: &str, cause: Option<HangupCause>) {
         let at = Instant::now() + self.hangup_grace;
         let entry = match self.hangups.get_mut(uuid) {
             Some(entry) => entry,
@@ -470,7 +470,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    fn mark_ended(&mut self, uuid: &str, cause: Option<String>) {
+    fn mark_ended(&mut self, uuid: &str, cause: Option<HangupCause>) {
         if self.ended.insert(uuid.to_owned(), cause).is_none() {
             self.ended_order.push_back(uuid.to_owned());
             if self.ended_order.len() > ENDED_MEMORY {
@@ -481,7 +481,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    fn fail_apps_of(&mut self, uuid: &str, cause: Option<String>) {
+    fn fail_apps_of(&mut self, uuid: &str, cause: Option<HangupCause>) {
         let ids: Vec<String> = self
             .apps
             .iter()

@@ -60,7 +60,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::error::{Error, Result};
 use crate::protocol::{
-    ApiResponse, Command, CommandReply, Event, EventFormat, Limits, Message, SendMsg,
+    AnswerState, ApiResponse, Command, CommandReply, Event, EventFormat, Limits, Message, SendMsg,
 };
 
 /// What to do with an event when the event stream is full.
@@ -581,7 +581,7 @@ impl Connection {
                 // hung up: whatever the application reported, the call is
                 // gone.
                 Ok(Ok(Ok(done)))
-                    if !hangup_app && done.header("Answer-State") == Some("hangup") =>
+                    if !hangup_app && done.answer_state() == Some(AnswerState::Hangup) =>
                 {
                     Err(Error::Hangup {
                         uuid: done
@@ -589,7 +589,7 @@ impl Connection {
                             .map(str::to_owned)
                             .or(channel)
                             .unwrap_or_default(),
-                        cause: done.hangup_cause().map(str::to_owned),
+                        cause: done.hangup_cause(),
                     })
                 }
                 Ok(Ok(result)) => result,

@@ -12,7 +12,10 @@ use super::dispatch::{panic_text, CatchUnwind, Dispatcher};
 use super::{AppTarget, OutboundListener, OutboundOptions};
 use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Latch, Reply};
 use crate::error::{Error, Result};
-use crate::protocol::{ApiResponse, Command, CommandReply, Event, EventFormat, Message, SendMsg};
+use crate::protocol::{
+    AnswerState, ApiResponse, CallState, ChannelState, Command, CommandReply, Event, EventFormat,
+    HangupCause, Message, SendMsg,
+};
 
 /// Where the outbound server listens and how it treats calls.
 #[derive(Debug, Clone)]
@@ -143,7 +146,7 @@ impl Session {
     fn hangup_error(&self) -> Error {
         Error::Hangup {
             uuid: self.inner.uuid.clone(),
-            cause: self.header("Hangup-Cause"),
+            cause: self.hangup_cause(),
         }
     }
 
@@ -158,14 +161,36 @@ impl Session {
         }
     }
 
-    /// A channel variable (`variable_<name>` of the channel data).
+    /// A channel variable (`variable_<name>` of the channel data; the
+    /// name's ASCII case does not matter).
     pub fn variable(&self, name: &str) -> Option<String> {
         self.read_data(|e| e.variable(name).map(str::to_owned))
     }
 
-    /// A header of the channel data (`Caller-Caller-ID-Number`, ...).
+    /// A header of the channel data (`Caller-Caller-ID-Number`, ...; the
+    /// name's ASCII case does not matter).
     pub fn header(&self, name: &str) -> Option<String> {
         self.read_data(|e| e.header(name).map(str::to_owned))
+    }
+
+    /// The channel's `Hangup-Cause`, once the channel data carries one.
+    pub fn hangup_cause(&self) -> Option<HangupCause> {
+        self.read_data(Event::hangup_cause)
+    }
+
+    /// The channel's `Channel-State` in the latest channel data.
+    pub fn channel_state(&self) -> Option<ChannelState> {
+        self.read_data(Event::channel_state)
+    }
+
+    /// The channel's `Channel-Call-State` in the latest channel data.
+    pub fn call_state(&self) -> Option<CallState> {
+        self.read_data(Event::call_state)
+    }
+
+    /// The channel's `Answer-State` in the latest channel data.
+    pub fn answer_state(&self) -> Option<AnswerState> {
+        self.read_data(Event::answer_state)
     }
 
     /// Runs application `app` with `arg` on this channel and waits for its

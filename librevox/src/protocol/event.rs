@@ -26,6 +26,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::names::EventName;
+use super::values::{AnswerState, CallState, ChannelState, HangupCause};
 use crate::error::{Error, Result};
 
 /// The prefix FreeSWITCH gives array-valued headers in plain and XML format.
@@ -105,12 +107,16 @@ struct Span {
 
 /// A FreeSWITCH event: ordered headers (values decoded) and an optional body.
 ///
-/// Lookups by [`header`](Event::header) compare names exactly, the way
-/// FreeSWITCH spells them (`Unique-ID`, `variable_sip_from_user`); use
-/// [`header_ignore_case`](Event::header_ignore_case) for an ASCII
-/// case-insensitive lookup, which is what FreeSWITCH's own filters do. When a
-/// name occurs more than once (`Hangup-Cause` on CHANNEL_HANGUP_COMPLETE), the
-/// first occurrence wins, as in FreeSWITCH.
+/// Header names are looked up ignoring ASCII case, as FreeSWITCH and libesl
+/// compare them (`unique-id` finds `Unique-ID`); a name spelled exactly as
+/// FreeSWITCH spells it is matched without the case-folding comparison.
+/// When a name occurs more than once (`Hangup-Cause` on
+/// CHANNEL_HANGUP_COMPLETE), the first occurrence wins, as in FreeSWITCH.
+///
+/// Where FreeSWITCH has a fixed vocabulary there are typed accessors:
+/// [`event_name`](Event::event_name), [`hangup_cause`](Event::hangup_cause),
+/// [`channel_state`](Event::channel_state), [`call_state`](Event::call_state),
+/// [`answer_state`](Event::answer_state).
 ///
 /// Cloning is cheap: clones share one copy of the headers (a clone that is
 /// changed gets its own). An application's completion, for instance, goes
@@ -197,8 +203,9 @@ impl Event {
         self
     }
 
-    /// Replaces the value of every header with this exact name by one header
-    /// at the position of the first (appending it when absent).
+    /// Replaces the value of every header with this name (ignoring ASCII
+    /// case) by one header at the position of the first (appending it when
+    /// absent).
     pub fn set_header(&mut self, name: &str, value: &str) {
         if self.header(name).is_none() {
             self.push_header(name, value);
@@ -211,7 +218,7 @@ impl Event {
         };
         let mut done = false;
         for (n, v) in self.headers() {
-            if n == name {
+            if n.eq_ignore_ascii_case(name) {
                 if !done {
                     rebuilt.push_header(n, value);
                     done = true;
@@ -223,7 +230,7 @@ impl Event {
         *self = rebuilt.into_event();
     }
 
-    /// Removes every header with this exact name.
+    /// Removes every header with this name (ignoring ASCII case).
     pub fn remove_header(&mut self, name: &str) {
         if self.header(name).is_none() {
             return;
@@ -233,7 +240,10 @@ impl Event {
             spans: Vec::with_capacity(self.d.spans.len()),
             body: self.d.body.clone(),
         };
-        for (n, v) in self.headers().filter(|(n, _)| *n != name) {
+        for (n, v) in self
+            .headers()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case(name))
+        {
             rebuilt.push_header(n, v);
         }
         *self = rebuilt.into_event();
@@ -255,16 +265,14 @@ impl Event {
         &self.d.text[s.name_start as usize..s.name_end as usize]
     }
 
-    /// True when the span's name is exactly `name`. Lengths, then the
-    /// first and last bytes, are compared before the rest: that rejects
-    /// nearly every other header without a call to `memcmp`.
+    /// True when the span's name is `name` ignoring ASCII case. Lengths
+    /// come first, which rejects nearly every other header; a name spelled
+    /// exactly alike is then found by one `memcmp`, and only names that
+    /// differ in their bytes are compared case-folded.
     #[inline]
     fn name_is(&self, s: &Span, name: &[u8]) -> bool {
         let own = &self.d.text.as_bytes()[s.name_start as usize..s.name_end as usize];
-        own.len() == name.len()
-            && own.first() == name.first()
-            && own.last() == name.last()
-            && own == name
+        own.len() == name.len() && (own == name || own.eq_ignore_ascii_case(name))
     }
 
     fn value_of(&self, s: &Span) -> &str {
@@ -289,7 +297,7 @@ impl Event {
         self.d.spans.is_empty()
     }
 
-    /// The first header with exactly this name.
+    /// The first header with this name (ignoring ASCII case).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.as_bytes();
         self.d
@@ -299,17 +307,14 @@ impl Event {
             .map(|s| self.value_of(s))
     }
 
-    /// The first header whose name equals `name` ignoring ASCII case
-    /// (`unique-id` finds `Unique-ID`).
+    /// The same as [`header`](Event::header), which ignores ASCII case too
+    /// (kept for code written when `header` compared exactly).
     pub fn header_ignore_case(&self, name: &str) -> Option<&str> {
-        self.d
-            .spans
-            .iter()
-            .find(|s| self.name_of(s).eq_ignore_ascii_case(name))
-            .map(|s| self.value_of(s))
+        self.header(name)
     }
 
-    /// Every header with exactly this name, in order (for duplicated names).
+    /// Every header with this name (ignoring ASCII case), in order (for
+    /// duplicated names).
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.d
             .spans
@@ -387,12 +392,40 @@ impl Event {
         self.header("Application-Response")
     }
 
-    /// `Hangup-Cause`, present on events after a hangup.
-    pub fn hangup_cause(&self) -> Option<&str> {
-        self.header("Hangup-Cause")
+    /// `Hangup-Cause`, present on events after a hangup, typed (the raw
+    /// text is `header("Hangup-Cause")`).
+    pub fn hangup_cause(&self) -> Option<HangupCause> {
+        self.header("Hangup-Cause").map(HangupCause::parse)
     }
 
-    /// A channel variable: the header `variable_<name>`.
+    /// The event's type: `Event-Name`, with a CUSTOM event's
+    /// `Event-Subclass` (absent on diverted events).
+    pub fn event_name(&self) -> Option<EventName> {
+        let name = self.name()?;
+        Some(if name == "CUSTOM" {
+            EventName::Custom(self.subclass().unwrap_or_default().to_owned())
+        } else {
+            EventName::parse(name)
+        })
+    }
+
+    /// `Channel-State` of a channel event.
+    pub fn channel_state(&self) -> Option<ChannelState> {
+        self.header("Channel-State").map(ChannelState::parse)
+    }
+
+    /// `Channel-Call-State` of a channel event.
+    pub fn call_state(&self) -> Option<CallState> {
+        self.header("Channel-Call-State").map(CallState::parse)
+    }
+
+    /// `Answer-State` of a channel event.
+    pub fn answer_state(&self) -> Option<AnswerState> {
+        self.header("Answer-State").map(AnswerState::parse)
+    }
+
+    /// A channel variable: the header `variable_<name>` (ignoring ASCII
+    /// case, like every header lookup).
     pub fn variable(&self, name: &str) -> Option<&str> {
         const PREFIX: &[u8] = b"variable_";
         let (name, len) = (name.as_bytes(), PREFIX.len() + name.len());
@@ -403,7 +436,9 @@ impl Event {
             .find(|s| {
                 (s.name_end - s.name_start) as usize == len && {
                     let n = &text[s.name_start as usize..s.name_end as usize];
-                    n[..PREFIX.len()] == *PREFIX && n[PREFIX.len()..] == *name
+                    let (prefix, rest) = n.split_at(PREFIX.len());
+                    (prefix == PREFIX || prefix.eq_ignore_ascii_case(PREFIX))
+                        && (rest == name || rest.eq_ignore_ascii_case(name))
                 }
             })
             .map(|s| self.value_of(s))

@@ -5,6 +5,8 @@
 //!   plugs into `tokio_util::codec::Framed`.
 //! * [`Message::from_frame`] types a frame by its `Content-Type`.
 //! * [`Event`] parses the plain, JSON and XML event formats into one model.
+//! * [`EventName`], [`HangupCause`], [`ChannelState`], [`CallState`] and
+//!   [`AnswerState`] type the headers where FreeSWITCH has a fixed set.
 //! * [`Command`] and [`SendMsg`] build every client command byte-exactly.
 //! * [`packet`] reads client packets as FreeSWITCH does (for the simulator).
 
@@ -15,6 +17,7 @@ mod frame;
 mod message;
 pub mod names;
 pub mod packet;
+mod values;
 mod xml;
 
 pub use codec::{EslCodec, Limits};
@@ -23,3 +26,5 @@ pub(crate) use event::JsonEvent;
 pub use event::{Event, EventFormat, ARRAY_PREFIX, ARRAY_SEPARATOR};
 pub use frame::Frame;
 pub use message::{ApiResponse, CommandReply, DisconnectNotice, LogData, Message};
+pub use names::EventName;
+pub use values::{AnswerState, CallState, ChannelState, HangupCause};
