@@ -4,6 +4,7 @@
 //! variants (it is `#[non_exhaustive]`, so keep a wildcard arm) or use the
 //! predicates such as [`Error::is_closed`] and [`Error::is_timeout`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::protocol::HangupCause;
@@ -17,12 +18,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// peer (`Protocol`, `FrameTooLarge`, `AmbiguousLength`) and refusals by
 /// FreeSWITCH itself (`Auth`, `Rejected`, `CommandFailed`) are kept apart so
 /// that a caller can decide what to retry.
-#[derive(Debug, thiserror::Error)]
+///
+/// Errors are `Clone` (one failure is reported to every waiter of a
+/// connection that closed); an I/O error is shared behind an `Arc`, so a
+/// clone keeps its kind, text and source chain.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The socket failed (connect refused, reset, broken pipe, ...).
     #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[source] Arc<std::io::Error>),
 
     /// The connection is gone: FreeSWITCH closed it, sent a closing
     /// disconnect-notice, or the connection task stopped. Every command that
@@ -159,53 +164,35 @@ impl Error {
     }
 }
 
-impl Clone for Error {
-    /// Errors are cloned when one failure must be reported to many waiters
-    /// (every pending command of a connection that closed). `io::Error` is not
-    /// `Clone`, so an I/O error is cloned as one with the same kind and text.
-    fn clone(&self) -> Self {
-        match self {
-            Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
-            Error::Closed { reason } => Error::Closed {
-                reason: reason.clone(),
-            },
-            Error::Timeout { what, after } => Error::Timeout {
-                what,
-                after: *after,
-            },
-            Error::Protocol(m) => Error::Protocol(m.clone()),
-            Error::FrameTooLarge { part, size, limit } => Error::FrameTooLarge {
-                part,
-                size: *size,
-                limit: *limit,
-            },
-            Error::AmbiguousLength { first, second } => Error::AmbiguousLength {
-                first: first.clone(),
-                second: second.clone(),
-            },
-            Error::Auth { reply } => Error::Auth {
-                reply: reply.clone(),
-            },
-            Error::Rejected { reason } => Error::Rejected {
-                reason: reason.clone(),
-            },
-            Error::CommandFailed { command, reply } => Error::CommandFailed {
-                command: command.clone(),
-                reply: reply.clone(),
-            },
-            Error::Hangup { uuid, cause } => Error::Hangup {
-                uuid: uuid.clone(),
-                cause: cause.clone(),
-            },
-            Error::InvalidCommand(m) => Error::InvalidCommand(m.clone()),
-            Error::EventBacklog { limit } => Error::EventBacklog { limit: *limit },
-        }
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(Arc::new(e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clone_keeps_the_io_errors_source_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("the peer reset")]
+        struct Inner;
+        let err = Error::from(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            Inner,
+        ));
+        let copy = err.clone();
+        let Error::Io(io) = &copy else {
+            panic!("{copy:?}")
+        };
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+        // The very error inside, not a copy of its text.
+        assert!(io.get_ref().is_some_and(|inner| inner.is::<Inner>()));
+        let source = std::error::Error::source(&copy).expect("the io::Error");
+        assert_eq!(source.to_string(), "the peer reset");
+    }
 
     #[test]
     fn a_hangup_error_names_its_cause() {

@@ -130,7 +130,8 @@ pub use listener::{
     OutboundSettings, Runner, Session, Subscription,
 };
 pub use protocol::{
-    AnswerState, CallState, ChannelState, Event, EventFormat, EventName, HangupCause, Message,
+    AnswerState, CallState, ChannelState, Event, EventFormat, EventName, HangupCause, Linger,
+    Message,
 };
 
 /// The traits most programs want in scope: `use librevox::prelude::*;`.
@@ -164,7 +165,7 @@ pub mod __private {
     pub use crate::connection::Connection;
     pub use crate::error::{Error, Result};
     pub use crate::listener::{
-        AppTarget, Inbound, InboundListener, InboundSettings, LogOptions, OutboundListener,
+        AppTarget, Inbound, InboundListener, InboundSettings, Linger, LogOptions, OutboundListener,
         OutboundOptions, OutboundSettings, Runner, Session, Subscription,
     };
     pub use crate::protocol::{Event, EventFormat};

@@ -5,7 +5,7 @@ mod support;
 
 use bytes::{Bytes, BytesMut};
 use librevox::protocol::packet::{read_packet, Packet};
-use librevox::protocol::{Command, Event, EventFormat, LogLevel, SendMsg};
+use librevox::protocol::{Command, Event, EventFormat, Linger, LogLevel, SendMsg};
 use librevox::Error;
 use support::Dir;
 
@@ -151,9 +151,13 @@ fn typed_builders_match_captured_packets() {
     seen(enc(&Command::filter_delete_all()));
     seen(enc(&Command::divert_events(true)));
     seen(enc(&Command::divert_events(false)));
-    seen(enc(&Command::linger(None)));
-    seen(enc(&Command::linger(Some(5))));
+    seen(enc(&Command::linger(Linger::Forever)));
+    seen(enc(&Command::linger(Linger::Seconds(5))));
     seen(enc(&Command::nolinger()));
+    assert_eq!(
+        enc(&Command::linger(Linger::Off)),
+        enc(&Command::nolinger())
+    );
     seen(enc(&Command::log(LogLevel::Info)));
     seen(enc(&Command::nolog()));
     seen(enc(&Command::resume()));

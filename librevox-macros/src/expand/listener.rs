@@ -73,13 +73,9 @@ fn listener_impl(kind: Kind, args: &ListenerArgs, imp: &ListenerImpl) -> TokenSt
         }
         Kind::Outbound => {
             let linger = match args.linger {
-                Linger::Forever => {
-                    quote!(::core::option::Option::Some(::core::option::Option::None))
-                }
-                Linger::Seconds(n) => {
-                    quote!(::core::option::Option::Some(::core::option::Option::Some(#n)))
-                }
-                Linger::Off => quote!(::core::option::Option::None),
+                Linger::Forever => quote!(#p::Linger::Forever),
+                Linger::Seconds(n) => quote!(#p::Linger::Seconds(#n)),
+                Linger::Off => quote!(#p::Linger::Off),
             };
             let event_lock = args.event_lock;
             let initiated = lifecycle(kind, imp, kw::SESSION_INITIATED);
@@ -292,7 +288,7 @@ fn fallback(kind: Kind, imp: &ListenerImpl) -> TokenStream {
             quote! {
                 fn options(&self) -> #p::OutboundOptions {
                     #p::OutboundOptions {
-                        linger: ::core::option::Option::Some(::core::option::Option::None),
+                        linger: #p::Linger::Forever,
                         event_lock: true,
                         events: ::std::vec::Vec::new(),
                         format: #p::EventFormat::Plain,

@@ -295,7 +295,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
     }
 
     fn accept(&mut self, req: Request) {
-        let Request::Send {
+        let Request {
             bytes,
             describe,
             reply,
@@ -587,7 +587,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         // Requests that were queued but never accepted fail the same way.
         self.requests.close();
         while let Ok(req) = self.requests.try_recv() {
-            let Request::Send { reply, .. } = *req;
+            let Request { reply, .. } = *req;
             let _ = reply.send(Err(reason.clone()));
         }
         // Undelivered events still reach the consumer, best effort.

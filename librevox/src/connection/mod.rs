@@ -134,14 +134,12 @@ pub(crate) struct AppWait {
 /// A command for the driver. The rare parts are boxed: every connection
 /// keeps a block of 32 requests of the channel alive, so their size is
 /// memory per connection.
-pub(crate) enum Request {
-    Send {
-        bytes: Bytes,
-        describe: String,
-        reply: oneshot::Sender<Result<Reply>>,
-        job: Option<Box<(String, oneshot::Sender<Result<Event>>)>>,
-        app: Option<Box<AppWait>>,
-    },
+pub(crate) struct Request {
+    pub(crate) bytes: Bytes,
+    pub(crate) describe: String,
+    pub(crate) reply: oneshot::Sender<Result<Reply>>,
+    pub(crate) job: Option<Box<(String, oneshot::Sender<Result<Event>>)>>,
+    pub(crate) app: Option<Box<AppWait>>,
 }
 
 struct Shared {
@@ -443,7 +441,7 @@ impl Connection {
     ) -> Result<Reply> {
         let bytes = cmd.encode()?;
         let (tx, rx) = oneshot::channel();
-        let req = Box::new(Request::Send {
+        let req = Box::new(Request {
             bytes,
             describe: cmd.describe(),
             reply: tx,

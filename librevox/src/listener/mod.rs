@@ -35,6 +35,7 @@ pub use outbound::{run_outbound_session, serve_outbound, OutboundSettings, Sessi
 pub use runner::{init_logging, LogOptions, Runner};
 
 use crate::error::Result;
+pub use crate::protocol::Linger;
 use crate::protocol::{Event, EventFormat};
 
 /// What an inbound listener subscribes to.
@@ -105,9 +106,11 @@ pub trait InboundListener: Send + Sync + 'static {
 /// Per-call settings of an outbound listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundOptions {
-    /// `Some(None)`: `linger` without limit (the default, so the end of the
-    /// call is seen); `Some(Some(n))`: `linger n`; `None`: no linger.
-    pub linger: Option<Option<u32>>,
+    /// Whether the socket stays open after the hangup: [`Linger::Forever`]
+    /// (the default, so the end of the call is seen; `linger`),
+    /// [`Linger::Seconds`] (`linger n`) or [`Linger::Off`] (nothing sent:
+    /// FreeSWITCH does not linger).
+    pub linger: Linger,
     /// Send `event-lock: true` with every application (default true), so
     /// applications run strictly one after another.
     pub event_lock: bool,
@@ -120,7 +123,7 @@ pub struct OutboundOptions {
 impl Default for OutboundOptions {
     fn default() -> Self {
         OutboundOptions {
-            linger: Some(None),
+            linger: Linger::Forever,
             event_lock: true,
             events: Vec::new(),
             format: EventFormat::Plain,

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use super::dispatch::{panic_text, CatchUnwind, Dispatcher};
-use super::{AppTarget, OutboundListener, OutboundOptions};
+use super::{AppTarget, Linger, OutboundListener, OutboundOptions};
 use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Latch, Reply};
 use crate::error::{Error, Result};
 use crate::protocol::{
@@ -383,8 +383,8 @@ async fn setup(conn: &Connection, options: &OutboundOptions) -> Result<Event> {
     if !options.events.is_empty() {
         conn.subscribe(options.format, &options.events).await?;
     }
-    if let Some(secs) = options.linger {
-        conn.command(&Command::linger(secs)).await?;
+    if options.linger != Linger::Off {
+        conn.command(&Command::linger(options.linger)).await?;
     }
     Ok(data)
 }

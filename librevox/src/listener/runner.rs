@@ -121,7 +121,7 @@ impl Runner {
             Box::new(move |token| {
                 Box::pin(async move {
                     let listener = TcpListener::bind(&settings.bind).await.map_err(|e| {
-                        Error::Io(std::io::Error::new(
+                        Error::from(std::io::Error::new(
                             e.kind(),
                             format!("cannot listen on {}: {e}", settings.bind),
                         ))

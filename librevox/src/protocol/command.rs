@@ -191,11 +191,13 @@ impl Command {
         msg.to_command()
     }
 
-    /// `linger` (no limit) or `linger <seconds>`.
-    pub fn linger(seconds: Option<u32>) -> Command {
-        match seconds {
-            Some(s) => Command::line(format!("linger {s}")),
-            None => Command::line("linger"),
+    /// `linger` ([`Linger::Forever`]), `linger <seconds>`
+    /// ([`Linger::Seconds`]) or `nolinger` ([`Linger::Off`]).
+    pub fn linger(linger: Linger) -> Command {
+        match linger {
+            Linger::Forever => Command::line("linger"),
+            Linger::Seconds(s) => Command::line(format!("linger {s}")),
+            Linger::Off => Command::nolinger(),
         }
     }
 
@@ -371,6 +373,22 @@ fn join_event_names<S: AsRef<str>>(names: &[S]) -> String {
         }
     }
     out
+}
+
+/// Whether a session socket stays open after its channel hung up, so that
+/// the last events of the call still arrive (`linger`, §5.5 of the protocol
+/// notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Linger {
+    /// Stay open until the client closes (`linger`): every event of the
+    /// call is seen. The default of outbound listeners.
+    #[default]
+    Forever,
+    /// Stay open this many seconds after the hangup (`linger <n>`).
+    Seconds(u32),
+    /// Close at the hangup (`nolinger`, FreeSWITCH's own default); the last
+    /// events may be lost.
+    Off,
 }
 
 /// A log level for the `log` command.

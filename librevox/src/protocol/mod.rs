@@ -21,7 +21,7 @@ mod values;
 mod xml;
 
 pub use codec::{EslCodec, Limits};
-pub use command::{Command, LogLevel, SendMsg, MAX_INLINE_ARG};
+pub use command::{Command, Linger, LogLevel, SendMsg, MAX_INLINE_ARG};
 pub(crate) use event::JsonEvent;
 pub use event::{Event, EventFormat, ARRAY_PREFIX, ARRAY_SEPARATOR};
 pub use frame::Frame;

@@ -53,18 +53,18 @@ impl NoLinger {
 
 fn main() {
     let o = Ivr::default().options();
-    assert_eq!(o.linger, Some(None));
+    assert_eq!(o.linger, librevox::Linger::Forever);
     assert!(o.event_lock);
     assert!(o.events.is_empty());
     assert_eq!(o.format, EventFormat::Plain);
 
     let o = Configured.options();
-    assert_eq!(o.linger, Some(Some(30)));
+    assert_eq!(o.linger, librevox::Linger::Seconds(30));
     assert!(!o.event_lock);
     assert_eq!(o.events, ["BACKGROUND_JOB", "CUSTOM my::thing"]);
     assert_eq!(o.format, EventFormat::Json);
 
     let o = NoLinger.options();
-    assert_eq!(o.linger, None);
+    assert_eq!(o.linger, librevox::Linger::Off);
     assert_eq!(o.format, EventFormat::Xml);
 }
