@@ -86,12 +86,13 @@ async fn handshake_is_auth_event_then_one_filter_per_value_in_order() {
     );
     let expected = [
         "auth ClueCon\n\n",
-        "event plain CHANNEL_EXECUTE CHANNEL_HANGUP CUSTOM conference::maintenance\n\n",
         "filter Caller-Context default\n\n",
         "filter Caller-Context example\n\n",
         "filter Caller-Privacy-Hide-Name no\n\n",
+        "event plain CHANNEL_EXECUTE CHANNEL_HANGUP CUSTOM conference::maintenance\n\n",
     ];
-    // connection_completed runs after the last filter, not before.
+    // Filters before the subscription (no unfiltered window), and
+    // connection_completed runs after the subscription, not before.
     assert_eq!(completed_rx.next().await, expected);
     let rec = inbound_records(&sim).pop().unwrap();
     assert_eq!(
@@ -99,10 +100,10 @@ async fn handshake_is_auth_event_then_one_filter_per_value_in_order() {
         [
             GREETING.to_owned(),
             reply_frame("+OK accepted"),
-            reply_frame("+OK event listener enabled plain"),
             reply_frame("+OK filter added. [Caller-Context]=[default]"),
             reply_frame("+OK filter added. [Caller-Context]=[example]"),
             reply_frame("+OK filter added. [Caller-Privacy-Hide-Name]=[no]"),
+            reply_frame("+OK event listener enabled plain"),
         ]
     );
 
@@ -306,11 +307,9 @@ mod filter_order {
                 stop(token, task).await;
                 received
             });
-            let mut expected = vec![
-                "auth ClueCon\n\n".to_owned(),
-                format!("event plain {}\n\n", events.join(" ")),
-            ];
+            let mut expected = vec!["auth ClueCon\n\n".to_owned()];
             expected.extend(filters.iter().map(|(h, v)| format!("filter {h} {v}\n\n")));
+            expected.push(format!("event plain {}\n\n", events.join(" ")));
             prop_assert_eq!(received, expected);
         }
     }
@@ -392,9 +391,9 @@ async fn reconnects_after_the_switch_restarts_and_replays_the_subscription() {
     );
     let handshake = [
         "auth ClueCon\n\n",
-        "event plain CHANNEL_ANSWER\n\n",
         "filter Caller-Context default\n\n",
         "filter Caller-Context example\n\n",
+        "event plain CHANNEL_ANSWER\n\n",
     ];
     let old = inbound_records(&first);
     assert_eq!(old.len(), 1);

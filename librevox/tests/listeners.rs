@@ -97,11 +97,6 @@ async fn inbound_handshake(peer: &mut Peer<TcpStream>) {
     peer.send("Content-Type: auth/request\n\n").await;
     assert_eq!(peer.packet().await.raw.as_ref(), b"auth ClueCon\n\n");
     peer.send(reply("+OK accepted")).await;
-    assert_eq!(
-        peer.packet().await.raw.as_ref(),
-        b"event plain CHANNEL_EXECUTE CUSTOM conference::maintenance\n\n"
-    );
-    peer.send(reply("+OK event listener enabled plain")).await;
     for expected in [
         &b"filter Caller-Context default\n\n"[..],
         b"filter Caller-Context example\n\n",
@@ -116,6 +111,11 @@ async fn inbound_handshake(peer: &mut Peer<TcpStream>) {
         peer.send(reply(&format!("+OK filter added. [{h}]=[{v}]")))
             .await;
     }
+    assert_eq!(
+        peer.packet().await.raw.as_ref(),
+        b"event plain CHANNEL_EXECUTE CUSTOM conference::maintenance\n\n"
+    );
+    peer.send(reply("+OK event listener enabled plain")).await;
 }
 
 fn fast_settings(addr: std::net::SocketAddr) -> InboundSettings {

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use librevox::commands::Commands as _;
+use librevox::listener::InboundSettings;
 use librevox::protocol::Command;
 use librevox::{CommandSocket, ConnectOptions, Event, EventFormat, EventStream, Message};
 
@@ -95,6 +96,14 @@ impl Switch {
             .password(self.password.as_str())
             .connect_timeout(Duration::from_secs(10));
         CommandSocket::connect_with(options).await
+    }
+
+    /// Settings for an inbound listener connecting to this switch; a
+    /// refused password stops it at once (a misconfigured test run).
+    pub fn inbound_settings(&self) -> InboundSettings {
+        let mut settings = InboundSettings::new(self.addr()).password(self.password.as_str());
+        settings.give_up_on_refusal = true;
+        settings
     }
 
     /// The message a test fails with when the switch cannot be reached.
@@ -218,16 +227,17 @@ impl Watcher {
             .await
             .unwrap_or_else(|e| panic!("{}", switch.unreachable(&e)));
         let events = socket.take_events().expect("keep_events gives the stream");
-        socket
-            .command(&Command::event(EventFormat::Plain, names))
-            .await
-            .expect("event subscription");
+        // Filters before the subscription: no unfiltered window.
         for (header, value) in filters {
             socket
                 .command(&Command::filter(header, value))
                 .await
                 .expect("filter");
         }
+        socket
+            .command(&Command::event(EventFormat::Plain, names))
+            .await
+            .expect("event subscription");
         Watcher {
             socket,
             events,

@@ -238,10 +238,13 @@ async fn handshake<L: InboundListener>(
         };
         authenticate(&conn, &mut events, &options).await?;
         let sub = listener.subscription();
-        conn.subscribe(sub.format, &sub.events).await?;
+        // Filters first: from the `event` reply on, FreeSWITCH delivers
+        // every subscribed event it fires, so filters added after it let
+        // through whatever fired in between (seen live: other calls' events).
         for (header, value) in &sub.filters {
             conn.command(&Command::filter(header, value)).await?;
         }
+        conn.subscribe(sub.format, &sub.events).await?;
         Ok::<_, Error>((
             Inbound {
                 conn,

@@ -10,3 +10,4 @@
 //! [`WAIT`]: librevox_live_tests::WAIT
 
 mod command_socket;
+mod inbound;
