@@ -346,7 +346,7 @@ fn main() -> std::process::ExitCode {
             let session = librevox::Session::new(conn, librevox::Event::new("CHANNEL_DATA"), true);
             let exec = session
                 .connection()
-                .execute(librevox::protocol::SendMsg::execute("answer", ""), None);
+                .execute(librevox::protocol::SendMsg::execute("answer", ""));
             println!(
                 "Connection::execute future: {} bytes",
                 std::mem::size_of_val(&exec)

@@ -3,7 +3,8 @@
 //!
 //! It owns a single-threaded tokio runtime and drives the same connection core
 //! inside each call, so timeouts, error handling and protocol behaviour are
-//! identical to the async client. Do not use it from inside an async runtime
+//! identical to the async client, and so are the verbs (`command`, `send`,
+//! `api`, `bgapi`, `application`, `execute`, `sendmsg`, `sendevent`). Do not use it from inside an async runtime
 //! (blocking there panics in tokio); use the async client instead.
 //!
 //! ```no_run
@@ -13,10 +14,11 @@
 //! # Ok::<(), librevox::Error>(())
 //! ```
 
-use crate::command_socket::{ConnectOptions, Password};
-use crate::connection::Reply;
+use crate::command_socket::ConnectOptions;
+use crate::commands::Commands;
+use crate::connection::{Password, Reply};
 use crate::error::Result;
-use crate::protocol::{ApiResponse, Command, CommandReply, Event};
+use crate::protocol::{ApiResponse, Command, CommandReply, Event, SendEvent, SendMsg};
 
 /// The blocking command socket.
 #[derive(Debug)]
@@ -53,19 +55,34 @@ impl CommandSocket {
         })
     }
 
-    /// Sends any command.
+    /// Sends any command and returns the reply as it came.
     pub fn send(&self, command: &Command) -> Result<Reply> {
         self.rt.block_on(self.inner.send(command))
     }
 
-    /// Queues an application on a channel and returns the `+OK` ack.
-    pub fn application(&self, uuid: &str, app: &str, arg: &str) -> Result<CommandReply> {
-        self.rt.block_on(self.inner.application(uuid, app, arg))
+    /// Sends a command answered by `command/reply`; `-ERR` is an error.
+    pub fn command(&self, command: &Command) -> Result<CommandReply> {
+        self.rt.block_on(self.inner.command(command))
     }
 
     /// Runs an application on a channel and waits for its completion.
-    pub fn execute(&self, uuid: &str, app: &str, arg: &str) -> Result<Event> {
-        self.rt.block_on(self.inner.execute(uuid, app, arg))
+    pub fn application(&self, uuid: &str, app: &str, arg: &str) -> Result<Event> {
+        self.rt.block_on(self.inner.application(uuid, app, arg))
+    }
+
+    /// Runs a `sendmsg` naming its channel and waits for its completion.
+    pub fn execute(&self, msg: SendMsg) -> Result<Event> {
+        self.rt.block_on(self.inner.execute(msg))
+    }
+
+    /// Sends a `sendmsg` and returns the `+OK` acknowledgement (queued).
+    pub fn sendmsg(&self, msg: &SendMsg) -> Result<CommandReply> {
+        self.rt.block_on(self.inner.sendmsg(msg))
+    }
+
+    /// Fires an event (`sendevent`) and returns its `Event-UUID`.
+    pub fn sendevent(&self, event: &SendEvent) -> Result<String> {
+        self.rt.block_on(self.inner.sendevent(event))
     }
 
     /// Sends `exit` and waits for the close.

@@ -1,57 +1,19 @@
 //! [`CommandSocket`]: an authenticated inbound connection for one-off
 //! commands (`api`, `bgapi`, applications on a channel, raw commands).
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
-use tracing::{debug, info};
+use tracing::info;
 
-use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Reply};
+use crate::connection::{
+    authenticate, connect_tcp, BackgroundJob, Connection, ConnectionConfig, Credentials,
+    EventStream, Password, Reply,
+};
 use crate::error::{Error, Result};
-use crate::protocol::{ApiResponse, Command, CommandReply, Event, Message, SendMsg};
-
-/// A secret that never shows in `Debug` or `Display` output, nor in logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// Wraps a password.
-    pub fn new(secret: impl Into<String>) -> Password {
-        Password(secret.into())
-    }
-
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(********)")
-    }
-}
-
-impl fmt::Display for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("********")
-    }
-}
-
-impl From<&str> for Password {
-    fn from(s: &str) -> Password {
-        Password::new(s)
-    }
-}
-
-impl From<String> for Password {
-    fn from(s: String) -> Password {
-        Password(s)
-    }
-}
+use crate::protocol::{ApiResponse, Command, CommandReply, Event, SendMsg};
+use crate::target::AppTarget;
 
 /// How to reach and authenticate to FreeSWITCH's event socket.
 #[derive(Debug, Clone)]
@@ -128,6 +90,13 @@ impl ConnectOptions {
     pub async fn connect(self) -> Result<CommandSocket> {
         CommandSocket::connect_with(self).await
     }
+
+    pub(crate) fn credentials(&self) -> Credentials<'_> {
+        Credentials {
+            password: &self.password,
+            user: self.user.as_deref(),
+        }
+    }
 }
 
 /// An authenticated inbound event-socket connection for one-off commands.
@@ -165,9 +134,8 @@ impl CommandSocket {
         let deadline = options.connect_timeout;
         let addr = options.addr.clone();
         let work = async {
-            let stream = TcpStream::connect(&addr).await?;
-            stream.set_nodelay(true)?;
-            Self::handshake(stream, &options).await
+            let (conn, events) = connect_tcp(&addr, &options.config).await?;
+            Self::handshake(conn, events, &options).await
         };
         match tokio::time::timeout(deadline, work).await {
             Ok(result) => result,
@@ -185,7 +153,8 @@ impl CommandSocket {
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
         let deadline = options.connect_timeout;
-        match tokio::time::timeout(deadline, Self::handshake(io, &options)).await {
+        let (conn, events) = Connection::new(io, options.config.clone());
+        match tokio::time::timeout(deadline, Self::handshake(conn, events, &options)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout {
                 what: "the auth/request greeting and authentication",
@@ -194,12 +163,12 @@ impl CommandSocket {
         }
     }
 
-    async fn handshake<T>(io: T, options: &ConnectOptions) -> Result<CommandSocket>
-    where
-        T: AsyncRead + AsyncWrite + Send + 'static,
-    {
-        let (conn, mut events) = Connection::new(io, options.config.clone());
-        authenticate(&conn, &mut events, options).await?;
+    async fn handshake(
+        conn: Connection,
+        mut events: EventStream,
+        options: &ConnectOptions,
+    ) -> Result<CommandSocket> {
+        authenticate(&conn, &mut events, options.credentials()).await?;
         info!(addr = %options.addr, "authenticated to FreeSWITCH");
         let events = if options.keep_events {
             Some(events)
@@ -248,29 +217,37 @@ impl CommandSocket {
         self.conn.bgapi(command).await
     }
 
-    /// Sends any command and returns the reply as it came.
+    /// Sends any command and returns the reply as it came (`-ERR` too).
     pub async fn send(&self, command: &Command) -> Result<Reply> {
         self.conn.send(command).await
     }
 
-    /// Sends a command answered by `command/reply`; `-ERR` is an error.
+    /// Sends a command answered by `command/reply`; `-ERR` is
+    /// [`Error::CommandFailed`].
     pub async fn command(&self, command: &Command) -> Result<CommandReply> {
         self.conn.command(command).await
     }
 
-    /// Queues application `app` with `arg` on channel `uuid` (`sendmsg`
-    /// execute with `event-lock: true`) and returns FreeSWITCH's `+OK`
-    /// acknowledgement, as the original's `CommandSocket#application` does.
-    pub async fn application(&self, uuid: &str, app: &str, arg: &str) -> Result<CommandReply> {
-        let msg = SendMsg::execute(app, arg).uuid(uuid).event_lock(true);
-        self.conn.sendmsg(&msg).await
+    /// Runs application `app` with `arg` on channel `uuid` and waits for its
+    /// CHANNEL_EXECUTE_COMPLETE, which it returns (sent with
+    /// `event-lock: true`). To queue an application without waiting, use
+    /// [`sendmsg`](Self::sendmsg).
+    pub async fn application(&self, uuid: &str, app: &str, arg: &str) -> Result<Event> {
+        self.execute(SendMsg::execute(app, arg).uuid(uuid)).await
     }
 
-    /// Runs application `app` with `arg` on channel `uuid` and waits for its
-    /// CHANNEL_EXECUTE_COMPLETE. Subscribes the socket to
-    /// CHANNEL_EXECUTE_COMPLETE, CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE the
-    /// first time.
-    pub async fn execute(&self, uuid: &str, app: &str, arg: &str) -> Result<Event> {
+    /// Runs a `sendmsg` (which must name its channel with
+    /// [`SendMsg::uuid`]) and waits for its completion; an `event-lock` the
+    /// message leaves unset is turned on. Subscribes the socket to
+    /// CHANNEL_EXECUTE_COMPLETE, CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE
+    /// (in its current format) the first time.
+    pub async fn execute(&self, msg: SendMsg) -> Result<Event> {
+        if msg.target().is_none() {
+            return Err(Error::InvalidCommand(
+                "a sendmsg on a command socket needs its channel: add `.uuid(<channel uuid>)`"
+                    .into(),
+            ));
+        }
         if !self.completions_subscribed.swap(true, Ordering::SeqCst) {
             let names = [
                 "CHANNEL_EXECUTE_COMPLETE",
@@ -282,8 +259,15 @@ impl CommandSocket {
                 return Err(e);
             }
         }
-        let msg = SendMsg::execute(app, arg).uuid(uuid).event_lock(true);
-        self.conn.execute(msg, Some(uuid)).await
+        self.conn.execute(msg).await
+    }
+
+    /// Sends a `sendmsg` and returns FreeSWITCH's `+OK` acknowledgement
+    /// only: the message is queued on its channel (what the original's
+    /// `CommandSocket#application` did). An `event-lock` the message leaves
+    /// unset is turned on.
+    pub async fn sendmsg(&self, msg: &SendMsg) -> Result<CommandReply> {
+        self.conn.sendmsg(msg).await
     }
 
     /// A channel reached through this socket, for the `#[app]` helpers:
@@ -313,7 +297,7 @@ impl Channel<'_> {
     }
 }
 
-impl crate::listener::AppTarget for Channel<'_> {
+impl AppTarget for Channel<'_> {
     fn run_app(
         &self,
         app: &str,
@@ -322,49 +306,11 @@ impl crate::listener::AppTarget for Channel<'_> {
         let socket = self.socket;
         let uuid = self.uuid;
         let app = app.to_owned();
-        async move { socket.execute(uuid, &app, &arg).await }
+        async move { socket.application(uuid, &app, &arg).await }
     }
 }
 
-/// Waits for the greeting, then authenticates.
-pub(crate) async fn authenticate(
-    conn: &Connection,
-    events: &mut EventStream,
-    options: &ConnectOptions,
-) -> Result<()> {
-    loop {
-        match events.recv().await {
-            Some(Message::AuthRequest) => break,
-            Some(Message::RudeRejection(reason)) => {
-                return Err(Error::Rejected {
-                    reason: reason.trim().to_owned(),
-                })
-            }
-            Some(Message::DisconnectNotice(n)) => {
-                return Err(Error::closed(format!(
-                    "FreeSWITCH disconnected before the greeting: {}",
-                    n.body.trim()
-                )))
-            }
-            Some(other) => debug!(?other, "ignoring a frame before the auth/request greeting"),
-            None => return Err(conn.closed().await),
-        }
-    }
-    let cmd = match &options.user {
-        Some(user) => Command::userauth(user, options.password.expose()),
-        None => Command::auth(options.password.expose()),
-    };
-    match conn.send(&cmd).await {
-        Ok(Reply::Command(r)) if r.is_ok() => Ok(()),
-        Ok(Reply::Command(r)) => Err(Error::Auth {
-            reply: r.text().to_owned(),
-        }),
-        Ok(Reply::Api(_)) => Err(Error::protocol("auth answered with api/response")),
-        // FreeSWITCH closes right after `-ERR invalid`; if the close won the
-        // race, the reply was still the refusal.
-        Err(e) => Err(e),
-    }
-}
+crate::target::api_target_by_methods!(CommandSocket);
 
 async fn drain(mut events: EventStream) {
     let mut buf = Vec::with_capacity(64);

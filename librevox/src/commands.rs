@@ -1,8 +1,10 @@
 //! API commands, typed: what `api <command>` runs, built and parsed for you.
 //!
 //! [`Commands`] is implemented for everything that can run `api`: a
-//! [`Connection`], a [`CommandSocket`], an inbound listener's [`Inbound`]
-//! context and an outbound [`Session`]. Bring it into scope with
+//! [`Connection`](crate::Connection), a
+//! [`CommandSocket`](crate::CommandSocket), an inbound listener's
+//! [`Inbound`](crate::Inbound) context and an outbound
+//! [`Session`](crate::Session). Bring it into scope with
 //! `use librevox::prelude::*;` (or `use librevox::commands::Commands;`).
 //!
 //! ```no_run
@@ -26,55 +28,11 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::command_socket::CommandSocket;
-use crate::connection::{BackgroundJob, Connection};
+use crate::connection::BackgroundJob;
 use crate::error::{Error, Result};
-use crate::listener::{Inbound, Session};
-use crate::protocol::{ApiResponse, Event, JsonEvent};
+use crate::protocol::{ApiResponse, Event, JsonEvent, SendEvent};
 
-/// Something that can run `api` and `bgapi` commands.
-pub trait ApiTarget: Sync {
-    /// Runs `api <command>`; `-ERR`/`-USAGE` bodies are errors.
-    fn run_api(&self, command: String) -> impl Future<Output = Result<ApiResponse>> + Send;
-    /// Runs `bgapi <command>`.
-    fn run_bgapi(&self, command: String) -> impl Future<Output = Result<BackgroundJob>> + Send;
-}
-
-impl ApiTarget for Connection {
-    async fn run_api(&self, command: String) -> Result<ApiResponse> {
-        self.api(&command).await
-    }
-    async fn run_bgapi(&self, command: String) -> Result<BackgroundJob> {
-        self.bgapi(&command).await
-    }
-}
-
-impl ApiTarget for CommandSocket {
-    async fn run_api(&self, command: String) -> Result<ApiResponse> {
-        self.api(&command).await
-    }
-    async fn run_bgapi(&self, command: String) -> Result<BackgroundJob> {
-        self.bgapi(&command).await
-    }
-}
-
-impl ApiTarget for Inbound {
-    async fn run_api(&self, command: String) -> Result<ApiResponse> {
-        self.connection().api(&command).await
-    }
-    async fn run_bgapi(&self, command: String) -> Result<BackgroundJob> {
-        self.connection().bgapi(&command).await
-    }
-}
-
-impl ApiTarget for Session {
-    async fn run_api(&self, command: String) -> Result<ApiResponse> {
-        self.api(&command).await
-    }
-    async fn run_bgapi(&self, command: String) -> Result<BackgroundJob> {
-        self.bgapi(&command).await
-    }
-}
+pub use crate::target::ApiTarget;
 
 fn join(name: &str, args: &[&str]) -> String {
     let mut s = name.to_owned();
@@ -416,6 +374,34 @@ pub trait Commands: ApiTarget {
     ) -> impl Future<Output = Result<BackgroundJob>> + Send {
         let cmd = join(name, &[args]);
         async move { self.run_bgapi(cmd).await }
+    }
+
+    /// `sendevent`: fires the event and returns its `Event-UUID`
+    /// (FreeSWITCH replies `+OK <uuid>`). Works on inbound sockets and
+    /// `full` outbound ones.
+    ///
+    /// ```no_run
+    /// # async fn f(socket: librevox::CommandSocket) -> librevox::Result<()> {
+    /// use librevox::prelude::*;
+    /// use librevox::protocol::SendEvent;
+    /// let id = socket
+    ///     .sendevent(&SendEvent::custom("myapp::alert").header("X-Level", "high"))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    fn sendevent(&self, event: &SendEvent) -> impl Future<Output = Result<String>> + Send {
+        let cmd = event.to_command();
+        async move {
+            let describe = cmd.describe();
+            let reply = self.run_command(cmd).await?;
+            match reply.text().strip_prefix("+OK") {
+                Some(uuid) => Ok(uuid.trim().to_owned()),
+                None => Err(Error::CommandFailed {
+                    command: describe,
+                    reply: reply.text().to_owned(),
+                }),
+            }
+        }
     }
 
     /// `status`: FreeSWITCH's status text.

@@ -69,6 +69,34 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## One vocabulary on every handle
+//!
+//! A [`Connection`], a [`CommandSocket`] (and [`blocking::CommandSocket`]),
+//! an inbound listener's [`Inbound`] context and an outbound [`Session`]
+//! speak the same verbs, each with one meaning:
+//!
+//! | verb | what it does | returns |
+//! |---|---|---|
+//! | `send(&Command)` | any command, the reply as it came (`-ERR` too) | [`Reply`] |
+//! | `command(&Command)` | a command answered by `command/reply`; `-ERR` is [`Error::CommandFailed`] | [`protocol::CommandReply`] |
+//! | `api(cmd)` | `api <cmd>`; an `-ERR`/`-USAGE` body is [`Error::CommandFailed`] | [`protocol::ApiResponse`] |
+//! | `bgapi(cmd)` | `bgapi <cmd>`; await the [`BackgroundJob`] for its result | [`BackgroundJob`] |
+//! | `application(..)` | runs an application and **waits for its completion** | its CHANNEL_EXECUTE_COMPLETE [`Event`] |
+//! | `execute(SendMsg)` | the same for a [`protocol::SendMsg`] you built (`loops`, `event-lock`, ...) | its completion [`Event`] |
+//! | `sendmsg(&SendMsg)` | **queues** a message and returns at once | FreeSWITCH's `+OK` |
+//! | `sendevent(&SendEvent)` | fires an event ([`commands::Commands::sendevent`]) | its `Event-UUID` |
+//!
+//! A session's applications run on its own channel (`application(app,
+//! arg)`); on the other handles the channel is named
+//! (`application(uuid, app, arg)`, or [`protocol::SendMsg::uuid`] for
+//! `execute`/`sendmsg`). [`Error::CommandFailed`] carries the command as
+//! sent (`api status`, `bgapi originate ...`) and FreeSWITCH's reply.
+//!
+//! An application's `event-lock` that the message leaves unset is decided
+//! by the handle: a session applies its listener's `event_lock` (on by
+//! default), the other handles turn it on; [`protocol::SendMsg::event_lock`]
+//! overrides both.
+//!
 //! ## Behaviour
 //!
 //! * **Ordering.** Replies are matched to commands in FIFO order, which
@@ -117,22 +145,25 @@ pub mod listener;
 pub mod protocol;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+pub mod target;
 
-pub use command_socket::{Channel, CommandSocket, ConnectOptions, Password};
+pub use command_socket::{Channel, CommandSocket, ConnectOptions};
 pub use connection::{
-    new_uuid, BackgroundJob, Connection, ConnectionConfig, EventStream, OverflowPolicy, Reply,
+    new_uuid, BackgroundJob, Connection, ConnectionConfig, EventStream, OverflowPolicy, Password,
+    Reply,
 };
 pub use error::{Error, Result};
 #[allow(unused_imports, unreachable_pub)] // empty until the macros land
 pub use librevox_macros::*;
 pub use listener::{
-    AppTarget, Inbound, InboundListener, InboundSettings, OutboundListener, OutboundOptions,
-    OutboundSettings, Runner, Session, Subscription,
+    Inbound, InboundListener, InboundSettings, OutboundListener, OutboundOptions, OutboundSettings,
+    Runner, Session, Subscription,
 };
 pub use protocol::{
     AnswerState, CallState, ChannelState, Event, EventFormat, EventName, HangupCause, Linger,
     Message,
 };
+pub use target::{ApiTarget, AppTarget};
 
 /// The traits most programs want in scope: `use librevox::prelude::*;`.
 pub mod prelude {
@@ -149,8 +180,9 @@ pub mod prelude {
         UnbindMetaApp as _, Unset as _,
     };
     pub use crate::commands::Commands as _;
-    pub use crate::listener::{AppTarget, Inbound, Session};
+    pub use crate::listener::{Inbound, Session};
     pub use crate::protocol::{Event, EventFormat, EventName, HangupCause};
+    pub use crate::target::AppTarget;
 }
 
 /// The README's Rust examples, compiled as doctests so they stay true.

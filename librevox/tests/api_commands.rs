@@ -199,7 +199,8 @@ async fn err_and_usage_bodies_are_errors_with_freeswitch_text() {
     .await;
     match r {
         Err(Error::CommandFailed { command, reply }) => {
-            assert_eq!(command, "uuid_kill nope");
+            // The command as sent, as for bgapi ("bgapi ...").
+            assert_eq!(command, "api uuid_kill nope");
             assert_eq!(reply, "-ERR No such channel!");
         }
         other => panic!("{other:?}"),

@@ -36,7 +36,7 @@ fn spawn_execute(
     msg: SendMsg,
 ) -> tokio::task::JoinHandle<librevox::Result<librevox::Event>> {
     let conn = conn.clone();
-    tokio::spawn(async move { conn.execute(msg, None).await })
+    tokio::spawn(async move { conn.execute(msg).await })
 }
 
 async fn next_event_name(events: &mut EventStream) -> String {
@@ -195,7 +195,7 @@ async fn disconnect_fails_every_pending_waiter_at_once() {
     peer.packet().await;
     let c = conn.clone();
     let app = tokio::spawn(async move {
-        c.execute(SendMsg::execute("playback", "x.wav").uuid("u1"), None)
+        c.execute(SendMsg::execute("playback", "x.wav").uuid("u1"))
             .await
             .map(|_| ())
     });
@@ -413,10 +413,7 @@ async fn without_hangup_complete_the_grace_period_ends_the_wait() {
     let t = tokio::spawn(async move {
         let start = tokio::time::Instant::now();
         let r = c
-            .execute(
-                SendMsg::execute("park", "").uuid("ch").event_uuid("A"),
-                None,
-            )
+            .execute(SendMsg::execute("park", "").uuid("ch").event_uuid("A"))
             .await;
         (r, start.elapsed())
     });
@@ -728,7 +725,7 @@ async fn command_socket_waits_for_the_greeting_and_authenticates() {
     let (socket, r) = api_call.await.unwrap();
     match r {
         Err(Error::CommandFailed { command, reply }) => {
-            assert_eq!(command, "no_such_command");
+            assert_eq!(command, "api no_such_command");
             assert_eq!(reply, "-ERR no_such_command Command not found!");
         }
         other => panic!("{other:?}"),
@@ -842,8 +839,13 @@ async fn command_socket_execute_waits_for_the_completion() {
     peer.send(reply("+OK accepted")).await;
     let socket = t.await.unwrap().unwrap();
     let run = tokio::spawn(async move {
-        let ack = socket.application("ch-1", "answer", "").await?;
-        let done = socket.execute("ch-1", "playback", "welcome.wav").await?;
+        // Queued only (the +OK), then run and waited for.
+        let ack = socket
+            .sendmsg(&SendMsg::execute("answer", "").uuid("ch-1"))
+            .await?;
+        let done = socket
+            .execute(SendMsg::execute("playback", "welcome.wav").uuid("ch-1"))
+            .await?;
         Ok::<_, Error>((ack.text().to_owned(), done))
     });
     let p = peer.packet().await;

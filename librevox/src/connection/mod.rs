@@ -37,16 +37,30 @@
 //!   When the channel hangs up first, the wait fails with [`Error::Hangup`]:
 //!   at CHANNEL_HANGUP_COMPLETE, or [`ConnectionConfig::hangup_grace`] after
 //!   CHANNEL_HANGUP when no HANGUP_COMPLETE comes (sync sockets).
-//! * **Events** leave through a bounded channel. With
+//! * **Events** leave through a bounded channel of
+//!   [`ConnectionConfig::event_capacity`]. With
 //!   [`OverflowPolicy::Backpressure`] (the default) nothing is ever dropped:
-//!   when the consumer falls behind, the driver stops reading the socket.
-//!   While a reply, job or application completion is awaited it keeps reading
-//!   (so a hook that calls `api` cannot deadlock) and parks up to
-//!   [`ConnectionConfig::event_capacity`] further events; past that it stops
-//!   reading too. With [`OverflowPolicy::DropNewest`] an event that finds the
-//!   channel full is dropped and counted ([`Connection::dropped_events`]).
+//!   when the channel is full, further events are parked and the driver
+//!   stops reading the socket (FreeSWITCH then queues on its side). While a
+//!   reply, job or application completion is awaited it reads on anyway,
+//!   because the awaited frame may be behind the events (so a hook that
+//!   calls `api` cannot deadlock), parking what it reads; once more than
+//!   [`ConnectionConfig::max_backlog`] events are parked it closes the
+//!   connection with [`Error::EventBacklog`] rather than let memory grow or
+//!   drop events. With [`OverflowPolicy::DropNewest`] an event that finds
+//!   the channel full is dropped and counted ([`Connection::dropped_events`]).
+//! * **Handshake.** The inbound greeting and authentication
+//!   (`auth`/`userauth`, rude-rejection) are here too, used by
+//!   [`CommandSocket`](crate::CommandSocket) and inbound listeners alike.
+//!
+//! Every handle speaks the same verbs; see the crate documentation,
+//! "One vocabulary on every handle".
 
 mod driver;
+mod handshake;
+
+pub use handshake::Password;
+pub(crate) use handshake::{authenticate, connect_tcp, Credentials};
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -492,7 +506,10 @@ impl Connection {
     /// # Ok(()) }
     /// ```
     pub async fn api(&self, command: &str) -> Result<ApiResponse> {
-        self.api_raw(command).await?.into_result(command)
+        // The command as sent, like every CommandFailed (`bgapi ...` too).
+        self.api_raw(command)
+            .await?
+            .into_result(&Command::api(command).describe())
     }
 
     /// Runs `api <command>` and returns the response whatever its body.
@@ -543,10 +560,21 @@ impl Connection {
         }
     }
 
-    /// Sends a `sendmsg` and returns FreeSWITCH's acknowledgement (`+OK`
-    /// means "queued", not "done"; see [`execute`](Self::execute)).
+    /// Sends a `sendmsg` and returns FreeSWITCH's acknowledgement only: the
+    /// message is queued (`+OK` means "queued", not "done"; see
+    /// [`execute`](Self::execute) to wait for an application). An
+    /// application whose `event-lock` the message leaves unset gets
+    /// `event-lock: true`.
     pub async fn sendmsg(&self, msg: &SendMsg) -> Result<CommandReply> {
-        self.command(&msg.to_command()).await
+        self.command(&msg.clone().or_event_lock(true).to_command())
+            .await
+    }
+
+    /// Runs application `app` with `arg` on channel `uuid` and waits for its
+    /// CHANNEL_EXECUTE_COMPLETE (with `event-lock: true`); see
+    /// [`execute`](Self::execute).
+    pub async fn application(&self, uuid: &str, app: &str, arg: &str) -> Result<Event> {
+        self.execute(SendMsg::execute(app, arg).uuid(uuid)).await
     }
 
     /// Runs an application and waits for its CHANNEL_EXECUTE_COMPLETE.
@@ -554,25 +582,39 @@ impl Connection {
     /// `msg` gets a fresh `Event-UUID` unless it has one; the completion
     /// event whose `Application-UUID` matches resolves the call and is
     /// returned (its `variable_*` headers carry results such as digits read).
-    /// `channel` names the channel the application runs on, so that its hangup
-    /// ends the wait with [`Error::Hangup`]; it defaults to the message's
-    /// target. A completion that reports the channel hung up
-    /// (`Answer-State: hangup`, e.g. a playback cut short) is
+    /// The message's target (`sendmsg <uuid>`) is the channel whose hangup
+    /// ends the wait with [`Error::Hangup`]. A completion that reports the
+    /// channel hung up (`Answer-State: hangup`, e.g. a playback cut short) is
     /// [`Error::Hangup`] too, except for the `hangup` application itself; so
-    /// is an application sent to a channel this connection saw end. The socket must receive the channel's events (outbound
-    /// `myevents`, or an inbound subscription to CHANNEL_EXECUTE_COMPLETE).
-    pub fn execute(
+    /// is an application sent to a channel this connection saw end. The
+    /// socket must receive the
+    /// channel's events (outbound `myevents`, or an inbound subscription to
+    /// CHANNEL_EXECUTE_COMPLETE, CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE,
+    /// which [`CommandSocket`](crate::CommandSocket) makes for you).
+    ///
+    /// An `event-lock` the message leaves unset is turned on.
+    pub fn execute(&self, msg: SendMsg) -> impl Future<Output = Result<Event>> + Send + '_ {
+        self.execute_on(msg.or_event_lock(true), None)
+    }
+
+    /// [`execute`](Self::execute) with the channel to watch for a hangup
+    /// given apart (an outbound session's own channel, which its messages do
+    /// not name).
+    pub(crate) fn execute_on(
         &self,
         msg: SendMsg,
-        channel: Option<&str>,
+        channel: Option<String>,
     ) -> impl Future<Output = Result<Event>> + Send + '_ {
         // Sending is short and needs much state; waiting can last the whole
         // call (a parked playback) and needs little. The sending part is
         // boxed and dropped once the reply came, so a waiting application
         // holds only the small part.
-        let send = Box::pin(self.start_app(msg, channel.map(str::to_owned)));
+        let hangup_app = msg
+            .app_name()
+            .is_some_and(|a| a.eq_ignore_ascii_case("hangup"));
+        let send = Box::pin(self.start_app(msg, channel));
         async move {
-            let (rx, channel, hangup_app) = send.await?;
+            let (rx, channel) = send.await?;
             let deadline = self.timeout.unwrap_or(self.shared.config.app_timeout);
             match tokio::time::timeout(deadline, rx).await {
                 // Interrupted by the hangup, or run on a channel that had
@@ -606,16 +648,13 @@ impl Connection {
         &self,
         msg: SendMsg,
         channel: Option<String>,
-    ) -> Result<(oneshot::Receiver<Result<Event>>, Option<String>, bool)> {
+    ) -> Result<(oneshot::Receiver<Result<Event>>, Option<String>)> {
         let msg = match msg.event_uuid_value() {
             Some(_) => msg,
             None => msg.event_uuid(new_uuid()),
         };
         let event_uuid = msg.event_uuid_value().unwrap_or_default().to_owned();
         let channel = channel.or_else(|| msg.target().map(str::to_owned));
-        let hangup_app = msg
-            .app_name()
-            .is_some_and(|a| a.eq_ignore_ascii_case("hangup"));
         let (tx, rx) = oneshot::channel();
         let wait = AppWait {
             event_uuid,
@@ -624,7 +663,7 @@ impl Connection {
         };
         let cmd = msg.to_command();
         command_reply(&cmd, self.submit(&cmd, None, Some(wait)).await?)?;
-        Ok((rx, channel, hangup_app))
+        Ok((rx, channel))
     }
 
     /// Subscribes to events (`event <format> <names>`), remembering the
@@ -735,3 +774,5 @@ impl IntoFuture for BackgroundJob {
 pub fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+crate::target::api_target_by_methods!(Connection);

@@ -6,14 +6,14 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::dispatch::Dispatcher;
 use super::InboundListener;
-use crate::command_socket::{authenticate, ConnectOptions, Password};
-use crate::connection::{Connection, ConnectionConfig, EventStream};
+use crate::connection::{
+    authenticate, connect_tcp, Connection, ConnectionConfig, Credentials, EventStream, Password,
+};
 use crate::error::{Error, Result};
 use crate::protocol::{Command, Message};
 
@@ -44,6 +44,8 @@ impl Deref for Inbound {
         &self.conn
     }
 }
+
+crate::target::api_target_by_methods!(Inbound);
 
 /// Reconnect delays: exponential from `initial`, doubled per failed attempt,
 /// capped at `max`, each with random jitter of up to half the delay.
@@ -227,16 +229,12 @@ async fn handshake<L: InboundListener>(
     settings: &InboundSettings,
 ) -> Result<(Inbound, EventStream)> {
     let work = async {
-        let stream = TcpStream::connect(&settings.addr).await?;
-        stream.set_nodelay(true)?;
-        let (conn, mut events) = Connection::new(stream, settings.config.clone());
-        let options = ConnectOptions {
-            addr: settings.addr.clone(),
-            password: settings.password.clone(),
-            user: settings.user.clone(),
-            ..ConnectOptions::default()
+        let (conn, mut events) = connect_tcp(&settings.addr, &settings.config).await?;
+        let credentials = Credentials {
+            password: &settings.password,
+            user: settings.user.as_deref(),
         };
-        authenticate(&conn, &mut events, &options).await?;
+        authenticate(&conn, &mut events, credentials).await?;
         let sub = listener.subscription();
         // Filters first: from the `event` reply on, FreeSWITCH delivers
         // every subscribed event it fires, so filters added after it let

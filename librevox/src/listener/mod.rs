@@ -34,6 +34,8 @@ pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings};
 pub use outbound::{run_outbound_session, serve_outbound, OutboundSettings, Session};
 pub use runner::{init_logging, LogOptions, Runner};
 
+pub use crate::target::AppTarget;
+
 use crate::error::Result;
 pub use crate::protocol::Linger;
 use crate::protocol::{Event, EventFormat};
@@ -164,12 +166,4 @@ pub trait OutboundListener: Send + Sync + 'static {
         let _ = name;
         true
     }
-}
-
-/// Something an application can run on: an outbound [`Session`], or a
-/// channel reached through a [`CommandSocket`](crate::CommandSocket). The
-/// `#[app]` helpers are implemented for every `AppTarget`.
-pub trait AppTarget: Sync {
-    /// Runs `app` with `arg` and waits for its CHANNEL_EXECUTE_COMPLETE.
-    fn run_app(&self, app: &str, arg: String) -> impl Future<Output = Result<Event>> + Send;
 }

@@ -9,13 +9,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use super::dispatch::{panic_text, CatchUnwind, Dispatcher};
-use super::{AppTarget, Linger, OutboundListener, OutboundOptions};
+use super::{Linger, OutboundListener, OutboundOptions};
 use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Latch, Reply};
 use crate::error::{Error, Result};
 use crate::protocol::{
     AnswerState, ApiResponse, CallState, ChannelState, Command, CommandReply, Event, EventFormat,
     HangupCause, Message, SendMsg,
 };
+use crate::target::AppTarget;
 
 /// Where the outbound server listens and how it treats calls.
 #[derive(Debug, Clone)]
@@ -72,15 +73,23 @@ struct SessionInner {
 
 /// One outbound call: the channel's data and the commands to drive it.
 ///
-/// Cheap to clone; every clone is the same call. Application calls send
-/// `sendmsg` with an `Event-UUID` (and `event-lock: true` unless the listener
-/// turned it off) and return when the CHANNEL_EXECUTE_COMPLETE with the
-/// matching `Application-UUID` arrives; if the caller hangs up or the
-/// connection closes first they fail promptly ([`Error::Hangup`],
-/// [`Error::Closed`]). An application that FreeSWITCH reports as completed
-/// on a channel that has hung up (an interrupted playback, or any
-/// application started after the hangup) fails with [`Error::Hangup`] too,
-/// except `hangup` itself.
+/// Cheap to clone; every clone is the same call. It speaks the verbs of
+/// every handle (see the crate documentation, "One vocabulary on every
+/// handle"): [`command`](Session::command), [`send`](Session::send),
+/// [`api`](Session::api), [`bgapi`](Session::bgapi),
+/// [`application`](Session::application), [`execute`](Session::execute),
+/// [`sendmsg`](Session::sendmsg), and `sendevent` (from
+/// [`Commands`](crate::commands::Commands)).
+///
+/// Application calls send `sendmsg` with an `Event-UUID` (and
+/// `event-lock: true` unless the listener turned it off or the message says
+/// otherwise) and return when the CHANNEL_EXECUTE_COMPLETE with the matching
+/// `Application-UUID` arrives; if the caller hangs up or the connection
+/// closes first they fail promptly ([`Error::Hangup`] with the hangup cause
+/// whenever FreeSWITCH sent one, [`Error::Closed`]). An application that
+/// FreeSWITCH reports as completed on a channel that has hung up (an
+/// interrupted playback, or any application started after the hangup) fails
+/// with [`Error::Hangup`] too, except `hangup` itself.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<SessionInner>,
@@ -153,12 +162,16 @@ impl Session {
     pub(crate) fn update(&self, event: &Event) {
         // Only events that carry the channel's variables replace the data.
         if event.headers().any(|(n, _)| n.starts_with("variable_")) {
-            *self
-                .inner
-                .data
-                .write()
-                .unwrap_or_else(|poison| poison.into_inner()) = event.clone();
+            self.replace_data(event.clone());
         }
+    }
+
+    fn replace_data(&self, data: Event) {
+        *self
+            .inner
+            .data
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner()) = data;
     }
 
     /// A channel variable (`variable_<name>` of the channel data; the
@@ -194,20 +207,23 @@ impl Session {
     }
 
     /// Runs application `app` with `arg` on this channel and waits for its
-    /// CHANNEL_EXECUTE_COMPLETE, which it returns.
+    /// CHANNEL_EXECUTE_COMPLETE, which it returns. To queue an application
+    /// without waiting, use [`sendmsg`](Session::sendmsg).
     pub async fn application(&self, app: &str, arg: &str) -> Result<Event> {
-        self.execute(SendMsg::execute(app, arg).event_lock(self.inner.event_lock))
-            .await
+        self.execute(SendMsg::execute(app, arg)).await
     }
 
     /// Runs a `sendmsg` on this channel and waits for its completion; use it
-    /// for `loops`, `async`, a custom `event-lock` and other headers.
+    /// for `loops`, `async`, a custom `event-lock` and other headers. A
+    /// message that does not set `event-lock` gets the listener's
+    /// ([`OutboundOptions::event_lock`], on by default).
     pub async fn execute(&self, msg: SendMsg) -> Result<Event> {
+        let msg = msg.or_event_lock(self.inner.event_lock);
         let done = tokio::select! {
             // A completion that arrived before the end of the call wins:
             // FreeSWITCH sends it before CHANNEL_HANGUP_COMPLETE.
             biased;
-            r = self.inner.conn.execute(msg, Some(&self.inner.uuid)) => r?,
+            r = self.inner.conn.execute_on(msg, Some(self.inner.uuid.clone())) => r?,
             _ = self.inner.ended.wait() => {
                 // Sent too late: FreeSWITCH drops it, no completion comes.
                 return Err(self.hangup_error());
@@ -218,12 +234,38 @@ impl Session {
         Ok(done)
     }
 
-    /// Sends a `sendmsg` and returns FreeSWITCH's acknowledgement only.
+    /// Sends a `sendmsg` and returns FreeSWITCH's `+OK` acknowledgement
+    /// only: the message is queued, nothing waits for it to run. An
+    /// application whose `event-lock` is unset gets the listener's.
     pub async fn sendmsg(&self, msg: &SendMsg) -> Result<CommandReply> {
-        self.inner.conn.sendmsg(msg).await
+        let msg = msg.clone().or_event_lock(self.inner.event_lock);
+        self.inner.conn.sendmsg(&msg).await
     }
 
-    /// Runs `api <command>` (the socket must be `full`).
+    /// Re-reads the channel's data from FreeSWITCH (`api uuid_dump
+    /// <uuid>`; the socket must be `full`), makes it
+    /// [`channel_data`](Session::channel_data) and returns it: variables set
+    /// by others (`uuid_setvar`, the dialplan of a bridged leg) become
+    /// visible. The original's `update_session`.
+    pub async fn refresh(&self) -> Result<Event> {
+        let dump = self
+            .inner
+            .conn
+            .api(&format!("uuid_dump {}", self.inner.uuid))
+            .await?;
+        let data = Event::parse_plain(dump.body())?;
+        if data.unique_id() != Some(self.inner.uuid.as_str()) {
+            return Err(Error::protocol(format!(
+                "uuid_dump {} returned data of another channel or none",
+                self.inner.uuid
+            )));
+        }
+        self.replace_data(data.clone());
+        Ok(data)
+    }
+
+    /// Runs `api <command>` (the socket must be `full`); `-ERR`/`-USAGE`
+    /// bodies are [`Error::CommandFailed`].
     pub async fn api(&self, command: &str) -> Result<ApiResponse> {
         self.inner.conn.api(command).await
     }
@@ -234,8 +276,14 @@ impl Session {
         self.inner.conn.bgapi(command).await
     }
 
-    /// Sends any command.
-    pub async fn command(&self, command: &Command) -> Result<Reply> {
+    /// Sends a command answered by `command/reply`; `-ERR` is
+    /// [`Error::CommandFailed`].
+    pub async fn command(&self, command: &Command) -> Result<CommandReply> {
+        self.inner.conn.command(command).await
+    }
+
+    /// Sends any command and returns the reply as it came (`-ERR` too).
+    pub async fn send(&self, command: &Command) -> Result<Reply> {
         self.inner.conn.send(command).await
     }
 
@@ -246,6 +294,8 @@ impl Session {
         self.inner.conn.exit().await
     }
 }
+
+crate::target::api_target_by_methods!(Session);
 
 impl AppTarget for Session {
     fn run_app(

@@ -15,6 +15,7 @@ use std::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::event::{Event, EventFormat};
+use super::names::EventName;
 use crate::error::{Error, Result};
 
 /// Application arguments longer than this many bytes are sent in a
@@ -184,6 +185,11 @@ impl Command {
             cmd.body = Some(body.clone());
         }
         cmd
+    }
+
+    /// `sendevent <NAME>` built from a typed [`SendEvent`].
+    pub fn send_event(event: &SendEvent) -> Command {
+        event.to_command()
     }
 
     /// `sendmsg [<uuid>]` with the message's headers.
@@ -464,7 +470,7 @@ pub struct SendMsg {
     call_command: String,
     app_name: Option<String>,
     app_arg: Option<String>,
-    event_lock: bool,
+    event_lock: Option<bool>,
     event_uuid: Option<String>,
     event_uuid_name: Option<String>,
     loops: Option<i64>,
@@ -479,7 +485,7 @@ impl SendMsg {
             call_command: command.to_owned(),
             app_name: None,
             app_arg: None,
-            event_lock: false,
+            event_lock: None,
             event_uuid: None,
             event_uuid_name: None,
             loops: None,
@@ -548,9 +554,35 @@ impl SendMsg {
     }
 
     /// `event-lock: true`: FreeSWITCH starts the next queued message only
-    /// after this one finished. `false` sends no `event-lock` header at all.
+    /// after this one finished. `false` sends no `event-lock` header (which
+    /// FreeSWITCH reads as false) and keeps a handle's default from adding
+    /// one.
+    ///
+    /// A message whose event-lock was never set leaves the choice to the
+    /// handle that sends it: a [`Session`](crate::Session) applies its
+    /// listener's `event_lock` (on by default), the other handles
+    /// ([`Connection`](crate::Connection),
+    /// [`CommandSocket`](crate::CommandSocket)) turn it on; the message on
+    /// its own (`encode`) sends none.
     pub fn event_lock(mut self, on: bool) -> SendMsg {
-        self.event_lock = on;
+        self.event_lock = Some(on);
+        self
+    }
+
+    /// The event-lock this message asks for: `None` when it leaves the
+    /// choice to the handle that sends it.
+    pub fn event_lock_value(&self) -> Option<bool> {
+        self.event_lock
+    }
+
+    /// This message with `event-lock` set to `default` if it was unset (a
+    /// choice the message made itself stays). Only applications
+    /// (`call-command: execute`) are changed: event-lock orders
+    /// applications, and other call-commands are sent as built.
+    pub fn or_event_lock(mut self, default: bool) -> SendMsg {
+        if self.event_lock.is_none() && self.call_command == "execute" {
+            self.event_lock = Some(default);
+        }
         self
     }
 
@@ -624,7 +656,7 @@ impl SendMsg {
             }
             None => None,
         };
-        if self.event_lock {
+        if self.event_lock == Some(true) {
             push("event-lock", "true");
         }
         if let Some(u) = &self.event_uuid {
@@ -651,5 +683,114 @@ impl SendMsg {
     /// The exact bytes of this message.
     pub fn encode(&self) -> Result<Bytes> {
         self.to_command().encode()
+    }
+}
+
+/// A `sendevent`: fire an event of a type (or a CUSTOM subclass) with your
+/// headers and an optional body. Headers are written as given (FreeSWITCH
+/// does not decode `sendevent` values), in order and duplicates kept; a body
+/// goes after `content-type: text/plain` and its `content-length`.
+///
+/// FreeSWITCH answers `+OK <Event-UUID>`; every handle's `sendevent`
+/// ([`Commands::sendevent`](crate::commands::Commands::sendevent)) returns
+/// that UUID.
+///
+/// ```
+/// use librevox::protocol::SendEvent;
+/// let e = SendEvent::custom("myapp::alert")
+///     .header("X-Level", "high")
+///     .body("disk full\n");
+/// assert_eq!(
+///     &e.to_command().encode().unwrap()[..],
+///     b"sendevent CUSTOM\nEvent-Subclass: myapp::alert\nX-Level: high\n\
+///       content-type: text/plain\ncontent-length: 10\n\ndisk full\n"
+/// );
+/// assert_eq!(SendEvent::parse(&e.to_command()), Some(e));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendEvent {
+    name: EventName,
+    headers: Vec<(String, String)>,
+    body: Option<Bytes>,
+}
+
+impl SendEvent {
+    /// An event of type `name` (`HEARTBEAT`, an [`EventName`]); a
+    /// [`EventName::Custom`] with a subclass writes its `Event-Subclass`
+    /// header first.
+    pub fn new(name: impl Into<EventName>) -> SendEvent {
+        SendEvent {
+            name: name.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// A CUSTOM event of `subclass` (`myapp::alert`).
+    pub fn custom(subclass: &str) -> SendEvent {
+        SendEvent::new(EventName::Custom(subclass.to_owned()))
+    }
+
+    /// Adds a header (checked for CR/LF when the command is encoded).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> SendEvent {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body (an empty body is none).
+    pub fn body(mut self, body: impl Into<Bytes>) -> SendEvent {
+        let body = body.into();
+        self.body = (!body.is_empty()).then_some(body);
+        self
+    }
+
+    /// The event's type.
+    pub fn name(&self) -> &EventName {
+        &self.name
+    }
+
+    /// The headers given, in order (without the subclass).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The body, if any.
+    pub fn body_bytes(&self) -> Option<&Bytes> {
+        self.body.as_ref()
+    }
+
+    /// The `sendevent` command.
+    pub fn to_command(&self) -> Command {
+        let mut cmd = Command::line(format!("sendevent {}", self.name.as_str()));
+        if let Some(sub) = self.name.subclass() {
+            cmd.headers.push(("Event-Subclass".into(), sub.to_owned()));
+        }
+        cmd.headers.extend(self.headers.iter().cloned());
+        match &self.body {
+            Some(body) => cmd.with_body("text/plain", body.clone()),
+            None => cmd,
+        }
+    }
+
+    /// Reads a `sendevent` command back (what [`to_command`](Self::to_command)
+    /// wrote): `None` when it is not one.
+    pub fn parse(cmd: &Command) -> Option<SendEvent> {
+        let name = cmd.command_line().strip_prefix("sendevent ")?;
+        let mut headers = cmd.headers().to_vec();
+        let mut name = EventName::parse(name);
+        if matches!(name, EventName::Custom(_)) {
+            if let Some(pos) = headers.iter().position(|(n, _)| n == "Event-Subclass") {
+                name = EventName::Custom(headers.remove(pos).1);
+            }
+        }
+        if cmd.body().is_some() {
+            // The two body headers `to_command` appended.
+            headers.truncate(headers.len().saturating_sub(2));
+        }
+        Some(SendEvent {
+            name,
+            headers,
+            body: cmd.body().cloned(),
+        })
     }
 }

@@ -7,7 +7,8 @@
 //! * [`Event`] parses the plain, JSON and XML event formats into one model.
 //! * [`EventName`], [`HangupCause`], [`ChannelState`], [`CallState`] and
 //!   [`AnswerState`] type the headers where FreeSWITCH has a fixed set.
-//! * [`Command`] and [`SendMsg`] build every client command byte-exactly.
+//! * [`Command`] and [`SendMsg`] build every client command byte-exactly;
+//!   [`SendEvent`] a `sendevent`.
 //! * [`packet`] reads client packets as FreeSWITCH does (for the simulator).
 
 mod codec;
@@ -21,7 +22,7 @@ mod values;
 mod xml;
 
 pub use codec::{EslCodec, Limits};
-pub use command::{Command, Linger, LogLevel, SendMsg, MAX_INLINE_ARG};
+pub use command::{Command, Linger, LogLevel, SendEvent, SendMsg, MAX_INLINE_ARG};
 pub(crate) use event::JsonEvent;
 pub use event::{Event, EventFormat, ARRAY_PREFIX, ARRAY_SEPARATOR};
 pub use frame::Frame;
