@@ -9,5 +9,7 @@
 //!
 //! [`WAIT`]: librevox_live_tests::WAIT
 
+mod cli;
 mod command_socket;
 mod inbound;
+mod outbound;
