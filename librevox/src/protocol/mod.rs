@@ -7,6 +7,8 @@
 //! * [`Event`] parses the plain, JSON and XML event formats into one model.
 //! * [`EventName`], [`HangupCause`], [`ChannelState`], [`CallState`] and
 //!   [`AnswerState`] type the headers where FreeSWITCH has a fixed set.
+//! * [`event_json`] is librevox's JSON form of an event (repeated headers as
+//!   arrays), printed by the CLI and read back by [`event_json::from_str`].
 //! * [`Command`] and [`SendMsg`] build every client command byte-exactly;
 //!   [`SendEvent`] a `sendevent`.
 //! * [`packet`] reads client packets as FreeSWITCH does (for the simulator).
@@ -14,6 +16,7 @@
 mod codec;
 mod command;
 mod event;
+pub mod event_json;
 mod frame;
 mod message;
 pub mod names;

@@ -1,0 +1,307 @@
+//! librevox's JSON representation of an [`Event`]: what `librevox events
+//! --output json` and `librevox decode` print, and what a bridge publishes,
+//! so that every tool reads one format.
+//!
+//! One event is one JSON object with two members:
+//!
+//! ```json
+//! {"headers":{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Unique-ID":"6f9a…",
+//!             "Hangup-Cause":["NORMAL_CLEARING","NORMAL_CLEARING"]},
+//!  "body":null}
+//! ```
+//!
+//! * `headers`: every header in the order FreeSWITCH sent it, values decoded
+//!   (no percent-encoding). A name that occurs once maps to a string; a name
+//!   that occurs more than once (FreeSWITCH repeats `Hangup-Cause`, and the
+//!   codec headers of some CHANNEL_* events) maps to an array of its values
+//!   in order, placed where the name first occurred. No key is ever written
+//!   twice, so every JSON parser reads every value.
+//! * FreeSWITCH's own array headers stay the string FreeSWITCH gives them
+//!   (`"ARRAY::a|:b"`, see [`ARRAY_PREFIX`](super::ARRAY_PREFIX)), as in the
+//!   plain format: a JSON array always means a repeated header.
+//! * `body`: the body as text (invalid UTF-8 replaced by U+FFFD), or `null`
+//!   when the event has none.
+//!
+//! This is not FreeSWITCH's `text/event-json` (a flat object with `_body`);
+//! [`Event::parse_json`] reads that one. [`from_str`] reads this one back,
+//! losslessly for an event whose body is UTF-8, except that the later
+//! occurrences of a repeated header come back next to its first one.
+//!
+//! ```
+//! use librevox::protocol::{event_json, Event};
+//!
+//! let e = Event::new("CHANNEL_HANGUP_COMPLETE")
+//!     .with_header("Hangup-Cause", "NORMAL_CLEARING")
+//!     .with_header("Hangup-Cause", "USER_BUSY");
+//! let json = event_json::to_string(&e);
+//! assert_eq!(
+//!     json,
+//!     r#"{"headers":{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Hangup-Cause":["NORMAL_CLEARING","USER_BUSY"]},"body":null}"#
+//! );
+//! assert_eq!(event_json::from_str(&json)?, e);
+//! # Ok::<(), librevox::Error>(())
+//! ```
+
+use std::fmt;
+
+use serde::de::{Error as _, MapAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
+
+use super::Event;
+use crate::error::{Error, Result};
+
+/// Serializes an event as [this module](self) describes, with any serde
+/// serializer: `serde_json::to_writer(out, &EventJson(&event))`.
+#[derive(Debug, Clone, Copy)]
+pub struct EventJson<'a>(pub &'a Event);
+
+/// The event as one line of JSON (no trailing newline).
+pub fn to_string(event: &Event) -> String {
+    // Serializing strings into a Vec cannot fail.
+    serde_json::to_string(&EventJson(event)).unwrap_or_default()
+}
+
+/// Reads an event back from [this representation](self). Fails with
+/// [`Error::Protocol`] when the text is not an object with a `headers`
+/// object of strings or arrays of strings and an optional `body` string or
+/// `null`. Members other than these two are ignored.
+pub fn from_str(json: &str) -> Result<Event> {
+    serde_json::from_str::<Owned>(json)
+        .map(|o| o.0)
+        .map_err(|e| Error::Protocol(format!("event JSON: {e}")))
+}
+
+/// An event read by [`from_str`]. Headers are visited in document order
+/// (a `serde_json::Value` would sort them).
+struct Owned(Event);
+
+impl<'de> serde::Deserialize<'de> for Owned {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Outer;
+        impl<'de> Visitor<'de> for Outer {
+            type Value = Owned;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with `headers` and `body`")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Owned, A::Error> {
+                let mut event: Option<Event> = None;
+                let mut body: Option<String> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "headers" => event = Some(map.next_value::<HeaderMap>()?.0),
+                        "body" => body = map.next_value::<Option<String>>()?,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let mut event = event.ok_or_else(|| A::Error::missing_field("headers"))?;
+                if let Some(b) = body {
+                    event.set_body(b);
+                }
+                Ok(Owned(event))
+            }
+        }
+        d.deserialize_map(Outer)
+    }
+}
+
+/// The `headers` object, in order.
+struct HeaderMap(Event);
+
+impl<'de> serde::Deserialize<'de> for HeaderMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = HeaderMap;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of header names to strings or arrays of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<HeaderMap, A::Error> {
+                let mut event = Event::empty();
+                while let Some(name) = map.next_key::<String>()? {
+                    match map.next_value::<OneOrMany>()? {
+                        OneOrMany::One(v) => event.push_header(&name, &v),
+                        OneOrMany::Many(vs) => {
+                            for v in vs {
+                                event.push_header(&name, &v);
+                            }
+                        }
+                    }
+                }
+                Ok(HeaderMap(event))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged, expecting = "a string or an array of strings")]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl serde::Serialize for EventJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Event", 2)?;
+        st.serialize_field("headers", &HeadersJson(self.0))?;
+        st.serialize_field("body", &self.0.body_str())?;
+        st.end()
+    }
+}
+
+/// The `headers` object alone (repeated names folded into arrays), for a
+/// tool that prints some other header block the same way.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadersJson<'a>(pub &'a Event);
+
+impl serde::Serialize for HeadersJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let headers: Vec<(&str, &str)> = self.0.headers().collect();
+        // Names in first-occurrence order; most events repeat nothing, so
+        // the common path is one pass and no allocation per header.
+        let mut names: Vec<&str> = Vec::with_capacity(headers.len());
+        let mut repeated = false;
+        for (n, _) in &headers {
+            if names.contains(n) {
+                repeated = true;
+            } else {
+                names.push(n);
+            }
+        }
+        let mut m = s.serialize_map(Some(names.len()))?;
+        if !repeated {
+            for (n, v) in &headers {
+                m.serialize_entry(n, v)?;
+            }
+            return m.end();
+        }
+        for name in names {
+            let count = headers.iter().filter(|(n, _)| *n == name).count();
+            if count == 1 {
+                let value = headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+                m.serialize_entry(name, &value.unwrap_or(""))?;
+            } else {
+                m.serialize_entry(name, &Values(&headers, name))?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// Every value of one repeated header, in order.
+struct Values<'a>(&'a [(&'a str, &'a str)], &'a str);
+
+impl serde::Serialize for Values<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for (_, v) in self.0.iter().filter(|(n, _)| *n == self.1) {
+            seq.serialize_element(v)?;
+        }
+        seq.end()
+    }
+}
+
+impl fmt::Display for EventJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&to_string(self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_single_header_is_a_string_and_order_is_kept() {
+        let e = Event::new("API")
+            .with_header("Core-UUID", "c")
+            .with_header("API-Command", "status")
+            .with_body("UP\n");
+        assert_eq!(
+            to_string(&e),
+            r#"{"headers":{"Event-Name":"API","Core-UUID":"c","API-Command":"status"},"body":"UP\n"}"#
+        );
+    }
+
+    #[test]
+    fn repeated_headers_become_one_array_where_the_name_first_occurred() {
+        let e = Event::new("CHANNEL_HANGUP_COMPLETE")
+            .with_header("Hangup-Cause", "NORMAL_CLEARING")
+            .with_header("Unique-ID", "u")
+            .with_header("Hangup-Cause", "USER_BUSY")
+            .with_header("Hangup-Cause", "");
+        assert_eq!(
+            to_string(&e),
+            r#"{"headers":{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Hangup-Cause":["NORMAL_CLEARING","USER_BUSY",""],"Unique-ID":"u"},"body":null}"#
+        );
+    }
+
+    #[test]
+    fn freeswitch_arrays_stay_strings() {
+        let e = Event::new("X").with_header("variable_a", "ARRAY::1|:2");
+        assert_eq!(
+            to_string(&e),
+            r#"{"headers":{"Event-Name":"X","variable_a":"ARRAY::1|:2"},"body":null}"#
+        );
+    }
+
+    #[test]
+    fn malformed_input_is_a_protocol_error() {
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            r#"{"headers":[]}"#,
+            r#"{"headers":{"a":1}}"#,
+            r#"{"headers":{"a":[1]}}"#,
+            r#"{"headers":{},"body":3}"#,
+        ] {
+            assert!(
+                matches!(from_str(bad), Err(Error::Protocol(_))),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    proptest! {
+        /// Any event whose body is UTF-8 comes back equal, repeated
+        /// headers (adjacent or not) included.
+        #[test]
+        fn round_trip(
+            headers in proptest::collection::vec(("[A-Za-z-]{1,3}", "\\PC{0,8}"), 0..12),
+            body in proptest::option::of("\\PC{1,20}"),
+        ) {
+            let mut e = Event::empty();
+            for (n, v) in &headers {
+                e.push_header(n, v);
+            }
+            if let Some(b) = &body {
+                e.set_body(b.clone());
+            }
+            let back = from_str(&to_string(&e)).unwrap();
+            // Folding moves a repeated name's values next to each other;
+            // compare per name, in order.
+            let mut names: Vec<&str> = Vec::new();
+            for (n, _) in e.headers() {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+            for n in names {
+                prop_assert_eq!(e.header_values(n), back.header_values(n));
+            }
+            prop_assert_eq!(e.len(), back.len());
+            prop_assert_eq!(e.body(), back.body());
+        }
+    }
+}
