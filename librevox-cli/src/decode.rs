@@ -4,59 +4,37 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use bytes::BytesMut;
+use librevox::protocol::event_json::{EventJson, HeadersJson};
 use librevox::protocol::{EslCodec, Event, Frame, Message};
-use serde::ser::{SerializeMap, Serializer};
 use tokio_util::codec::Decoder;
 
-/// Headers as a JSON object in their original order.
-pub(crate) struct Ordered<'a>(pub(crate) Vec<(&'a str, &'a str)>);
-
-impl serde::Serialize for Ordered<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-/// An event as JSON: `{"headers": {...in order...}, "body": ...}`.
-#[derive(serde::Serialize)]
-pub(crate) struct EventOut<'a> {
-    headers: Ordered<'a>,
-    body: Option<std::borrow::Cow<'a, str>>,
-}
-
-impl<'a> EventOut<'a> {
-    pub(crate) fn new(e: &'a Event) -> Self {
-        EventOut {
-            headers: Ordered(e.headers().collect()),
-            body: e.body_str(),
-        }
-    }
-}
-
+/// One frame: where it starts, its type, its own header block (values as
+/// sent, a repeated name as an array), the event it carries (librevox's
+/// event JSON) and its body as text.
 #[derive(serde::Serialize)]
 struct FrameOut<'a> {
     offset: usize,
     content_type: Option<&'a str>,
-    headers: Ordered<'a>,
-    event: Option<EventOut<'a>>,
+    headers: HeadersJson<'a>,
+    event: Option<EventJson<'a>>,
     body: std::borrow::Cow<'a, str>,
 }
 
 fn frame_json(offset: usize, frame: &Frame) -> Result<String, librevox::Error> {
     let message = Message::from_frame(frame.clone())?;
     let event = match &message {
-        Message::Event(e) => Some(EventOut::new(e)),
-        Message::CommandReply(r) => r.channel_data().map(EventOut::new),
+        Message::Event(e) => Some(EventJson(e)),
+        Message::CommandReply(r) => r.channel_data().map(EventJson),
         _ => None,
     };
+    let mut head = Event::empty();
+    for (n, v) in frame.headers() {
+        head.push_header(n, v);
+    }
     let out = FrameOut {
         offset,
         content_type: frame.content_type(),
-        headers: Ordered(frame.headers().collect()),
+        headers: HeadersJson(&head),
         event,
         body: String::from_utf8_lossy(frame.body()),
     };

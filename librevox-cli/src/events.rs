@@ -10,14 +10,26 @@ use librevox::listener::{run_inbound, Inbound, InboundListener, InboundSettings,
 use librevox::{Event, EventFormat};
 use tokio_util::sync::CancellationToken;
 
-use crate::decode::EventOut;
-use crate::{parse_pair, ConnArgs, Output};
+use librevox::protocol::event_json;
+
+use crate::conn::Target;
+use crate::parse_pair;
+use crate::style::{self, paint};
+
+/// Text format of `events` output.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// A compact human-readable line per event.
+    Text,
+    /// One JSON object per event: `{"headers": {...}, "body": ...}`, headers
+    /// in FreeSWITCH's order, a repeated header as an array of its values,
+    /// `body` null when there is none.
+    Json,
+}
 
 /// Arguments of `librevox events`.
 #[derive(Args, Debug)]
 pub(crate) struct EventsArgs {
-    #[command(flatten)]
-    conn: ConnArgs,
     /// Event names (default ALL); `CUSTOM sub::class` for custom events.
     names: Vec<String>,
     /// The format FreeSWITCH sends events in.
@@ -45,22 +57,24 @@ enum Format {
 struct Printer {
     subscription: Subscription,
     output: Output,
+    colors: bool,
     printed: AtomicU64,
     count: Option<u64>,
     done: CancellationToken,
 }
 
 /// The compact line: time, name, channel, caller → destination, details.
-fn text_line(e: &Event) -> String {
+pub(crate) fn text_line(e: &Event, colors: bool) -> String {
     let mut line = String::new();
     let time = e.header("Event-Date-Local").unwrap_or("-");
     line.push_str(time);
     line.push(' ');
-    line.push_str(e.name().unwrap_or("(no Event-Name)"));
+    let mut name = e.name().unwrap_or("(no Event-Name)").to_owned();
     if let Some(sub) = e.subclass() {
-        line.push(' ');
-        line.push_str(sub);
+        name.push(' ');
+        name.push_str(sub);
     }
+    line.push_str(&paint(colors, style::event_name(), &name));
     if let Some(uuid) = e.unique_id() {
         line.push_str(&format!(" [{uuid}]"));
     }
@@ -123,8 +137,8 @@ impl InboundListener for Printer {
             return;
         }
         let line = match self.output {
-            Output::Text => text_line(event),
-            Output::Json => serde_json::to_string(&EventOut::new(event)).unwrap_or_default(),
+            Output::Text => text_line(event, self.colors),
+            Output::Json => event_json::to_string(event),
         };
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
@@ -137,27 +151,35 @@ impl InboundListener for Printer {
     }
 }
 
-pub(crate) async fn run(args: EventsArgs) -> ExitCode {
-    let names = if args.names.is_empty() {
-        vec!["ALL".to_owned()]
-    } else {
-        // `CUSTOM a::b` may come as two words.
-        let mut names = Vec::new();
-        let mut custom = Vec::new();
-        let mut in_custom = false;
-        for n in &args.names {
+/// Event names as `event` takes them: plain names first, then `CUSTOM`
+/// and every subclass (FreeSWITCH reads every word after `CUSTOM` as a
+/// subclass). `CUSTOM a::b` may come as one word or two.
+pub(crate) fn subscription_names(words: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut custom = Vec::new();
+    let mut in_custom = false;
+    for w in words {
+        for n in w.split_whitespace() {
             if n.eq_ignore_ascii_case("CUSTOM") {
                 in_custom = true;
             } else if in_custom || n.contains("::") {
-                custom.push(n.trim_start_matches("CUSTOM ").to_owned());
-            } else {
-                names.push(n.clone());
+                custom.push(n.to_owned());
+            } else if !names.iter().any(|x: &String| x.eq_ignore_ascii_case(n)) {
+                names.push(n.to_owned());
             }
         }
-        if !custom.is_empty() {
-            names.push(format!("CUSTOM {}", custom.join(" ")));
-        }
-        names
+    }
+    if in_custom || !custom.is_empty() {
+        names.push(format!("CUSTOM {}", custom.join(" ")).trim_end().to_owned());
+    }
+    names
+}
+
+pub(crate) async fn run(args: EventsArgs, target: &Target) -> ExitCode {
+    let names = if args.names.is_empty() {
+        vec!["ALL".to_owned()]
+    } else {
+        subscription_names(&args.names)
     };
     let format = match args.format {
         Format::Plain => EventFormat::Plain,
@@ -172,11 +194,12 @@ pub(crate) async fn run(args: EventsArgs) -> ExitCode {
             filters: args.filters,
         },
         output: args.output,
+        colors: args.output == Output::Text && style::stdout_colors(),
         printed: AtomicU64::new(0),
         count: args.count,
         done: done.clone(),
     });
-    let mut options = args.conn.options();
+    let mut options = target.options();
     options.keep_events = true;
     let settings = InboundSettings {
         addr: options.addr.clone(),

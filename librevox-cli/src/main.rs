@@ -1,55 +1,87 @@
-//! `librevox`: fs_cli's everyday jobs over the librevox stack, plus a
+//! `librevox`: an fs_cli replacement over the librevox stack (an interactive
+//! console, one-shot API commands, event tailing, originate), plus a
 //! FreeSWITCH simulator and an ESL byte-stream decoder.
 //!
 //! Data goes to standard output, progress and errors to standard error. The
 //! exit status is 0 on success, 1 when FreeSWITCH refused something or a
 //! connection failed, 2 on a usage error.
 
+mod config;
+mod conn;
+mod console;
 mod decode;
 mod events;
 mod sim;
+mod style;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 use librevox::commands::{Commands, Originate};
-use librevox::{CommandSocket, ConnectOptions, ConnectionConfig, Error};
+use librevox::Error;
 
-/// fs_cli's everyday jobs, built on librevox: run API commands, tail events,
-/// originate calls, run a FreeSWITCH simulator, decode captured ESL bytes.
+use conn::{ConnArgs, Target};
+
+/// An fs_cli replacement built on librevox. With no subcommand it opens an
+/// interactive console on the switch: FreeSWITCH commands with tab
+/// completion and history, /log and /event streams, reconnecting when the
+/// switch restarts.
 #[derive(Parser, Debug)]
-#[command(name = "librevox", version, about, long_about = None)]
+#[command(
+    name = "librevox",
+    version,
+    about,
+    long_about = None,
+    after_help = "Connection settings come from the flags, then the profile named by -p, then \
+                  LIBREVOX_* variables, then the config file's default profile."
+)]
 struct Cli {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(flatten)]
+    console: console::ConsoleArgs,
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Open the interactive console (what `librevox` alone does).
+    Console(console::ConsoleArgs),
     /// Run an API command and print its output (`librevox api status`).
+    ///
+    /// Everything after the command's first word is sent to FreeSWITCH, so
+    /// connection flags go before it; a word that looks like a flag there is
+    /// refused unless `--` comes first (`librevox api -- cmd --its-flag`).
     Api {
-        #[command(flatten)]
-        conn: ConnArgs,
         /// The command and its arguments, e.g. `show channels`.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
         command: Vec<String>,
     },
-    /// Run an API command in the background and print the job's output.
+    /// Run an API command in the background and print the job's output,
+    /// waiting up to --job-timeout (120 s) for it.
     Bgapi {
-        #[command(flatten)]
-        conn: ConnArgs,
         /// The command and its arguments.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
         command: Vec<String>,
     },
     /// Subscribe to events and print one per line until interrupted;
     /// reconnects when FreeSWITCH restarts.
     Events(events::EventsArgs),
-    /// Place a call and print the new channel's UUID.
+    /// Place a call and print the new channel's UUID (waits up to
+    /// --job-timeout for the answer).
     Originate {
-        #[command(flatten)]
-        conn: ConnArgs,
         /// The dial string, e.g. `sofia/gateway/trunk/5551234` or `user/1001`.
         endpoint: String,
         /// Where the answered call goes: an extension (`1000`) or an
@@ -74,8 +106,9 @@ enum Cmd {
         #[arg(long)]
         answer_timeout: Option<u32>,
     },
-    /// Run the FreeSWITCH simulator (inbound ESL on --port; optionally dial an
-    /// outbound listener).
+    /// Run the FreeSWITCH simulator, serving inbound ESL on --host/--port
+    /// with --password (so `librevox` with the same flags or profile talks
+    /// to it); optionally dial an outbound listener.
     Sim(sim::SimArgs),
     /// Decode a raw ESL byte stream (a file, or - for standard input) into one
     /// JSON object per frame.
@@ -84,91 +117,42 @@ enum Cmd {
         #[arg(default_value = "-")]
         file: String,
     },
+    /// Print a shell completion script (`librevox completions bash >
+    /// ~/.local/share/bash-completion/completions/librevox`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page in roff (`librevox man > ~/.local/share/man/man1/librevox.1`).
+    Man,
 }
 
-/// Where FreeSWITCH is and how to log in.
-#[derive(Args, Debug, Clone)]
-struct ConnArgs {
-    /// FreeSWITCH host.
-    #[arg(long, env = "LIBREVOX_HOST", default_value = "127.0.0.1")]
-    host: String,
-    /// Event socket port.
-    #[arg(long, env = "LIBREVOX_PORT", default_value_t = 8021)]
-    port: u16,
-    /// Event socket password.
-    #[arg(
-        long,
-        env = "LIBREVOX_PASSWORD",
-        default_value = "ClueCon",
-        hide_env_values = true
-    )]
-    password: String,
-    /// Log in with `userauth` as `user@domain`.
-    #[arg(long, env = "LIBREVOX_USER")]
-    user: Option<String>,
-    /// Seconds to wait for the connection and for each reply.
-    #[arg(long, env = "LIBREVOX_TIMEOUT", default_value_t = 10.0)]
-    timeout: f64,
-}
-
-impl ConnArgs {
-    fn timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.timeout.max(0.001))
-    }
-
-    fn addr(&self) -> String {
-        if self.host.contains(':') && !self.host.starts_with('[') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-
-    fn options(&self) -> ConnectOptions {
-        let mut o = ConnectOptions::new(self.addr())
-            .password(self.password.as_str())
-            .connect_timeout(self.timeout())
-            .config(ConnectionConfig {
-                reply_timeout: self.timeout(),
-                job_timeout: self.timeout(),
-                ..ConnectionConfig::default()
-            });
-        if let Some(u) = &self.user {
-            o = o.user(u.as_str());
-        }
-        o
-    }
-
-    async fn connect(&self) -> librevox::Result<CommandSocket> {
-        self.options().connect().await
-    }
-}
-
-/// Text format of `events` output.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Output {
-    /// A compact human-readable line per event.
-    Text,
-    /// One JSON object per event (headers in order, `_body` for the body).
-    Json,
-}
-
-fn parse_pair(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
 }
 
-fn fail(e: &Error) -> ExitCode {
+/// Prints an error the way every subcommand does and returns status 1.
+pub(crate) fn fail(e: &Error) -> ExitCode {
     match e {
         Error::CommandFailed { reply, .. } => eprintln!("{reply}"),
-        Error::Auth { reply } => eprintln!("librevox: authentication failed: {reply}"),
         other => eprintln!("librevox: {other}"),
     }
     ExitCode::from(1)
 }
 
-fn print_body(text: &str) {
+fn fail_msg(msg: &str) -> ExitCode {
+    eprintln!("librevox: {msg}");
+    ExitCode::from(1)
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("librevox: {msg}");
+    ExitCode::from(2)
+}
+
+pub(crate) fn print_body(text: &str) {
     if text.ends_with('\n') {
         print!("{text}");
     } else {
@@ -183,67 +167,136 @@ fn init_logging() {
     });
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging();
-    if let Cmd::Decode { file } = &cli.command {
-        return decode::run(file);
+/// The command text of `api`/`bgapi`, refusing a word that looks like one
+/// of our flags unless the user wrote `--` before the command: a flag
+/// written after the command would otherwise go to FreeSWITCH as text.
+fn command_text(words: &[String], argv: &[OsString]) -> Result<String, String> {
+    let escaped = argv.iter().any(|a| a == "--");
+    let looks_like_flag = |w: &str| {
+        w.len() > 1
+            && w.starts_with('-')
+            && !w[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    };
+    if !escaped {
+        if let Some(i) = (1..words.len()).find(|&i| looks_like_flag(&words[i])) {
+            let flag = &words[i];
+            let sub = argv
+                .iter()
+                .filter_map(|a| a.to_str())
+                .find(|a| *a == "api" || *a == "bgapi")
+                .unwrap_or("api");
+            // The flag and its value, moved before the command.
+            let takes_value =
+                !flag.contains('=') && words.get(i + 1).is_some_and(|v| !looks_like_flag(v));
+            let moved = if takes_value { i..i + 2 } else { i..i + 1 };
+            let rest: Vec<&str> = (0..words.len())
+                .filter(|j| !moved.contains(j))
+                .map(|j| words[j].as_str())
+                .collect();
+            return Err(format!(
+                "`{flag}` comes after the command, so it would be sent to FreeSWITCH as part \
+                 of it.\n  Put connection flags before the command:  librevox {sub} {} {}\n  \
+                 or write `--` to send the text as it is:  librevox {sub} -- {}",
+                words[moved].join(" "),
+                rest.join(" "),
+                words.join(" ")
+            ));
+        }
     }
+    Ok(words.join(" "))
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let cli = Cli::parse_from(&argv);
+    init_logging();
+    match &cli.command {
+        Some(Cmd::Decode { file }) => return decode::run(file),
+        Some(Cmd::Completions { shell }) => {
+            // Into a buffer first: the generator panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "librevox", &mut script);
+            return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail_msg(&format!("cannot write the completion script: {e}")),
+            };
+        }
+        Some(Cmd::Man) => {
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail_msg(&format!("cannot write the manual page: {e}")),
+            };
+        }
+        _ => {}
+    }
+    let target = match cli.conn.resolve() {
+        Ok(t) => t,
+        Err(msg) => return usage(&msg),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("librevox: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return fail_msg(&format!("cannot start the runtime: {e}")),
     };
-    rt.block_on(run(cli.command))
+    match cli.command {
+        None => console::run(&rt, target, cli.console),
+        Some(Cmd::Console(args)) => console::run(&rt, target, args),
+        Some(Cmd::Sim(args)) => rt.block_on(sim::run(args, &target)),
+        Some(Cmd::Events(args)) => rt.block_on(events::run(args, &target)),
+        Some(cmd) => rt.block_on(run(cmd, &target, &argv)),
+    }
 }
 
-async fn run(cmd: Cmd) -> ExitCode {
+async fn run(cmd: Cmd, target: &Target, argv: &[OsString]) -> ExitCode {
     match cmd {
-        Cmd::Api { conn, command } => {
-            let result = async {
-                let socket = conn.connect().await?;
-                let out = socket.api(&command.join(" ")).await?;
-                let _ = socket.close().await;
-                Ok::<_, Error>(out.text().into_owned())
-            }
-            .await;
-            match result {
-                Ok(text) => {
-                    print_body(&text);
+        Cmd::Api { command } => {
+            let command = match command_text(&command, argv) {
+                Ok(c) => c,
+                Err(msg) => return usage(&msg),
+            };
+            let socket = match target.connect(false).await {
+                Ok(s) => s,
+                Err(msg) => return fail_msg(&msg),
+            };
+            match socket.api(&command).await {
+                Ok(out) => {
+                    print_body(&out.text());
+                    let _ = socket.close().await;
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
             }
         }
-        Cmd::Bgapi { conn, command } => {
+        Cmd::Bgapi { command } => {
+            let command = match command_text(&command, argv) {
+                Ok(c) => c,
+                Err(msg) => return usage(&msg),
+            };
+            let socket = match target.connect(false).await {
+                Ok(s) => s,
+                Err(msg) => return fail_msg(&msg),
+            };
             let result = async {
-                let socket = conn.connect().await?;
-                let job = socket.bgapi(&command.join(" ")).await?;
+                let job = socket.bgapi(&command).await?;
                 eprintln!("job {}", job.uuid());
-                let out = job.output().await?;
-                let _ = socket.close().await;
-                Ok::<_, Error>(out)
+                job.output().await
             }
             .await;
             match result {
                 Ok(text) => {
                     print_body(&text);
+                    let _ = socket.close().await;
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
             }
         }
-        Cmd::Events(args) => events::run(args).await,
         Cmd::Originate {
-            conn,
             endpoint,
-            target,
+            target: to,
             dialplan,
             context,
             vars,
@@ -255,7 +308,7 @@ async fn run(cmd: Cmd) -> ExitCode {
             for (k, v) in vars {
                 o = o.var(k, v);
             }
-            o = match target.strip_prefix('&') {
+            o = match to.strip_prefix('&') {
                 Some(app) => {
                     let (name, args) = match app.split_once('(') {
                         Some((n, rest)) => (n, rest.strip_suffix(')').unwrap_or(rest)),
@@ -264,7 +317,7 @@ async fn run(cmd: Cmd) -> ExitCode {
                     o.app(name, args)
                 }
                 None => {
-                    let mut o = o.extension(target);
+                    let mut o = o.extension(to);
                     if let Some(d) = dialplan {
                         o = o.dialplan(d);
                     }
@@ -281,27 +334,76 @@ async fn run(cmd: Cmd) -> ExitCode {
                 o = o.timeout(t);
             }
             eprintln!("{o}");
-            let result = async {
-                let socket = conn.connect().await?;
-                let uuid = socket.originate(&o).await?;
-                let _ = socket.close().await;
-                Ok::<_, Error>(uuid)
-            }
-            .await;
-            match result {
+            let socket = match target.connect(false).await {
+                Ok(s) => s,
+                Err(msg) => return fail_msg(&msg),
+            };
+            // `api originate` answers when the call is answered: a job.
+            let conn = socket.connection().with_timeout(target.job_timeout);
+            match conn.originate(&o).await {
                 Ok(uuid) => {
                     println!("{uuid}");
+                    let _ = socket.close().await;
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
             }
         }
-        Cmd::Sim(args) => sim::run(args).await,
-        Cmd::Decode { .. } => unreachable_decode(),
+        Cmd::Console(_)
+        | Cmd::Sim(_)
+        | Cmd::Events(_)
+        | Cmd::Decode { .. }
+        | Cmd::Completions { .. }
+        | Cmd::Man => unreachable!("dispatched in main"),
     }
 }
 
-fn unreachable_decode() -> ExitCode {
-    // `decode` needs no runtime and is handled in `main`.
-    ExitCode::from(2)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_owned).collect()
+    }
+
+    fn argv(s: &str) -> Vec<OsString> {
+        s.split(' ').map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_flag_after_the_command_is_refused_with_the_two_ways_out() {
+        let e = command_text(
+            &words("status --port 18999"),
+            &argv("librevox api status --port 18999"),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("`--port` comes after the command"), "{e}");
+        assert!(e.contains("librevox api --port 18999 status\n"), "{e}");
+        assert!(e.contains("librevox api -- status --port 18999"), "{e}");
+    }
+
+    #[test]
+    fn text_after_a_double_dash_and_numbers_pass() {
+        assert_eq!(
+            command_text(&words("x --y"), &argv("librevox api -- x --y")).unwrap(),
+            "x --y"
+        );
+        assert_eq!(
+            command_text(
+                &words("uuid_setvar u v -1"),
+                &argv("librevox api uuid_setvar u v -1")
+            )
+            .unwrap(),
+            "uuid_setvar u v -1"
+        );
+        assert_eq!(
+            command_text(&words("echo -"), &argv("librevox api echo -")).unwrap(),
+            "echo -"
+        );
+    }
+
+    #[test]
+    fn the_cli_model_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

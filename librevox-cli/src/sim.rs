@@ -7,18 +7,13 @@ use std::time::Duration;
 use clap::Args;
 use librevox::simulator::{CallSpec, Extension, Simulator, SimulatorConfig};
 
-/// Arguments of `librevox sim`.
+use crate::conn::Target;
+
+/// Arguments of `librevox sim`. It serves on the connection settings'
+/// host and port (`--port 0` picks a free port, printed on stderr) with
+/// their password.
 #[derive(Args, Debug)]
 pub(crate) struct SimArgs {
-    /// Address to serve inbound ESL on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Port to serve inbound ESL on (0 picks a free port, printed on stderr).
-    #[arg(long, default_value_t = 8021)]
-    port: u16,
-    /// The event socket password.
-    #[arg(long, default_value = "ClueCon")]
-    password: String,
     /// Outbound listener the simulated dialplan dials (`socket <addr> async full`).
     #[arg(long, value_name = "HOST:PORT")]
     dial: Option<String>,
@@ -39,17 +34,20 @@ pub(crate) struct SimArgs {
     exit_after_calls: bool,
 }
 
-pub(crate) async fn run(args: SimArgs) -> ExitCode {
-    let listen: SocketAddr = match format!("{}:{}", args.host, args.port).parse() {
+pub(crate) async fn run(args: SimArgs, target: &Target) -> ExitCode {
+    let listen: SocketAddr = match target.addr().parse() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("librevox sim: bad address {}:{}: {e}", args.host, args.port);
+            eprintln!(
+                "librevox sim: cannot serve on {}: {e} (--host takes an IP address)",
+                target.addr()
+            );
             return ExitCode::from(2);
         }
     };
     let mut config = SimulatorConfig {
         listen: Some(listen),
-        password: args.password.clone(),
+        password: target.password.clone(),
         ..SimulatorConfig::default()
     }
     .extension(Extension::park("park"));
@@ -69,7 +67,7 @@ pub(crate) async fn run(args: SimArgs) -> ExitCode {
     match sim.local_addr() {
         Some(addr) => eprintln!(
             "librevox sim: FreeSWITCH simulator on {addr} (password {})",
-            args.password
+            target.password
         ),
         None => eprintln!("librevox sim: FreeSWITCH simulator running"),
     }

@@ -14,10 +14,22 @@ fn bin() -> Command {
         "LIBREVOX_PASSWORD",
         "LIBREVOX_USER",
         "LIBREVOX_TIMEOUT",
+        "LIBREVOX_JOB_TIMEOUT",
+        "LIBREVOX_PROFILE",
+        "LIBREVOX_CONFIG",
         "RUST_LOG",
     ] {
         c.env_remove(var);
     }
+    // Never the real home's config or history.
+    c.env(
+        "XDG_CONFIG_HOME",
+        std::env::temp_dir().join("librevox-cli-tests-no-config"),
+    )
+    .env(
+        "XDG_DATA_HOME",
+        std::env::temp_dir().join("librevox-cli-tests-no-data"),
+    );
     c
 }
 
@@ -126,7 +138,7 @@ async fn a_silent_port_times_out() {
     let out = run(args(port, &["api", "--timeout", "0.5", "status"])).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("timed out"),
+        text(&out.stderr).contains("no answer within 0.5 s (see --timeout)"),
         "{}",
         text(&out.stderr)
     );
@@ -367,11 +379,417 @@ fn decode_of_a_truncated_file_fails_with_the_offset() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["api", "bgapi", "events", "originate", "sim", "decode"] {
+    for sub in [
+        "api",
+        "bgapi",
+        "events",
+        "originate",
+        "sim",
+        "decode",
+        "console",
+        "completions",
+        "man",
+    ] {
         let out = bin().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "{sub}");
         assert!(text(&out.stdout).contains("Usage: librevox"), "{sub}");
     }
     let out = bin().arg("bogus").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A scratch directory for one test (config and data homes inside it).
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "librevox-cli-{}-{name}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(dir.join("config/librevox")).unwrap();
+    dir
+}
+
+/// The binary with its config and data directories in `home`.
+fn bin_in(home: &std::path::Path) -> Command {
+    let mut c = bin();
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("LIBREVOX_PROFILE")
+        .env_remove("LIBREVOX_CONFIG")
+        .env_remove("LIBREVOX_JOB_TIMEOUT")
+        .stdin(Stdio::null());
+    c
+}
+
+async fn output(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_after_the_command_is_refused_and_nothing_is_sent() {
+    let sim = sim().await;
+    let port = sim.local_addr().unwrap().port().to_string();
+    let out = run(vec![
+        "--port".into(),
+        port.clone(),
+        "api".into(),
+        "status".into(),
+        "--timeout".into(),
+        "3".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`--timeout` comes after the command")
+            && err.contains("librevox api --timeout 3 status")
+            && err.contains("librevox api -- status --timeout 3"),
+        "{err}"
+    );
+    assert!(sim.connections().is_empty(), "nothing may reach the switch");
+    // With `--`, the text goes through as written.
+    let out = run(vec![
+        "--port".into(),
+        port,
+        "api".into(),
+        "--".into(),
+        "echo".into(),
+        "--not-a-flag".into(),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "--not-a-flag\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bgapi_waits_for_its_job_with_the_job_timeout() {
+    let sim = sim().await;
+    let port = sim.local_addr().unwrap().port();
+    // The job outlasts the reply timeout, and is still waited for.
+    let out = run(args(port, &["bgapi", "--timeout", "0.5", "msleep", "1500"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "+OK\n");
+    // Its own flag bounds it.
+    let started = std::time::Instant::now();
+    let out = run(args(
+        port,
+        &["bgapi", "--job-timeout", "0.5", "msleep", "3000"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("timed out after 500ms"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_millis(2500));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_refused_names_the_address() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for sub in [&["api", "status"][..], &["-x", "status"][..]] {
+        let mut a = vec!["--port".to_owned(), port.to_string()];
+        a.extend(sub.iter().map(|s| s.to_string()));
+        let out = run(a).await;
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "cannot connect to 127.0.0.1:{port}: connection refused"
+            )),
+            "{err}"
+        );
+    }
+}
+
+/// A duplicate key anywhere in a JSON text, found while parsing it.
+fn duplicate_key(json: &str) -> Option<String> {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut dup = None;
+            while let Some(k) = m.next_key::<String>()? {
+                let inner = m.next_value::<Any>()?.0;
+                if !seen.insert(k.clone()) {
+                    dup.get_or_insert(k);
+                }
+                if dup.is_none() {
+                    dup = inner;
+                }
+            }
+            Ok(dup)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+            let mut dup = None;
+            while let Some(Any(d)) = s.next_element::<Any>()? {
+                dup = dup.or(d);
+            }
+            Ok(dup)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    struct Any(Option<String>);
+    impl<'de> serde::Deserialize<'de> for Any {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(V).map(Any)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    de.deserialize_any(V).unwrap()
+}
+
+#[test]
+fn decode_prints_repeated_headers_as_arrays_and_never_a_key_twice() {
+    let mut folded = 0;
+    for file in captures() {
+        let out = bin().arg("decode").arg(&file).output().unwrap();
+        assert!(out.status.success());
+        for line in text(&out.stdout).lines() {
+            assert_eq!(duplicate_key(line), None, "{}: {line}", file.display());
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(h) = v["event"]["headers"].as_object() {
+                if h.values().any(|x| x.is_array()) {
+                    folded += 1;
+                }
+            }
+        }
+    }
+    // The shared captures hold 36 frames whose event repeats a header.
+    assert_eq!(folded, 36);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_json_folds_repeated_headers_and_help_names_the_body_field() {
+    let sim = sim().await;
+    let port = sim.local_addr().unwrap().port();
+    let child = bin()
+        .args([
+            "events",
+            "--port",
+            &port.to_string(),
+            "--output",
+            "json",
+            "--count",
+            "1",
+            "CUSTOM",
+            "x::dup",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sim.wait_for(Duration::from_secs(10), |s| {
+        s.connections().iter().any(|c| {
+            c.received
+                .iter()
+                .any(|p| p.starts_with(b"event plain CUSTOM x::dup\n"))
+                && c.sent.len() >= 3
+        })
+    })
+    .await
+    .expect("the CLI subscribed");
+    sim.fire_event(
+        "CUSTOM",
+        &[
+            ("Event-Subclass", "x::dup"),
+            ("X-Dup", "one"),
+            ("X-Dup", "two"),
+        ],
+        Some("the body"),
+    );
+    let out = tokio::task::spawn_blocking(move || wait_or_kill(child, Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert_eq!(duplicate_key(line.trim()), None, "{line}");
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["headers"]["X-Dup"], serde_json::json!(["one", "two"]));
+    assert_eq!(v["body"], "the body");
+    let help = text(&bin().args(["events", "--help"]).output().unwrap().stdout);
+    assert!(help.contains("`body`") && !help.contains("_body"), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_runs_console_lines_and_exits_like_fs_cli() {
+    let sim = sim().await;
+    let port = sim.local_addr().unwrap().port().to_string();
+    let home = scratch("execute");
+    let mut c = bin_in(&home);
+    c.args(["--port", &port, "-x", "echo one", "-x", "/bgapi echo two"]);
+    let out = output(c).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "one\ntwo\n");
+    let mut c = bin_in(&home);
+    c.args(["--port", &port, "-x", "no_such_command"]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("-ERR no_such_command Command not found!"));
+    // No history is written for -x, and none was asked for.
+    assert!(!home.join("data/librevox/history").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_on_standard_input_run_as_a_script() {
+    let sim = sim().await;
+    let port = sim.local_addr().unwrap().port().to_string();
+    let home = scratch("script");
+    let mut child = bin_in(&home)
+        .args(["--port", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo a\n\n/bgapi echo ignored-wait\necho b\n/exit\necho never\n")
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || wait_or_kill(child, Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "a\nignored-wait\nb\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_choose_the_switch_on_every_subcommand() {
+    let sim = sim().await;
+    let port = sim.local_addr().unwrap().port();
+    let home = scratch("profiles");
+    let file = home.join("config/librevox/config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "default = \"sim\"\n[profiles.sim]\nport = {port}\npassword = \"ClueCon\"\n\
+             [profiles.nowhere]\nport = 1\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["-p", "sim", "api", "echo", "x"],
+        vec!["api", "-p", "sim", "echo", "x"],
+        vec!["--profile", "sim", "bgapi", "echo", "x"],
+        vec!["-p", "sim", "-x", "echo x"],
+        vec!["api", "echo", "x"], // the default profile
+    ];
+    for case in cases {
+        let mut c = bin_in(&home);
+        c.args(&case);
+        let out = output(c).await;
+        assert!(out.status.success(), "{case:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "x\n", "{case:?}");
+        assert!(!text(&out.stderr).contains("warning"), "{case:?}");
+    }
+    // A named profile beats the environment; flags beat the profile.
+    let mut c = bin_in(&home);
+    c.env("LIBREVOX_PORT", "1")
+        .args(["-p", "sim", "api", "echo", "y"]);
+    assert_eq!(text(&output(c).await.stdout), "y\n");
+    let mut c = bin_in(&home);
+    c.args([
+        "-p",
+        "nowhere",
+        "--port",
+        &port.to_string(),
+        "api",
+        "echo",
+        "z",
+    ]);
+    assert_eq!(text(&output(c).await.stdout), "z\n");
+    // The environment beats the default profile.
+    let mut c = bin_in(&home);
+    c.env("LIBREVOX_PORT", "1").args(["api", "status"]);
+    let out = output(c).await;
+    assert!(
+        text(&out.stderr).contains("127.0.0.1:1"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An unknown profile is a usage error naming the ones there are.
+    let mut c = bin_in(&home);
+    c.args(["-p", "fs9", "api", "status"]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no profile `fs9` in")
+            && text(&out.stderr).contains("it has nowhere, sim"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A password every user can read is pointed out.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut c = bin_in(&home);
+    c.args(["-p", "sim", "api", "echo", "x"]);
+    let out = output(c).await;
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning:")
+            && err.contains("every user can read it (mode 644)")
+            && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
+#[test]
+fn completions_and_the_manual_page_are_generated() {
+    // Each shell spells the long flag its own way.
+    for (shell, mark, profile) in [
+        ("bash", "complete -F _librevox", "--profile"),
+        ("zsh", "#compdef librevox", "--profile"),
+        ("fish", "complete -c librevox", "-l profile"),
+    ] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        assert!(script.contains(mark), "{shell}: {script}");
+        assert!(
+            script.contains(profile) && script.contains("originate"),
+            "{shell}"
+        );
+    }
+    let out = bin().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq \\(aq") || page.contains(".TH librevox"),
+        "{page}"
+    );
+    assert!(
+        page.contains(".SH NAME") && page.contains("\\-\\-profile"),
+        "{page}"
+    );
 }
