@@ -141,6 +141,7 @@ mod command_socket;
 pub mod commands;
 pub mod connection;
 mod error;
+pub mod fleet;
 pub mod listener;
 pub mod protocol;
 #[cfg(feature = "simulator")]
