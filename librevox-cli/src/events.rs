@@ -45,6 +45,10 @@ pub(crate) struct EventsArgs {
     /// Exit after this many events.
     #[arg(long)]
     count: Option<u64>,
+    /// Probe the switch with `api version` after SECS of silence and
+    /// reconnect when it has not answered SECS later; 0 turns the probe off.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    liveness: f64,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -61,6 +65,14 @@ struct Printer {
     printed: AtomicU64,
     count: Option<u64>,
     done: CancellationToken,
+}
+
+/// `--liveness SECS`: probe after SECS of silence, give up SECS later.
+fn liveness(secs: f64) -> Option<librevox::Liveness> {
+    (secs > 0.0).then(|| {
+        let d = std::time::Duration::from_secs_f64(secs.min(86_400.0));
+        librevox::Liveness::new(d, d)
+    })
 }
 
 /// The compact line: time, name, channel, caller → destination, details.
@@ -208,7 +220,10 @@ pub(crate) async fn run(args: EventsArgs, target: &Target) -> ExitCode {
         connect_timeout: options.connect_timeout,
         serial: true,
         give_up_on_refusal: true,
-        config: options.config.clone(),
+        config: librevox::ConnectionConfig {
+            liveness: liveness(args.liveness),
+            ..options.config.clone()
+        },
         ..InboundSettings::default()
     };
     let stop = done.clone();

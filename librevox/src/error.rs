@@ -122,6 +122,17 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The peer sent nothing for `silent_for` and did not answer a liveness
+    /// probe either (see [`Liveness`](crate::Liveness)): the connection was
+    /// closed as half-open. An inbound listener reconnects after it.
+    #[error("{peer} sent nothing for {silent_for:?} and did not answer a liveness probe; connection closed")]
+    Unresponsive {
+        /// The peer's address (`"the peer"` when the socket was handed in).
+        peer: String,
+        /// How long nothing had arrived when the connection was closed.
+        silent_for: Duration,
+    },
+
     /// A command could not be encoded: for example a header value containing
     /// CR or LF where the protocol has no body to carry it.
     #[error("invalid command: {0}")]
@@ -139,9 +150,10 @@ impl Error {
         Error::Protocol(msg.into())
     }
 
-    /// True when the connection is gone ([`Error::Closed`]).
+    /// True when the connection is gone ([`Error::Closed`], or
+    /// [`Error::Unresponsive`]: closed as half-open).
     pub fn is_closed(&self) -> bool {
-        matches!(self, Error::Closed { .. })
+        matches!(self, Error::Closed { .. } | Error::Unresponsive { .. })
     }
 
     /// True when a deadline expired ([`Error::Timeout`]).

@@ -150,8 +150,8 @@ pub mod target;
 
 pub use command_socket::{Channel, CommandSocket, ConnectOptions};
 pub use connection::{
-    new_uuid, BackgroundJob, Connection, ConnectionConfig, EventStream, OverflowPolicy, Password,
-    Reply,
+    new_uuid, BackgroundJob, Connection, ConnectionConfig, EventStream, Liveness, OverflowPolicy,
+    Password, Reply,
 };
 pub use error::{Error, Result};
 #[allow(unused_imports, unreachable_pub)] // empty until the macros land

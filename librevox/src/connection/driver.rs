@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tracing::{debug, info, trace, warn};
 
-use super::{ConnectionConfig, Incoming, Latch, OverflowPolicy, Reply, Request};
+use super::{ConnectionConfig, Incoming, Latch, Liveness, OverflowPolicy, Reply, Request};
 use crate::error::{Error, Result};
 use crate::protocol::{EslCodec, Event, Frame, HangupCause, Message};
 
@@ -42,6 +42,7 @@ enum Step {
     HangupGrace,
     ExitDeadline,
     ShrinkIdle,
+    Liveness,
     Nothing,
 }
 
@@ -95,6 +96,16 @@ pub(crate) struct Driver<T> {
     dropped: Arc<AtomicU64>,
     closed: Arc<Latch<Error>>,
     exit_deadline: Option<Instant>,
+    /// Who is at the other end, for errors.
+    peer: String,
+    liveness: Option<Liveness>,
+    /// When the last bytes arrived.
+    last_read: Instant,
+    /// When the outstanding liveness probe was sent, if one is.
+    probe_sent: Option<Instant>,
+    /// The liveness check's next deadline. Reads only note the time; the
+    /// timer is moved when it fires, so a busy socket pays no timer work.
+    liveness_timer: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<T> Drop for Driver<T> {
@@ -115,6 +126,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         dropped: Arc<AtomicU64>,
         config: &ConnectionConfig,
     ) -> Self {
+        let now = Instant::now();
+        let first_check = now + config.liveness.map_or(Duration::ZERO, |l| l.interval);
         Driver {
             reader,
             writer,
@@ -140,7 +153,18 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             dropped,
             closed,
             exit_deadline: None,
+            peer: String::from("the peer"),
+            liveness: config.liveness,
+            last_read: now,
+            probe_sent: None,
+            liveness_timer: Box::pin(tokio::time::sleep_until(first_check)),
         }
+    }
+
+    /// Names the peer (its address) in errors.
+    pub(crate) fn named(mut self, peer: String) -> Self {
+        self.peer = peer;
+        self
     }
 
     pub(crate) async fn run(mut self) {
@@ -218,6 +242,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 self.rbuf_grown = true;
             }
             let spare = self.rbuf.capacity() - self.rbuf.len();
+            let probing = self.liveness.is_some() && self.handles_alive;
             let step = tokio::select! {
                 req = self.requests.recv(), if self.handles_alive => Step::Request(req),
                 res = self.writer.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => Step::Wrote(res),
@@ -234,6 +259,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 _ = sleep_until_opt(next_hangup), if next_hangup.is_some() => Step::HangupGrace,
                 _ = sleep_until_opt(exit_deadline), if exit_deadline.is_some() => Step::ExitDeadline,
                 _ = sleep_until_opt(shrink_at), if shrink_at.is_some() => Step::ShrinkIdle,
+                _ = self.liveness_timer.as_mut(), if probing => Step::Liveness,
             };
             match step {
                 Step::Request(Some(req)) => self.accept(*req),
@@ -261,6 +287,10 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 }
                 Step::Read(res) => {
                     let n = res?;
+                    if n > 0 && self.liveness.is_some() {
+                        self.last_read = Instant::now();
+                        self.probe_sent = None;
+                    }
                     // Only a read that filled a buffer of about the current
                     // size says reads should grow: the small buffer an idle
                     // connection waits with fills on every burst.
@@ -289,9 +319,56 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     self.rbuf = BytesMut::with_capacity(IDLE_READ_BUF);
                     self.rbuf_grown = false;
                 }
+                Step::Liveness => {
+                    if let Some(reason) = self.check_liveness() {
+                        return Err(reason);
+                    }
+                }
                 Step::Nothing => {}
             }
         }
+    }
+
+    /// The liveness timer fired: send a probe after `interval` of silence,
+    /// give up `timeout` after an unanswered one, or re-arm the timer.
+    fn check_liveness(&mut self) -> Option<Error> {
+        let live = self.liveness?;
+        let now = Instant::now();
+        if let Some(sent) = self.probe_sent {
+            if now >= sent + live.timeout {
+                let silent_for = now - self.last_read;
+                warn!(
+                    peer = %self.peer,
+                    silent_ms = silent_for.as_millis() as u64,
+                    "no answer to the liveness probe; closing the connection"
+                );
+                return Some(Error::Unresponsive {
+                    peer: self.peer.clone(),
+                    silent_for,
+                });
+            }
+            self.liveness_timer.as_mut().reset(sent + live.timeout);
+        } else if now >= self.last_read + live.interval {
+            debug!(
+                peer = %self.peer,
+                silent_ms = (now - self.last_read).as_millis() as u64,
+                "connection silent; sending a liveness probe"
+            );
+            // Its reply is taken in order like any other, then dropped.
+            let (tx, _) = oneshot::channel();
+            self.pending.push_back(Pending {
+                tx,
+                describe: "api version (liveness probe)".into(),
+            });
+            self.wbuf.extend_from_slice(b"api version\n\n");
+            self.probe_sent = Some(now);
+            self.liveness_timer.as_mut().reset(now + live.timeout);
+        } else {
+            self.liveness_timer
+                .as_mut()
+                .reset(self.last_read + live.interval);
+        }
+        None
     }
 
     fn accept(&mut self, req: Request) {

@@ -69,7 +69,12 @@ pub(crate) async fn connect_tcp(
 ) -> Result<(Connection, EventStream)> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    Ok(Connection::new(stream, config.clone()))
+    super::set_keepalive(&stream)?;
+    Ok(Connection::with_peer(
+        stream,
+        config.clone(),
+        addr.to_string(),
+    ))
 }
 
 /// Waits for the greeting, then authenticates.

@@ -113,6 +113,54 @@ pub struct ConnectionConfig {
     pub max_backlog: usize,
     /// Frame size limits.
     pub limits: Limits,
+    /// Probing a silent peer (default: probe after 30 s of silence, give up
+    /// 10 s later); `None` turns the probe off. See [`Liveness`].
+    pub liveness: Option<Liveness>,
+}
+
+/// How a connection notices a peer that stopped answering without closing
+/// (a switch that lost power, a broken NAT: a half-open TCP connection).
+///
+/// When nothing at all has arrived for `interval`, the connection sends a
+/// cheap probe (`api version`, answered on inbound and outbound sockets
+/// alike). Any frame arriving ends the silence; if nothing arrives within
+/// `timeout` of the probe, the connection closes with
+/// [`Error::Unresponsive`], every waiter fails
+/// with it, and an inbound listener reconnects as after any other loss.
+/// FreeSWITCH sends subscribers a `HEARTBEAT` every 20 s, so a subscribed
+/// socket is rarely probed at all.
+///
+/// TCP keepalive is set as well on every socket librevox opens or accepts
+/// (first kernel probe after 30 s idle, then every 10 s), as a second line
+/// that also catches a dead peer while the probe is turned off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// Silence after which a probe is sent (default 30 s).
+    pub interval: Duration,
+    /// How long the probe may go unanswered (default 10 s).
+    pub timeout: Duration,
+}
+
+impl Liveness {
+    /// Probe after `interval` of silence, give up `timeout` later.
+    pub const fn new(interval: Duration, timeout: Duration) -> Liveness {
+        Liveness { interval, timeout }
+    }
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness::new(Duration::from_secs(30), Duration::from_secs(10))
+    }
+}
+
+/// Turns TCP keepalive on for `stream`: the kernel's first probe after 30 s
+/// idle, then every 10 s (it gives up after its retry count, 9 on Linux).
+pub(crate) fn set_keepalive(stream: &tokio::net::TcpStream) -> std::io::Result<()> {
+    let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(30));
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+    let ka = ka.with_interval(Duration::from_secs(10));
+    socket2::SockRef::from(stream).set_tcp_keepalive(&ka)
 }
 
 impl Default for ConnectionConfig {
@@ -126,6 +174,7 @@ impl Default for ConnectionConfig {
             overflow: OverflowPolicy::Backpressure,
             max_backlog: 100_000,
             limits: Limits::default(),
+            liveness: Some(Liveness::default()),
         }
     }
 }
@@ -364,6 +413,20 @@ impl Connection {
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
+        Connection::with_peer(io, config, "the peer".into())
+    }
+
+    /// [`Connection::new`] for a peer known by name (its address), which
+    /// errors such as [`Error::Unresponsive`]
+    /// then name.
+    pub(crate) fn with_peer<T>(
+        io: T,
+        config: ConnectionConfig,
+        peer: String,
+    ) -> (Connection, EventStream)
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(1024);
         let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
         let closed = Arc::new(Latch::default());
@@ -377,7 +440,8 @@ impl Connection {
             closed.clone(),
             dropped.clone(),
             &config,
-        );
+        )
+        .named(peer);
         tokio::spawn(driver.run());
         let conn = Connection {
             shared: Arc::new(Shared {

@@ -332,6 +332,9 @@ where
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
+                    if let Err(e) = crate::connection::set_keepalive(&stream) {
+                        debug!(error = %e, "could not turn TCP keepalive on");
+                    }
                     let handler = factory();
                     let settings = settings.clone();
                     calls.spawn(async move {
