@@ -19,7 +19,6 @@ use librevox::listener::{serve_outbound, OutboundSettings};
 use librevox::prelude::*;
 use librevox::simulator::{CallSpec, Extension, Simulator, SimulatorConfig};
 use librevox::{app, outbound};
-use tokio_util::sync::CancellationToken;
 
 /// Asks for a PIN with FreeSWITCH's `read`: at most `len` digits, `#` ends.
 /// Returns the PIN (None when the caller typed nothing).
@@ -58,7 +57,7 @@ async fn main() -> librevox::Result<()> {
             .extension(Extension::socket("bank", &format!("{addr} async full"))),
     )
     .await?;
-    let stop = CancellationToken::new();
+    let stop = librevox::Shutdown::new();
     let server = tokio::spawn(serve_outbound(
         listener,
         Bank::default,
@@ -68,7 +67,7 @@ async fn main() -> librevox::Result<()> {
     let call = sim.place_call(CallSpec::new("bank").input("4321"));
     sim.wait_for(Duration::from_secs(10), |s| s.channel(&call.uuid).is_none())
         .await?;
-    stop.cancel();
+    stop.trigger();
     server.await.expect("server task")?;
     Ok(())
 }

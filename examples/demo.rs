@@ -30,7 +30,6 @@ use librevox::prelude::*;
 use librevox::simulator::{CallSpec, CallerScript, Extension, Simulator, SimulatorConfig};
 use librevox::{event, inbound, outbound, CommandSocket};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 /// Prints the call's life as the switch reports it.
 struct Monitor {
@@ -136,7 +135,7 @@ async fn main() -> librevox::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind((bind_host, 0)).await?;
     let port = listener.local_addr()?.port();
-    let stop = CancellationToken::new();
+    let stop = librevox::Shutdown::new();
     let outbound = tokio::spawn(serve_outbound(
         listener,
         Ivr::default,
@@ -187,7 +186,7 @@ async fn main() -> librevox::Result<()> {
         .await
         .is_err()
     {
-        stop.cancel();
+        stop.trigger();
         return Err(librevox::Error::Timeout {
             what: "the inbound listener to connect and subscribe",
             after: Duration::from_secs(15),
@@ -217,7 +216,7 @@ async fn main() -> librevox::Result<()> {
     }
 
     let finished = tokio::time::timeout(Duration::from_secs(60), call_over.notified()).await;
-    stop.cancel();
+    stop.trigger();
     let _ = socket.close().await;
     outbound.await.expect("outbound task")?;
     inbound.await.expect("inbound task")?;

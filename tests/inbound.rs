@@ -3,23 +3,25 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use librevox::listener::{run_inbound, Inbound, InboundListener, Subscription};
+use librevox::listener::{
+    run_inbound, Backoff, Inbound, InboundListener, InboundSettings, Subscription,
+};
 use librevox::simulator::{Simulator, SimulatorConfig};
-use librevox::{event, inbound, Event, EventFormat};
+use librevox::{event, inbound, Event, EventFormat, Shutdown};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use tracing::Level;
 
 use crate::support::*;
 
-/// Runs `listener` against `sim` until the returned token is cancelled.
+/// Runs `listener` against `sim` until the returned handle is triggered.
 fn spawn_inbound<L: InboundListener>(
     listener: L,
     sim: &Simulator,
-) -> (CancellationToken, JoinHandle<librevox::Result<()>>) {
-    let token = CancellationToken::new();
+) -> (Shutdown, JoinHandle<librevox::Result<()>>) {
+    let token = Shutdown::new();
     let task = tokio::spawn(run_inbound(
         Arc::new(listener),
         inbound_settings(sim),
@@ -29,8 +31,8 @@ fn spawn_inbound<L: InboundListener>(
 }
 
 /// Cancels the listener and waits for it to stop cleanly.
-async fn stop(token: CancellationToken, task: JoinHandle<librevox::Result<()>>) {
-    token.cancel();
+async fn stop(token: Shutdown, task: JoinHandle<librevox::Result<()>>) {
+    token.trigger();
     within("the inbound listener to stop", task)
         .await
         .expect("the listener task did not panic")
@@ -71,29 +73,47 @@ impl Monitor {
     }
 }
 
-#[tokio::test]
-async fn handshake_is_auth_event_then_one_filter_per_value_in_order() {
-    let sim = simulator(config(1)).await;
+/// Starts a [`Monitor`] against `sim`, returning the channel of its hooks'
+/// reports and the packets FreeSWITCH had received when
+/// `connection_completed` ran.
+async fn start_monitor(
+    sim: &Simulator,
+) -> (
+    Shutdown,
+    JoinHandle<librevox::Result<()>>,
+    Rx<String>,
+    Vec<String>,
+) {
     let (completed, mut completed_rx) = recorder();
-    let (seen, mut seen_rx) = recorder();
+    let (seen, seen_rx) = recorder();
     let (token, task) = spawn_inbound(
         Monitor {
             sim: sim.clone(),
             completed,
             seen,
         },
-        &sim,
+        sim,
     );
-    let expected = [
-        "auth ClueCon\n\n",
-        "filter Caller-Context default\n\n",
-        "filter Caller-Context example\n\n",
-        "filter Caller-Privacy-Hide-Name no\n\n",
-        "event plain CHANNEL_EXECUTE CHANNEL_HANGUP CUSTOM conference::maintenance\n\n",
-    ];
+    let received = completed_rx.next().await;
+    (token, task, seen_rx, received)
+}
+
+#[tokio::test]
+async fn handshake_is_auth_then_one_filter_per_value_in_order_then_event() {
+    let sim = simulator(config(1)).await;
+    let (token, task, _seen, received) = start_monitor(&sim).await;
     // Filters before the subscription (no unfiltered window), and
     // connection_completed runs after the subscription, not before.
-    assert_eq!(completed_rx.next().await, expected);
+    assert_eq!(
+        received,
+        [
+            "auth ClueCon\n\n",
+            "filter Caller-Context default\n\n",
+            "filter Caller-Context example\n\n",
+            "filter Caller-Privacy-Hide-Name no\n\n",
+            "event plain CHANNEL_EXECUTE CHANNEL_HANGUP CUSTOM conference::maintenance\n\n",
+        ]
+    );
     let rec = inbound_records(&sim).pop().unwrap();
     assert_eq!(
         texts(&rec.sent),
@@ -106,8 +126,13 @@ async fn handshake_is_auth_event_then_one_filter_per_value_in_order() {
             reply_frame("+OK event listener enabled plain"),
         ]
     );
+    stop(token, task).await;
+}
 
-    // The filters are in force: only matching events reach the hooks.
+#[tokio::test]
+async fn only_events_matching_a_filter_reach_the_hooks() {
+    let sim = simulator(config(12)).await;
+    let (token, task, mut seen_rx, _) = start_monitor(&sim).await;
     let ctx = |c: &'static str| [("Unique-ID", "f1"), ("Caller-Context", c)];
     sim.fire_event("CHANNEL_HANGUP", &ctx("default"), None);
     sim.fire_event("CHANNEL_HANGUP", &ctx("public"), None);
@@ -121,10 +146,10 @@ async fn handshake_is_auth_event_then_one_filter_per_value_in_order() {
     assert_eq!(seen_rx.next().await, "execute example");
     assert_eq!(seen_rx.next().await, "execute -");
     stop(token, task).await;
-    assert!(seen_rx.drain().is_empty());
-    // A listener that stops sends `exit`.
-    let rec = inbound_records(&sim).pop().unwrap();
-    assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
+    assert!(
+        seen_rx.drain().is_empty(),
+        "the `public` hangup was filtered out"
+    );
 }
 
 struct Everything {
@@ -171,17 +196,19 @@ impl JsonMonitor {
     }
 }
 
+/// A value with characters that every event format encodes differently.
+const AWKWARD: &str = "a b+c%d: é";
+
 #[tokio::test]
-async fn default_subscription_is_all_in_plain_and_format_json_is_sent_and_decoded() {
-    let value = "a b+c%d: é";
+async fn the_default_subscription_is_every_event_in_plain() {
     let sim = simulator(config(2)).await;
     let (completed, mut completed_rx) = recorder();
     let (seen, mut seen_rx) = recorder();
     let (token, task) = spawn_inbound(
         Everything {
             sim: sim.clone(),
-            completed: completed.clone(),
-            seen: seen.clone(),
+            completed,
+            seen,
         },
         &sim,
     );
@@ -189,13 +216,19 @@ async fn default_subscription_is_all_in_plain_and_format_json_is_sent_and_decode
         completed_rx.next().await,
         ["auth ClueCon\n\n", "event plain ALL\n\n"]
     );
-    sim.fire_event("HEARTBEAT", &[("X-Value", value)], None);
+    sim.fire_event("HEARTBEAT", &[("X-Value", AWKWARD)], None);
     assert_eq!(
         seen_rx.next().await,
-        ("HEARTBEAT".to_owned(), value.to_owned())
+        ("HEARTBEAT".to_owned(), AWKWARD.to_owned())
     );
     stop(token, task).await;
+}
 
+#[tokio::test]
+async fn format_json_is_subscribed_delivered_and_decoded() {
+    let sim = simulator(config(13)).await;
+    let (completed, mut completed_rx) = recorder();
+    let (seen, mut seen_rx) = recorder();
     let (token, task) = spawn_inbound(
         JsonMonitor {
             sim: sim.clone(),
@@ -208,16 +241,19 @@ async fn default_subscription_is_all_in_plain_and_format_json_is_sent_and_decode
         completed_rx.next().await,
         ["auth ClueCon\n\n", "event json DTMF CUSTOM my::thing\n\n"]
     );
-    sim.fire_event("DTMF", &[("X-Value", value)], None);
+    sim.fire_event("DTMF", &[("X-Value", AWKWARD)], None);
     sim.fire_event(
         "CUSTOM",
-        &[("Event-Subclass", "my::thing"), ("X-Value", value)],
+        &[("Event-Subclass", "my::thing"), ("X-Value", AWKWARD)],
         None,
     );
-    assert_eq!(seen_rx.next().await, ("DTMF".to_owned(), value.to_owned()));
     assert_eq!(
         seen_rx.next().await,
-        ("CUSTOM".to_owned(), value.to_owned())
+        ("DTMF".to_owned(), AWKWARD.to_owned())
+    );
+    assert_eq!(
+        seen_rx.next().await,
+        ("CUSTOM".to_owned(), AWKWARD.to_owned())
     );
     // The events really went out as JSON.
     let rec = inbound_records(&sim).pop().unwrap();
@@ -432,6 +468,141 @@ async fn reconnects_after_the_switch_restarts_and_replays_the_subscription() {
             "answer 2".to_owned(),
         ]
     );
+}
+
+// ----- FreeSWITCH not up yet -----
+
+/// Counts its lifecycle calls.
+#[derive(Default)]
+struct Patient {
+    completed: std::sync::atomic::AtomicUsize,
+    reconnected: std::sync::atomic::AtomicUsize,
+    tx: Mutex<Option<mpsc::UnboundedSender<&'static str>>>,
+}
+
+#[inbound(events = ["CHANNEL_ANSWER"])]
+impl Patient {
+    async fn connection_completed(&self) {
+        self.completed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(tx) = &*self.tx.lock().unwrap() {
+            let _ = tx.send("completed");
+        }
+    }
+
+    async fn reconnected(&self) {
+        self.reconnected
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// An address nothing listens on (bound, then released).
+fn closed_port() -> std::net::SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap()
+}
+
+const CANNOT_CONNECT: &str = "cannot connect to FreeSWITCH; retrying in";
+
+/// The "cannot connect" warnings so far: one per failed attempt.
+fn failed_attempts(logs: &Logs) -> Vec<LogRecord> {
+    logs.at(Level::WARN)
+        .into_iter()
+        .filter(|r| r.text.contains(CANNOT_CONNECT))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_connections_are_retried_with_growing_delays() {
+    const INITIAL: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_millis(800);
+    const ATTEMPTS: usize = 7;
+    let (logs, _guard) = Logs::capture();
+    let addr = closed_port();
+    let mut settings = InboundSettings::new(addr.to_string());
+    settings.backoff = Backoff {
+        initial: INITIAL,
+        max: MAX,
+    };
+    // However a refused connect is reported (at once, or only once the
+    // paused clock has jumped to this deadline), an attempt ends within
+    // 1 ms of virtual time: the gaps below are the backoff delays.
+    settings.connect_timeout = Duration::from_millis(1);
+    let started = tokio::time::Instant::now();
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(run_inbound(
+        Arc::new(Patient::default()),
+        settings,
+        shutdown.clone(),
+    ));
+    logs.wait_for("the failed attempts", |_| {
+        failed_attempts(&logs).len() >= ATTEMPTS
+    })
+    .await;
+    shutdown.trigger();
+    within("the listener to stop", task).await.unwrap().unwrap();
+    let failures: Vec<_> = failed_attempts(&logs).iter().map(|r| r.at).collect();
+    // Stopped during the delay after the last failure: no attempt more.
+    assert_eq!(failures.len(), ATTEMPTS);
+    let slack = Duration::from_millis(2);
+    // The first attempt is made at once.
+    assert!(
+        failures[0] - started <= slack,
+        "{:?}",
+        failures[0] - started
+    );
+    // Each delay is the doubled base (capped), jittered into [base/2, base].
+    for (k, pair) in failures.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        let base = (INITIAL * 2u32.pow(k as u32)).min(MAX);
+        assert!(
+            gap + slack >= base / 2 && gap <= base + slack,
+            "delay {k}: {gap:?} not in [{:?}, {base:?}]",
+            base / 2
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_listener_started_before_freeswitch_connects_once_it_is_up() {
+    let (logs, _guard) = Logs::capture();
+    let addr = closed_port();
+    let patient = Arc::new(Patient::default());
+    let (tx, mut rx) = recorder();
+    *patient.tx.lock().unwrap() = Some(tx);
+    let mut settings = InboundSettings::new(addr.to_string());
+    settings.backoff = Backoff {
+        initial: Duration::from_millis(5),
+        max: Duration::from_millis(20),
+    };
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(run_inbound(patient.clone(), settings, shutdown.clone()));
+    logs.wait_for("two failed attempts", |_| failed_attempts(&logs).len() >= 2)
+        .await;
+    let sim = simulator(SimulatorConfig {
+        listen: Some(addr),
+        ..config(14)
+    })
+    .await;
+    assert_eq!(rx.next().await, "completed");
+    let records = inbound_records(&sim);
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        texts(&records[0].received),
+        ["auth ClueCon\n\n", "event plain CHANNEL_ANSWER\n\n"]
+    );
+    // The first connection is not a reconnection: nothing was missed.
+    assert_eq!(
+        patient.completed.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(
+        patient
+            .reconnected
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    stop(shutdown, task).await;
 }
 
 // ----- per-channel ordering -----
@@ -704,7 +875,7 @@ async fn hooks_calling_api_under_backpressure_do_not_deadlock() {
     // The tightest queues: a mailbox of one event, an event stream of one.
     settings.mailbox_capacity = 1;
     settings.config.event_capacity = 1;
-    let token = CancellationToken::new();
+    let token = Shutdown::new();
     let task = tokio::spawn(run_inbound(
         Arc::new(Asker { answers }),
         settings,
@@ -798,7 +969,7 @@ async fn on_shutdown_running_hooks_finish_before_exit() {
     inbound_with_packets(&sim, 0, 2).await;
     sim.fire_event("CHANNEL_EXECUTE", &[("Unique-ID", "b")], None);
     assert_eq!(rx.next().await, "hook started");
-    token.cancel();
+    token.trigger();
     gate.notify_one();
     assert_eq!(rx.next().await, "hook api last-words");
     within("the listener to stop", task).await.unwrap().unwrap();

@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use librevox::listener::{serve_outbound, OutboundListener, OutboundSettings, Session};
 use librevox::simulator::{CallSpec, CallerScript, Simulator, SimulatorConfig};
-use librevox::{event, outbound, Error, Event};
+use librevox::{event, outbound, Error, Event, Shutdown};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use tracing::Level;
 
 use crate::support::*;
@@ -19,7 +18,7 @@ use crate::support::*;
 /// `ivr` hands calls to it.
 pub struct Rig {
     pub sim: Simulator,
-    pub token: CancellationToken,
+    pub token: Shutdown,
     pub server: JoinHandle<librevox::Result<()>>,
 }
 
@@ -33,7 +32,7 @@ impl Rig {
         let port = listener.local_addr().unwrap().port();
         config = config.extension(socket_extension("ivr", port));
         let sim = simulator(config).await;
-        let token = CancellationToken::new();
+        let token = Shutdown::new();
         let settings = OutboundSettings {
             shutdown_grace: Duration::from_secs(5),
             session_grace: Duration::from_secs(5),
@@ -55,7 +54,7 @@ impl Rig {
 
     /// Stops the server and waits for it.
     pub async fn stop(self) {
-        self.token.cancel();
+        self.token.trigger();
         within("the outbound server to stop", self.server)
             .await
             .expect("the server task did not panic")
@@ -173,16 +172,7 @@ async fn handshake_is_connect_myevents_linger_and_session_starts_on_the_linger_r
     assert_eq!(received[4], "exit\n\n");
     assert!(rec.closed);
     logs.wait_text(Level::INFO, "outbound session ended").await;
-    assert!(
-        logs.at(Level::ERROR).is_empty(),
-        "{:?}",
-        logs.at(Level::ERROR)
-    );
-    assert!(
-        logs.at(Level::WARN).is_empty(),
-        "{:?}",
-        logs.at(Level::WARN)
-    );
+    logs.assert_clean();
     rig.stop().await;
 }
 
@@ -222,8 +212,7 @@ impl NoLinger {
 }
 
 #[tokio::test]
-async fn outbound_options_change_the_handshake() {
-    let (logs, _guard) = Logs::capture();
+async fn linger_seconds_extra_events_and_json_change_the_handshake() {
     let (seen, mut rx) = recorder();
     let rig = Rig::start(config(21), move || Configured { seen: seen.clone() }).await;
     let call = rig.sim.place_call(CallSpec::new("ivr"));
@@ -245,7 +234,11 @@ async fn outbound_options_change_the_handshake() {
     assert!(received[4].starts_with("bgapi echo from-a-job\nJob-UUID: "));
     assert_eq!(received.last().unwrap(), "exit\n\n");
     rig.stop().await;
+}
 
+#[tokio::test]
+async fn without_linger_no_linger_is_sent_and_the_session_ends_normally() {
+    let (logs, _guard) = Logs::capture();
     let (seen, mut rx) = recorder();
     let rig = Rig::start(config(22), move || NoLinger { seen: seen.clone() }).await;
     let call = rig.sim.place_call(CallSpec::new("ivr"));
@@ -258,11 +251,7 @@ async fn outbound_options_change_the_handshake() {
     assert!(!received.iter().any(|p| p.starts_with("linger")));
     // Without linger FreeSWITCH closes at the hangup: a normal end too.
     logs.wait_text(Level::INFO, "outbound session ended").await;
-    assert!(
-        logs.at(Level::ERROR).is_empty(),
-        "{:?}",
-        logs.at(Level::ERROR)
-    );
+    logs.assert_clean();
     rig.stop().await;
 }
 
@@ -435,16 +424,7 @@ async fn a_hangup_during_an_application_fails_it_promptly_and_ends_the_session_n
     assert_eq!(received.len(), 6, "{received:?}");
     assert_eq!(received.last().unwrap(), "exit\n\n");
     // A normal hangup is not an error.
-    assert!(
-        logs.at(Level::ERROR).is_empty(),
-        "{:?}",
-        logs.at(Level::ERROR)
-    );
-    assert!(
-        logs.at(Level::WARN).is_empty(),
-        "{:?}",
-        logs.at(Level::WARN)
-    );
+    logs.assert_clean();
     rig.stop().await;
 }
 
@@ -648,16 +628,7 @@ async fn an_application_started_after_the_hangup_fails_at_once() {
     assert_eq!(rx.next().await, "second failed promptly: true");
     rig.wait_destroyed(&call.uuid).await;
     logs.wait_text(Level::INFO, "outbound session ended").await;
-    assert!(
-        logs.at(Level::ERROR).is_empty(),
-        "{:?}",
-        logs.at(Level::ERROR)
-    );
-    assert!(
-        logs.at(Level::WARN).is_empty(),
-        "{:?}",
-        logs.at(Level::WARN)
-    );
+    logs.assert_clean();
     rig.stop().await;
 }
 
@@ -701,7 +672,7 @@ async fn a_call_on_a_sync_socket_ends_after_the_hangup() {
         .insert("endless.wav".to_owned(), Duration::MAX);
     let sim = simulator(cfg).await;
     let (seen, mut rx) = recorder();
-    let token = CancellationToken::new();
+    let token = Shutdown::new();
     let server = tokio::spawn(serve_outbound(
         listener,
         move || SyncIvr { seen: seen.clone() },
@@ -727,16 +698,7 @@ async fn a_call_on_a_sync_socket_ends_after_the_hangup() {
     let rec = outbound_record(&sim, &call.uuid).unwrap();
     assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
     logs.wait_text(Level::INFO, "outbound session ended").await;
-    assert!(
-        logs.at(Level::ERROR).is_empty(),
-        "{:?}",
-        logs.at(Level::ERROR)
-    );
-    assert!(
-        logs.at(Level::WARN).is_empty(),
-        "{:?}",
-        logs.at(Level::WARN)
-    );
-    token.cancel();
+    logs.assert_clean();
+    token.trigger();
     within("the server to stop", server).await.unwrap().unwrap();
 }

@@ -1,12 +1,13 @@
-//! Running listeners together: `Runner` (graceful shutdown through its
-//! token) and `start!` (one listener, options, several, SIGTERM).
+//! Stopping listeners: `Runner` (graceful shutdown through its handle),
+//! hooks stopping their own listener through `Shutdown`, and `start!` (one
+//! listener, options, several, SIGTERM).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use librevox::listener::{OutboundSettings, Runner, Session};
+use librevox::listener::{run_inbound, serve_outbound, Inbound, OutboundSettings, Runner, Session};
 use librevox::simulator::{CallSpec, EslUser, Simulator};
-use librevox::{event, inbound, outbound, start, Event};
+use librevox::{event, inbound, outbound, start, Event, Shutdown};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::Level;
@@ -79,7 +80,7 @@ async fn shutdown_stops_accepting_lets_running_calls_finish_and_sends_exit() {
                 ..OutboundSettings::new(format!("127.0.0.1:{port}"))
             },
         );
-    let token = runner.shutdown_token();
+    let token = runner.shutdown_handle();
     let run = tokio::spawn(runner.run());
     logs.wait_text(Level::INFO, "outbound listener accepting calls")
         .await;
@@ -88,7 +89,7 @@ async fn shutdown_stops_accepting_lets_running_calls_finish_and_sends_exit() {
     let call = sim.place_call(CallSpec::new("ivr"));
     assert_eq!(rx.next().await, "playing");
     let cancelled = Instant::now();
-    token.cancel();
+    token.trigger();
     logs.wait_text(Level::INFO, "outbound listener stopped accepting")
         .await;
     // No new calls...
@@ -117,16 +118,7 @@ async fn shutdown_stops_accepting_lets_running_calls_finish_and_sends_exit() {
     );
     let rec = outbound_record(&sim, &call.uuid).unwrap();
     assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
-    assert!(
-        logs.at(Level::ERROR).is_empty(),
-        "{:?}",
-        logs.at(Level::ERROR)
-    );
-    assert!(
-        logs.at(Level::WARN).is_empty(),
-        "{:?}",
-        logs.at(Level::WARN)
-    );
+    logs.assert_clean();
 }
 
 #[tokio::test]
@@ -149,14 +141,14 @@ async fn calls_still_running_after_the_grace_period_are_closed() {
             ..OutboundSettings::new(format!("127.0.0.1:{port}"))
         },
     );
-    let token = runner.shutdown_token();
+    let token = runner.shutdown_handle();
     let run = tokio::spawn(runner.run());
     logs.wait_text(Level::INFO, "outbound listener accepting calls")
         .await;
     let call = sim.place_call(CallSpec::new("ivr"));
     assert_eq!(rx.next().await, "playing");
     let cancelled = Instant::now();
-    token.cancel();
+    token.trigger();
     within("the runner to stop", run)
         .await
         .unwrap()
@@ -174,6 +166,173 @@ async fn calls_still_running_after_the_grace_period_are_closed() {
     .await
     .expect("the call's socket was closed");
     assert!(rx.drain().is_empty(), "the playback never completed");
+}
+
+// ----- a hook stops its own listener -----
+
+/// Stops its listener when the CUSTOM event `app::stop` arrives; reports
+/// every CHANNEL_ANSWER with its `X-N`.
+struct Stopper {
+    name: &'static str,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[inbound(events = ["CHANNEL_ANSWER", "CUSTOM app::stop"])]
+impl Stopper {
+    #[event(channel_answer)]
+    async fn answered(&self, event: &Event) {
+        let n = event.header("X-N").unwrap_or("");
+        let _ = self.seen.send(format!("{} saw {n}", self.name));
+    }
+
+    #[event(custom = "app::stop")]
+    async fn stop(&self, ctx: &Inbound, event: &Event) {
+        if event.header("X-Who") == Some(self.name) {
+            let _ = self.seen.send(format!("{} stopping", self.name));
+            ctx.shutdown().trigger();
+        }
+    }
+}
+
+fn stop_request(sim: &Simulator, who: &str) {
+    sim.fire_event(
+        "CUSTOM",
+        &[("Event-Subclass", "app::stop"), ("X-Who", who)],
+        None,
+    );
+}
+
+const STOPPER_HANDSHAKE: [&str; 2] = [
+    "auth ClueCon\n\n",
+    "event plain CHANNEL_ANSWER CUSTOM app::stop\n\n",
+];
+
+#[tokio::test]
+async fn an_inbound_hook_stops_its_own_listener() {
+    let (logs, _guard) = Logs::capture();
+    let sim = simulator(config(56)).await;
+    let (seen, mut rx) = recorder();
+    let task = tokio::spawn(run_inbound(
+        Arc::new(Stopper { name: "a", seen }),
+        inbound_settings(&sim),
+        Shutdown::new(),
+    ));
+    inbound_with_packets(&sim, 0, 2).await;
+    stop_request(&sim, "a");
+    assert_eq!(rx.next().await, "a stopping");
+    within("the listener to stop", task)
+        .await
+        .unwrap()
+        .expect("a listener stopped by its hook returns Ok");
+    wait_inbound_closed(&sim, 0).await;
+    let records = inbound_records(&sim);
+    assert_eq!(records.len(), 1, "stopped, not reconnected");
+    let mut expected = STOPPER_HANDSHAKE.to_vec();
+    expected.push("exit\n\n");
+    assert_eq!(texts(&records[0].received), expected);
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn under_a_runner_a_hook_stops_its_listener_and_the_others_run_on() {
+    let sim = simulator(config(57)).await;
+    let (seen, mut rx) = recorder();
+    let runner = Runner::new()
+        .without_signals()
+        .without_logging()
+        .inbound(
+            Stopper {
+                name: "a",
+                seen: seen.clone(),
+            },
+            inbound_settings(&sim),
+        )
+        .inbound(Stopper { name: "b", seen }, inbound_settings(&sim));
+    let everything = runner.shutdown_handle();
+    let run = tokio::spawn(runner.run());
+    inbound_with_packets(&sim, 0, 2).await;
+    inbound_with_packets(&sim, 1, 2).await;
+    stop_request(&sim, "a");
+    assert_eq!(rx.next().await, "a stopping");
+    sim.wait_for(T, |s| {
+        inbound_records(s).iter().filter(|r| r.closed).count() == 1
+    })
+    .await
+    .expect("the stopped listener closed its connection");
+    // The other listener is still connected and handling events.
+    sim.fire_event("CHANNEL_ANSWER", &[("X-N", "1")], None);
+    assert_eq!(rx.next().await, "b saw 1");
+    assert!(!run.is_finished(), "one listener is still running");
+    assert!(
+        !everything.is_triggered(),
+        "a child does not stop the runner"
+    );
+    everything.trigger();
+    within("the runner to stop", run)
+        .await
+        .unwrap()
+        .expect("a clean shutdown");
+    let records = inbound_records(&sim);
+    assert_eq!(records.len(), 2, "nobody reconnected");
+    for r in &records {
+        assert!(r.closed);
+        assert_eq!(texts(&r.received).last().unwrap(), "exit\n\n");
+    }
+    assert!(rx.drain().is_empty());
+}
+
+/// Stops the outbound server from inside a call, then finishes the call.
+struct LastCall {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound]
+impl LastCall {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.shutdown().trigger();
+        let _ = self.seen.send("stopping".to_owned());
+        let done = call.application("playback", "short.wav").await?;
+        let _ = self.seen.send(format!(
+            "played: {}",
+            done.application_response().unwrap_or("")
+        ));
+        call.application("hangup", "").await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_call_stops_its_own_outbound_server_and_still_finishes() {
+    let (logs, _guard) = Logs::capture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut cfg = config(58).extension(socket_extension("ivr", port));
+    cfg.file_durations
+        .insert("short.wav".to_owned(), Duration::from_millis(50));
+    let sim = simulator(cfg).await;
+    let (seen, mut rx) = recorder();
+    let server = tokio::spawn(serve_outbound(
+        listener,
+        move || LastCall { seen: seen.clone() },
+        OutboundSettings {
+            shutdown_grace: Duration::from_secs(5),
+            ..OutboundSettings::new(format!("127.0.0.1:{port}"))
+        },
+        Shutdown::new(),
+    ));
+    let call = sim.place_call(CallSpec::new("ivr"));
+    assert_eq!(rx.next().await, "stopping");
+    logs.wait_text(Level::INFO, "outbound listener stopped accepting")
+        .await;
+    assert!(TcpStream::connect(loopback(port)).await.is_err());
+    assert_eq!(rx.next().await, "played: FILE PLAYED");
+    within("the server to stop", server)
+        .await
+        .unwrap()
+        .expect("a server stopped by a call returns Ok");
+    let rec = outbound_record(&sim, &call.uuid).unwrap();
+    assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
+    logs.assert_clean();
 }
 
 // ----- start! -----
@@ -243,16 +402,28 @@ async fn start_with_one_listener() {
     run.abort();
 }
 
-#[tokio::test]
-async fn start_with_options() {
-    let _lock = START_LOCK.lock().await;
-    let mut rx = reports();
-    let mut cfg = config(53);
+/// A simulator with its own password and one `userauth` user.
+async fn guarded_simulator(seed: u64) -> Simulator {
+    let mut cfg = config(seed);
     cfg.password = "s3cret".to_owned();
     cfg.users = vec![EslUser::new("1000@default", "user-pw")];
-    let sim = simulator(cfg).await;
-    let port = sim.local_addr().unwrap().port();
+    simulator(cfg).await
+}
 
+/// The first packet of every inbound connection of `sim`.
+fn first_packets(sim: &Simulator) -> Vec<String> {
+    inbound_records(sim)
+        .iter()
+        .map(|r| texts(&r.received)[0].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn start_with_host_port_and_password() {
+    let _lock = START_LOCK.lock().await;
+    let mut rx = reports();
+    let sim = guarded_simulator(53).await;
+    let port = sim.local_addr().unwrap().port();
     let run = tokio::spawn(start!(StartMonitor(
         host = "127.0.0.1",
         port = port,
@@ -260,6 +431,15 @@ async fn start_with_options() {
     )));
     assert_eq!(rx.next().await, "monitor connected");
     run.abort();
+    assert_eq!(first_packets(&sim), ["auth s3cret\n\n"]);
+}
+
+#[tokio::test]
+async fn start_with_user_sends_userauth() {
+    let _lock = START_LOCK.lock().await;
+    let mut rx = reports();
+    let sim = guarded_simulator(59).await;
+    let port = sim.local_addr().unwrap().port();
     let run = tokio::spawn(start!(StartMonitor(
         port = port,
         user = "1000@default",
@@ -267,14 +447,7 @@ async fn start_with_options() {
     )));
     assert_eq!(rx.next().await, "monitor connected");
     run.abort();
-    let firsts: Vec<String> = inbound_records(&sim)
-        .iter()
-        .map(|r| texts(&r.received)[0].clone())
-        .collect();
-    assert_eq!(
-        firsts,
-        ["auth s3cret\n\n", "userauth 1000@default:user-pw\n\n"]
-    );
+    assert_eq!(first_packets(&sim), ["userauth 1000@default:user-pw\n\n"]);
 }
 
 #[tokio::test]

@@ -33,6 +33,8 @@ pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
 #[derive(Debug, Clone)]
 pub struct LogRecord {
     pub level: Level,
+    /// When it was logged, on tokio's clock (virtual under paused time).
+    pub at: tokio::time::Instant,
     /// The message and every field, as `message key=value ...`.
     pub text: String,
 }
@@ -88,6 +90,7 @@ impl<S: tracing::Subscriber> Layer<S> for CaptureLayer {
             let mut records = self.0.records.lock().unwrap();
             records.push(LogRecord {
                 level: *meta.level(),
+                at: tokio::time::Instant::now(),
                 text,
             });
             records.len()
@@ -165,6 +168,18 @@ impl Logs {
             .into_iter()
             .filter(|r| r.level == level)
             .collect()
+    }
+
+    /// Fails the test when anything was logged at WARN or ERROR, showing
+    /// what.
+    #[track_caller]
+    pub fn assert_clean(&self) {
+        let bad: Vec<LogRecord> = self
+            .records()
+            .into_iter()
+            .filter(|r| r.level <= Level::WARN)
+            .collect();
+        assert!(bad.is_empty(), "expected no warning or error, got {bad:#?}");
     }
 
     /// Waits for a record matching `pred` (including earlier ones).

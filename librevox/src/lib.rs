@@ -158,7 +158,7 @@ pub use error::{Error, Result};
 pub use librevox_macros::*;
 pub use listener::{
     Inbound, InboundListener, InboundSettings, OutboundListener, OutboundOptions, OutboundSettings,
-    Runner, Session, Subscription,
+    Runner, Session, Shutdown, Subscription,
 };
 pub use protocol::{
     AnswerState, CallState, ChannelState, Event, EventFormat, EventName, HangupCause, Linger,

@@ -288,36 +288,6 @@ async fn a_wrong_password_is_not_retried_in_a_tight_loop() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn fs_not_up_yet_is_retried_with_growing_delays() {
-    // Reserve a port, close it, then open it later.
-    let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = probe.local_addr().unwrap();
-    drop(probe);
-    let token = CancellationToken::new();
-    let started = Instant::now();
-    let task = tokio::spawn(run_inbound(
-        Arc::new(Monitor(Arc::new(Recorder::default()))),
-        InboundSettings {
-            backoff: Backoff {
-                initial: Duration::from_millis(20),
-                max: Duration::from_millis(200),
-            },
-            ..InboundSettings::new(addr.to_string())
-        },
-        token.clone(),
-    ));
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let fs = TcpListener::bind(addr).await.unwrap();
-    let mut peer = fs_accept(&fs).await;
-    assert!(started.elapsed() >= Duration::from_millis(150));
-    inbound_handshake(&mut peer).await;
-    token.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap();
-}
-
 #[test]
 fn backoff_grows_exponentially_with_jitter_and_a_cap() {
     let b = Backoff {

@@ -6,10 +6,10 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::dispatch::Dispatcher;
+use super::shutdown::Shutdown;
 use super::InboundListener;
 use crate::connection::{
     authenticate, connect_tcp, Connection, ConnectionConfig, Credentials, EventStream, Password,
@@ -19,11 +19,12 @@ use crate::protocol::{Command, Message};
 
 /// The context hooks of an inbound listener receive: the connection (all of
 /// [`Connection`]'s methods through `Deref`: `api`, `bgapi`, `command`,
-/// `execute`, ...) and where it is connected.
+/// `execute`, ...), where it is connected, and the listener's [`Shutdown`].
 #[derive(Clone, Debug)]
 pub struct Inbound {
     conn: Connection,
     addr: Arc<str>,
+    shutdown: Shutdown,
 }
 
 impl Inbound {
@@ -35,6 +36,13 @@ impl Inbound {
     /// The FreeSWITCH address this listener is connected to.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// The handle that stops this listener: `ctx.shutdown().trigger()` in a
+    /// hook ends the listener as a shutdown does (running hooks finish,
+    /// then `exit`), and [`run_inbound`] returns `Ok`.
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
     }
 }
 
@@ -165,23 +173,26 @@ enum Ended {
     Lost(Error),
 }
 
-/// Runs an inbound listener until `shutdown` is cancelled: connects,
-/// authenticates, subscribes, dispatches events, and reconnects with backoff
-/// whenever the connection drops or cannot be made.
+/// Runs an inbound listener until `shutdown` is triggered (by the caller,
+/// or by a hook through [`Inbound::shutdown`]): connects, authenticates,
+/// subscribes, dispatches events, and reconnects with backoff whenever the
+/// connection drops or cannot be made. `shutdown` is a [`Shutdown`] (or a
+/// tokio-util `CancellationToken`).
 pub async fn run_inbound<L: InboundListener>(
     listener: Arc<L>,
     settings: InboundSettings,
-    shutdown: CancellationToken,
+    shutdown: impl Into<Shutdown>,
 ) -> Result<()> {
+    let shutdown: Shutdown = shutdown.into();
     let mut attempt: u32 = 0;
     let mut connected_before = false;
     loop {
-        if shutdown.is_cancelled() {
+        if shutdown.is_triggered() {
             return Ok(());
         }
         let outcome = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            r = handshake(&listener, &settings) => r,
+            _ = shutdown.wait() => return Ok(()),
+            r = handshake(&listener, &settings, &shutdown) => r,
         };
         let delay = match outcome {
             Ok((ctx, events)) => {
@@ -218,7 +229,7 @@ pub async fn run_inbound<L: InboundListener>(
             }
         };
         tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.wait() => return Ok(()),
             _ = tokio::time::sleep(delay) => {}
         }
     }
@@ -227,6 +238,7 @@ pub async fn run_inbound<L: InboundListener>(
 async fn handshake<L: InboundListener>(
     listener: &Arc<L>,
     settings: &InboundSettings,
+    shutdown: &Shutdown,
 ) -> Result<(Inbound, EventStream)> {
     let work = async {
         let (conn, mut events) = connect_tcp(&settings.addr, &settings.config).await?;
@@ -247,6 +259,7 @@ async fn handshake<L: InboundListener>(
             Inbound {
                 conn,
                 addr: settings.addr.as_str().into(),
+                shutdown: shutdown.clone(),
             },
             events,
         ))
@@ -268,7 +281,7 @@ async fn serve<L: InboundListener>(
     ctx: Inbound,
     mut events: EventStream,
     settings: &InboundSettings,
-    shutdown: &CancellationToken,
+    shutdown: &Shutdown,
 ) -> Ended {
     let handler_listener = listener.clone();
     let handler_ctx = ctx.clone();
@@ -287,7 +300,7 @@ async fn serve<L: InboundListener>(
     let mut batch = Vec::with_capacity(BATCH);
     let ended = 'serve: loop {
         let n = tokio::select! {
-            _ = shutdown.cancelled() => break Ended::Shutdown,
+            _ = shutdown.wait() => break Ended::Shutdown,
             n = events.recv_many(&mut batch, BATCH) => n,
         };
         if n == 0 {
@@ -302,7 +315,7 @@ async fn serve<L: InboundListener>(
                 }
                 other => debug!(?other, "unexpected frame on an inbound listener"),
             }
-            if shutdown.is_cancelled() {
+            if shutdown.is_triggered() {
                 break 'serve Ended::Shutdown;
             }
         }

@@ -27,12 +27,14 @@ pub mod dispatch;
 mod inbound;
 mod outbound;
 mod runner;
+mod shutdown;
 
 use std::future::Future;
 
 pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings};
 pub use outbound::{run_outbound_session, serve_outbound, OutboundSettings, Session};
 pub use runner::{init_logging, LogOptions, Runner};
+pub use shutdown::Shutdown;
 
 pub use crate::target::AppTarget;
 

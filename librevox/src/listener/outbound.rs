@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use super::dispatch::{panic_text, CatchUnwind, Dispatcher};
+use super::shutdown::Shutdown;
 use super::{Linger, OutboundListener, OutboundOptions};
 use crate::connection::{BackgroundJob, Connection, ConnectionConfig, EventStream, Latch, Reply};
 use crate::error::{Error, Result};
@@ -69,6 +69,8 @@ struct SessionInner {
     /// True once the channel's CHANNEL_HANGUP_COMPLETE was seen: no
     /// application completes after that.
     ended: Latch<()>,
+    /// The outbound server's handle.
+    shutdown: Shutdown,
 }
 
 /// One outbound call: the channel's data and the commands to drive it.
@@ -106,6 +108,15 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session over a connection whose `connect` reply was `channel_data`.
     pub fn new(conn: Connection, channel_data: Event, event_lock: bool) -> Session {
+        Session::with_shutdown(conn, channel_data, event_lock, Shutdown::new())
+    }
+
+    fn with_shutdown(
+        conn: Connection,
+        channel_data: Event,
+        event_lock: bool,
+        shutdown: Shutdown,
+    ) -> Session {
         let uuid = channel_data.unique_id().unwrap_or_default().to_owned();
         Session {
             inner: Arc::new(SessionInner {
@@ -114,6 +125,7 @@ impl Session {
                 data: RwLock::new(channel_data),
                 event_lock,
                 ended: Latch::default(),
+                shutdown,
             }),
         }
     }
@@ -126,6 +138,15 @@ impl Session {
     /// The connection handle.
     pub fn connection(&self) -> &Connection {
         &self.inner.conn
+    }
+
+    /// The handle that stops the outbound server this call came through:
+    /// `call.shutdown().trigger()` makes it stop accepting calls and give
+    /// the running ones (this one included) their grace period, as a
+    /// shutdown does. (For a session run alone by [`run_outbound_session`],
+    /// or built with [`Session::new`], a handle nothing else watches.)
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.inner.shutdown
     }
 
     /// The latest channel data: the `connect` reply, refreshed by every
@@ -309,26 +330,29 @@ impl AppTarget for Session {
     }
 }
 
-/// Serves outbound calls on `listener` until `shutdown` is cancelled: each
-/// accepted connection gets a fresh listener value from `factory`. On
-/// shutdown, accepting stops and running calls get
-/// [`OutboundSettings::shutdown_grace`] to finish.
+/// Serves outbound calls on `listener` until `shutdown` is triggered (by
+/// the caller, or by a call through [`Session::shutdown`]): each accepted
+/// connection gets a fresh listener value from `factory`. On shutdown,
+/// accepting stops and running calls get
+/// [`OutboundSettings::shutdown_grace`] to finish. `shutdown` is a
+/// [`Shutdown`] (or a tokio-util `CancellationToken`).
 pub async fn serve_outbound<L, F>(
     listener: TcpListener,
     factory: F,
     settings: OutboundSettings,
-    shutdown: CancellationToken,
+    shutdown: impl Into<Shutdown>,
 ) -> Result<()>
 where
     L: OutboundListener,
     F: Fn() -> L + Send + Sync + 'static,
 {
+    let shutdown: Shutdown = shutdown.into();
     let settings = Arc::new(settings);
     let mut calls = JoinSet::new();
     info!(addr = %listener.local_addr()?, "outbound listener accepting calls");
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.wait() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
@@ -337,8 +361,9 @@ where
                     }
                     let handler = factory();
                     let settings = settings.clone();
+                    let shutdown = shutdown.clone();
                     calls.spawn(async move {
-                        if let Err(e) = handle_call(stream, handler, &settings).await {
+                        if let Err(e) = handle_call(stream, handler, &settings, shutdown).await {
                             log_session_error(&e);
                         }
                     }.instrument(info_span!("call", %peer)));
@@ -400,8 +425,10 @@ async fn handle_call<L: OutboundListener>(
     stream: TcpStream,
     handler: L,
     settings: &OutboundSettings,
+    shutdown: Shutdown,
 ) -> Result<()> {
-    run_outbound_session(stream, handler, settings).await
+    let (conn, events) = Connection::new(stream, settings.config.clone());
+    run_session(conn, events, handler, settings, shutdown).await
 }
 
 /// Runs one outbound call over an already-accepted socket (a TCP stream, or
@@ -419,7 +446,7 @@ where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
     let (conn, events) = Connection::new(io, settings.config.clone());
-    run_session(conn, events, handler, settings).await
+    run_session(conn, events, handler, settings, Shutdown::new()).await
 }
 
 async fn setup(conn: &Connection, options: &OutboundOptions) -> Result<Event> {
@@ -449,6 +476,7 @@ async fn run_session<L: OutboundListener>(
     mut events: EventStream,
     handler: L,
     settings: &OutboundSettings,
+    shutdown: Shutdown,
 ) -> Result<()> {
     let options = handler.options();
     let data = match tokio::time::timeout(settings.setup_timeout, setup(&conn, &options)).await {
@@ -464,7 +492,7 @@ async fn run_session<L: OutboundListener>(
     // CHANNEL_HANGUP_COMPLETE is produced only after the socket is gone, so
     // there the disconnect-notice (linger) alone marks the end of the call.
     let sync = data.header("Socket-Mode") == Some("static");
-    let session = Session::new(conn.clone(), data, options.event_lock);
+    let session = Session::with_shutdown(conn.clone(), data, options.event_lock, shutdown);
     let span = info_span!("session", uuid = %session.uuid());
     async move {
         info!("outbound session started");

@@ -6,20 +6,28 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::inbound::{run_inbound, InboundSettings};
 use super::outbound::{serve_outbound, OutboundSettings};
+use super::shutdown::Shutdown;
 use super::{InboundListener, OutboundListener};
 use crate::error::{Error, Result};
 
 type Task = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
-type Starter = Box<dyn FnOnce(CancellationToken) -> Task + Send>;
+type Starter = Box<dyn FnOnce(Shutdown) -> Task + Send>;
 
 /// Runs inbound and outbound listeners together until Ctrl-C or SIGTERM (or
-/// [`Runner::shutdown_token`] is cancelled). On shutdown, outbound servers stop
-/// accepting and give running calls a deadline; inbound listeners send `exit`.
+/// [`Runner::shutdown_handle`] is triggered). On shutdown, outbound servers
+/// stop accepting and give running calls a deadline; inbound listeners send
+/// `exit`.
+///
+/// Each listener watches a [child](Shutdown::child) of the runner's handle:
+/// a hook that triggers its own listener's handle
+/// ([`Inbound::shutdown`](crate::Inbound::shutdown),
+/// [`Session::shutdown`](crate::Session::shutdown)) stops that listener and
+/// leaves the others running; [`run`](Runner::run) returns once every
+/// listener has stopped.
 ///
 /// `librevox::start!` builds one of these; you can also build it by hand:
 ///
@@ -38,7 +46,7 @@ type Starter = Box<dyn FnOnce(CancellationToken) -> Task + Send>;
 /// ```
 pub struct Runner {
     starters: Vec<(String, Starter)>,
-    shutdown: CancellationToken,
+    shutdown: Shutdown,
     signals: bool,
     logging: Option<LogOptions>,
 }
@@ -65,7 +73,7 @@ impl Runner {
     pub fn new() -> Runner {
         Runner {
             starters: Vec::new(),
-            shutdown: CancellationToken::new(),
+            shutdown: Shutdown::new(),
             signals: true,
             logging: Some(LogOptions::default()),
         }
@@ -87,14 +95,16 @@ impl Runner {
     }
 
     /// Do not install the Ctrl-C / SIGTERM handlers (stop only through
-    /// [`shutdown_token`](Self::shutdown_token)).
+    /// [`shutdown_handle`](Self::shutdown_handle)).
     pub fn without_signals(mut self) -> Runner {
         self.signals = false;
         self
     }
 
-    /// The token that stops every listener of this runner when cancelled.
-    pub fn shutdown_token(&self) -> CancellationToken {
+    /// The handle that stops every listener of this runner when triggered
+    /// (what Ctrl-C and SIGTERM do). Give it to a listener value to let its
+    /// hooks stop the whole program.
+    pub fn shutdown_handle(&self) -> Shutdown {
         self.shutdown.clone()
     }
 
@@ -139,19 +149,19 @@ impl Runner {
         if let Some(options) = &self.logging {
             init_logging(options)?;
         }
-        let token = self.shutdown.clone();
-        if self.signals {
-            let t = token.clone();
+        let shutdown = self.shutdown.clone();
+        let signals = self.signals.then(|| {
+            let s = shutdown.clone();
             tokio::spawn(async move {
                 wait_for_signal().await;
                 info!("shutdown requested; stopping listeners");
-                t.cancel();
-            });
-        }
+                s.trigger();
+            })
+        });
         info!(listeners = self.starters.len(), "starting librevox");
         let mut set = tokio::task::JoinSet::new();
         for (name, start) in self.starters {
-            let fut = start(token.clone());
+            let fut = start(shutdown.child());
             set.spawn(async move { (name, fut.await) });
         }
         let mut first_err = None;
@@ -160,15 +170,18 @@ impl Runner {
                 Ok((_, Ok(()))) => {}
                 Ok((name, Err(e))) => {
                     tracing::error!(listener = %name, error = %e, "listener stopped with an error");
-                    token.cancel();
+                    shutdown.trigger();
                     first_err.get_or_insert(e);
                 }
                 Err(join) => {
-                    token.cancel();
+                    shutdown.trigger();
                     first_err
                         .get_or_insert(Error::protocol(format!("listener task failed: {join}")));
                 }
             }
+        }
+        if let Some(signals) = signals {
+            signals.abort();
         }
         info!("librevox stopped");
         match first_err {
