@@ -48,14 +48,23 @@ struct Caller {
 impl Caller {
     async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
         let _ = self.seen.send("playing".to_owned());
-        let done = call.application("playback", self.file).await?;
-        let _ = self.seen.send(format!(
-            "played: {}",
-            done.application_response().unwrap_or("")
-        ));
-        call.application("hangup", "").await?;
-        Ok(())
+        play_then_hang_up(call, self.file, &self.seen).await
     }
+}
+
+/// Plays `file`, reports `played: <its response>`, hangs up.
+async fn play_then_hang_up(
+    call: &Session,
+    file: &str,
+    seen: &mpsc::UnboundedSender<String>,
+) -> librevox::Result<()> {
+    let done = call.application("playback", file).await?;
+    let _ = seen.send(format!(
+        "played: {}",
+        done.application_response().unwrap_or("")
+    ));
+    call.application("hangup", "").await?;
+    Ok(())
 }
 
 #[tokio::test]
@@ -291,13 +300,7 @@ impl LastCall {
     async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
         call.shutdown().trigger();
         let _ = self.seen.send("stopping".to_owned());
-        let done = call.application("playback", "short.wav").await?;
-        let _ = self.seen.send(format!(
-            "played: {}",
-            done.application_response().unwrap_or("")
-        ));
-        call.application("hangup", "").await?;
-        Ok(())
+        play_then_hang_up(call, "short.wav", &self.seen).await
     }
 }
 

@@ -118,9 +118,11 @@
 //!   [`OverflowPolicy::DropNewest`] (then each drop is counted); memory stays
 //!   bounded (a consumer too far behind closes the connection with
 //!   [`Error::EventBacklog`], as FreeSWITCH itself does).
-//! * **Shutdown.** A [`Runner`] (or `start!`) stops on Ctrl-C/SIGTERM:
-//!   outbound servers stop accepting and give running calls a grace period,
-//!   inbound listeners send `exit`. Outbound sessions close by themselves
+//! * **Shutdown.** A [`Runner`] (or `start!`) stops on Ctrl-C/SIGTERM or
+//!   when its [`Shutdown`] handle is triggered: outbound servers stop
+//!   accepting and give running calls a grace period, inbound listeners send
+//!   `exit`. A hook stops its own listener with
+//!   [`Inbound::shutdown`]/[`Session::shutdown`]. Outbound sessions close by themselves
 //!   after the disconnect-notice and CHANNEL_HANGUP_COMPLETE, once hooks have
 //!   finished. Dropping the last handle of a connection sends `exit`.
 //! * **Robustness.** Nothing the peer sends can panic the process:
