@@ -56,6 +56,8 @@ struct Pending {
 
 struct AppEntry {
     channel: Option<String>,
+    /// The application ends the call (`hangup`): the hangup completes it.
+    ends_call: bool,
     tx: oneshot::Sender<Result<Event>>,
 }
 
@@ -74,8 +76,9 @@ pub(crate) struct Driver<T> {
     pending: VecDeque<Pending>,
     jobs: HashMap<String, oneshot::Sender<Result<Event>>>,
     apps: HashMap<String, AppEntry>,
-    /// Channels seen hanging up: when their grace ends, and the cause.
-    hangups: HashMap<String, (Instant, Option<HangupCause>)>,
+    /// Channels seen hanging up: when their grace ends, and their
+    /// CHANNEL_HANGUP (none when only a linger notice said so yet).
+    hangups: HashMap<String, (Instant, Option<Event>)>,
     /// The grace deadlines of `hangups` in the order they end (each is "now
     /// plus the grace", so pushing keeps the order). An entry whose channel
     /// is gone or has a later deadline is stale and skipped. This keeps the
@@ -414,6 +417,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     app.event_uuid,
                     AppEntry {
                         channel: app.channel,
+                        ends_call: app.ends_call,
                         tx: app.tx,
                     },
                 );
@@ -438,8 +442,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             Message::DisconnectNotice(notice) => {
                 let closing = notice.is_closing();
                 if !closing {
-                    if let Some(uuid) = &notice.controlled_session_uuid {
-                        self.mark_hangup(uuid, None);
+                    if let Some(uuid) = notice.controlled_session_uuid.clone() {
+                        self.mark_hangup(&uuid, None);
                     }
                 }
                 let reason = closing.then(|| {
@@ -483,23 +487,23 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             }
             Some("CHANNEL_HANGUP") => {
                 if let Some(uuid) = event.unique_id() {
-                    let cause = event.hangup_cause();
-                    self.mark_hangup(uuid, cause);
+                    self.mark_hangup(uuid, Some(event));
                 }
             }
             Some("CHANNEL_HANGUP_COMPLETE") => {
                 if let Some(uuid) = event.unique_id() {
-                    let cause = event.hangup_cause();
                     self.hangups.remove(uuid);
-                    self.fail_apps_of(uuid, cause.clone());
-                    self.mark_ended(uuid, cause);
+                    self.end_apps_of(uuid, Some(event));
+                    self.mark_ended(uuid, event.hangup_cause());
                 }
             }
             _ => {}
         }
     }
 
-    fn mark_hangup(&mut self, uuid: &str, cause: Option<HangupCause>) {
+    /// A channel hung up (its CHANNEL_HANGUP, or a linger notice, which on a
+    /// sync socket may come first): its application waits get the grace.
+    fn mark_hangup(&mut self, uuid: &str, hangup: Option<&Event>) {
         let at = Instant::now() + self.hangup_grace;
         let entry = match self.hangups.get_mut(uuid) {
             Some(entry) => entry,
@@ -508,8 +512,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 self.hangups.entry(uuid.to_owned()).or_insert((at, None))
             }
         };
-        if cause.is_some() {
-            entry.1 = cause;
+        if let Some(event) = hangup {
+            entry.1 = Some(event.clone());
         }
     }
 
@@ -539,9 +543,9 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 break;
             };
             if self.is_current(at, &uuid) {
-                if let Some((_, cause)) = self.hangups.remove(&uuid) {
-                    self.fail_apps_of(&uuid, cause.clone());
-                    self.mark_ended(&uuid, cause);
+                if let Some((_, hangup)) = self.hangups.remove(&uuid) {
+                    self.end_apps_of(&uuid, hangup.as_ref());
+                    self.mark_ended(&uuid, hangup.as_ref().and_then(Event::hangup_cause));
                 }
             }
         }
@@ -558,7 +562,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    fn fail_apps_of(&mut self, uuid: &str, cause: Option<HangupCause>) {
+    /// The channel is gone and no completion will come: its application
+    /// waits end, with [`Error::Hangup`] (carrying the cause when the
+    /// channel's hangup event was seen), except that an application that
+    /// ends the call succeeds with that event.
+    fn end_apps_of(&mut self, uuid: &str, hangup: Option<&Event>) {
         let ids: Vec<String> = self
             .apps
             .iter()
@@ -567,10 +575,14 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             .collect();
         for id in ids {
             if let Some(entry) = self.apps.remove(&id) {
-                let _ = entry.tx.send(Err(Error::Hangup {
-                    uuid: uuid.to_owned(),
-                    cause: cause.clone(),
-                }));
+                let outcome = match hangup {
+                    Some(event) if entry.ends_call => Ok(event.clone()),
+                    _ => Err(Error::Hangup {
+                        uuid: uuid.to_owned(),
+                        cause: hangup.and_then(Event::hangup_cause),
+                    }),
+                };
+                let _ = entry.tx.send(outcome);
             }
         }
     }

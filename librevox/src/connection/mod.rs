@@ -191,6 +191,9 @@ pub enum Reply {
 pub(crate) struct AppWait {
     pub(crate) event_uuid: String,
     pub(crate) channel: Option<String>,
+    /// The application ends the call (`hangup`): the channel's hangup is
+    /// its success, not its failure.
+    pub(crate) ends_call: bool,
     pub(crate) tx: oneshot::Sender<Result<Event>>,
 }
 
@@ -649,9 +652,11 @@ impl Connection {
     /// The message's target (`sendmsg <uuid>`) is the channel whose hangup
     /// ends the wait with [`Error::Hangup`]. A completion that reports the
     /// channel hung up (`Answer-State: hangup`, e.g. a playback cut short) is
-    /// [`Error::Hangup`] too, except for the `hangup` application itself; so
-    /// is an application sent to a channel this connection saw end. The
-    /// socket must receive the
+    /// [`Error::Hangup`] too; so is an application sent to a channel this
+    /// connection saw end. An application that ends the call itself
+    /// (`hangup`, `redirect`, `deflect`) succeeds when the channel hangs up:
+    /// it returns its completion, or, when the hangup came first, the
+    /// channel's CHANNEL_HANGUP(_COMPLETE) event. The socket must receive the
     /// channel's events (outbound `myevents`, or an inbound subscription to
     /// CHANNEL_EXECUTE_COMPLETE, CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE,
     /// which [`CommandSocket`](crate::CommandSocket) makes for you).
@@ -673,9 +678,7 @@ impl Connection {
         // call (a parked playback) and needs little. The sending part is
         // boxed and dropped once the reply came, so a waiting application
         // holds only the small part.
-        let hangup_app = msg
-            .app_name()
-            .is_some_and(|a| a.eq_ignore_ascii_case("hangup"));
+        let ends_call = msg.ends_call();
         let send = Box::pin(self.start_app(msg, channel));
         async move {
             let (rx, channel) = send.await?;
@@ -685,7 +688,7 @@ impl Connection {
                 // hung up: whatever the application reported, the call is
                 // gone.
                 Ok(Ok(Ok(done)))
-                    if !hangup_app && done.answer_state() == Some(AnswerState::Hangup) =>
+                    if !ends_call && done.answer_state() == Some(AnswerState::Hangup) =>
                 {
                     Err(Error::Hangup {
                         uuid: done
@@ -723,6 +726,7 @@ impl Connection {
         let wait = AppWait {
             event_uuid,
             channel: channel.clone(),
+            ends_call: msg.ends_call(),
             tx,
         };
         let cmd = msg.to_command();

@@ -1,9 +1,11 @@
 //! The outbound server: FreeSWITCH dials us once per call.
 
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
@@ -66,11 +68,35 @@ struct SessionInner {
     uuid: String,
     data: RwLock<Event>,
     event_lock: bool,
-    /// True once the channel's CHANNEL_HANGUP_COMPLETE was seen: no
-    /// application completes after that.
+    /// Set once the call is over (CHANNEL_HANGUP_COMPLETE, or on a sync
+    /// socket the linger notice): an application sent after that cannot
+    /// complete.
     ended: Latch<()>,
     /// The outbound server's handle.
     shutdown: Shutdown,
+    /// Applications sent and not yet returned; `idle` is notified when the
+    /// count drops to zero.
+    in_flight: AtomicUsize,
+    idle: Notify,
+}
+
+/// Counts one application in flight for as long as it lives (also when
+/// its future is dropped).
+struct InFlight<'a>(&'a SessionInner);
+
+impl<'a> InFlight<'a> {
+    fn enter(inner: &'a SessionInner) -> InFlight<'a> {
+        inner.in_flight.fetch_add(1, AtomicOrdering::SeqCst);
+        InFlight(inner)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, AtomicOrdering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// One outbound call: the channel's data and the commands to drive it.
@@ -91,7 +117,9 @@ struct SessionInner {
 /// whenever FreeSWITCH sent one, [`Error::Closed`]). An application that
 /// FreeSWITCH reports as completed on a channel that has hung up (an
 /// interrupted playback, or any application started after the hangup) fails
-/// with [`Error::Hangup`] too, except `hangup` itself.
+/// with [`Error::Hangup`] too. An application that ends the call itself
+/// (`hangup`, `redirect`, `deflect`) succeeds when the call ends, on async
+/// and sync sockets alike, whatever order FreeSWITCH's last frames come in.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<SessionInner>,
@@ -126,6 +154,8 @@ impl Session {
                 event_lock,
                 ended: Latch::default(),
                 shutdown,
+                in_flight: AtomicUsize::new(0),
+                idle: Notify::new(),
             }),
         }
     }
@@ -164,11 +194,25 @@ impl Session {
         f(&guard)
     }
 
-    /// Marks the call as over (its CHANNEL_HANGUP_COMPLETE was seen):
-    /// applications still waiting, or started later, fail with
-    /// [`Error::Hangup`].
+    /// Marks the call as over (its CHANNEL_HANGUP_COMPLETE, or on a sync
+    /// socket its linger notice, was seen): applications started later fail
+    /// at once with [`Error::Hangup`]; those already sent still get their
+    /// completion (or the connection's hangup grace).
     pub(crate) fn mark_ended(&self) {
         self.inner.ended.set(());
+    }
+
+    /// Waits until no application of this session is in flight.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.inner.in_flight.load(AtomicOrdering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// The error for an application that cannot complete any more: the
@@ -238,17 +282,40 @@ impl Session {
     /// for `loops`, `async`, a custom `event-lock` and other headers. A
     /// message that does not set `event-lock` gets the listener's
     /// ([`OutboundOptions::event_lock`], on by default).
+    ///
+    /// An application that ends the call (`hangup`, `redirect`, `deflect`)
+    /// returns its completion, or, when the call ended before FreeSWITCH
+    /// sent one (a sync socket whose notice overtook the events, a socket
+    /// closed without linger), the channel data as last seen.
     pub async fn execute(&self, msg: SendMsg) -> Result<Event> {
+        if self.inner.ended.get().is_some() {
+            // Sent too late: FreeSWITCH drops it, no completion comes.
+            return Err(self.hangup_error());
+        }
         let msg = msg.or_event_lock(self.inner.event_lock);
-        let done = tokio::select! {
-            // A completion that arrived before the end of the call wins:
-            // FreeSWITCH sends it before CHANNEL_HANGUP_COMPLETE.
-            biased;
-            r = self.inner.conn.execute_on(msg, Some(self.inner.uuid.clone())) => r?,
-            _ = self.inner.ended.wait() => {
-                // Sent too late: FreeSWITCH drops it, no completion comes.
-                return Err(self.hangup_error());
+        let ends_call = msg.ends_call();
+        let _in_flight = InFlight::enter(&self.inner);
+        let done = match self
+            .inner
+            .conn
+            .execute_on(msg, Some(self.inner.uuid.clone()))
+            .await
+        {
+            Ok(done) => done,
+            // The call ended as this application asked.
+            Err(Error::Hangup { .. }) if ends_call => return Ok(self.channel_data()),
+            // The cause came on an event the wait did not see (a sync
+            // socket's notice overtook CHANNEL_HANGUP): take the data's.
+            Err(Error::Hangup { uuid, cause: None }) => {
+                return Err(Error::Hangup {
+                    uuid,
+                    cause: self.hangup_cause(),
+                })
             }
+            Err(e) if ends_call && e.is_closed() && self.inner.ended.get().is_some() => {
+                return Ok(self.channel_data())
+            }
+            Err(e) => return Err(e),
         };
         // (A completion saying the call hung up is already Error::Hangup.)
         self.update(&done);
@@ -517,20 +584,43 @@ async fn run_session<L: OutboundListener>(
         let mut notice_seen = false;
         let mut hangup_complete = false;
         let mut main_result = None;
+        // Sync sockets: the own CHANNEL_HANGUP was seen, and how long after
+        // the notice the last events may still come.
+        let mut hangup_seen = false;
+        let mut sync_deadline = None;
         // The latch: both the disconnect-notice and CHANNEL_HANGUP_COMPLETE,
-        // in either order (on a sync socket the notice alone), or the end of
-        // the connection.
+        // in either order, or the end of the connection. A sync socket gets
+        // no HANGUP_COMPLETE (it is produced after the socket is gone): there
+        // the call is over after the notice once CHANNEL_HANGUP has come and
+        // no application waits for its completion (FreeSWITCH may deliver
+        // the notice before either), or `hangup_grace` after the notice.
         while !(notice_seen && hangup_complete) {
+            let sync_settled = sync_deadline.is_some() && hangup_seen;
             let msg = tokio::select! {
+                // `session_initiated` first, then events, then the end of a
+                // sync call: a completion's event is in the stream before
+                // its application returns, so it reaches the hooks first.
+                biased;
+                r = &mut main, if main_result.is_none() => {
+                    main_result = Some(main_outcome(r));
+                    continue;
+                }
                 m = events.recv_wanted(|name| {
                     // What the session itself reads, and what hooks use.
                     matches!(
                         name,
-                        "CHANNEL_EXECUTE_COMPLETE" | "CHANNEL_DATA" | "CHANNEL_HANGUP_COMPLETE"
+                        "CHANNEL_EXECUTE_COMPLETE"
+                            | "CHANNEL_DATA"
+                            | "CHANNEL_HANGUP"
+                            | "CHANNEL_HANGUP_COMPLETE"
                     ) || handler.wants_event(name)
                 }) => m,
-                r = &mut main, if main_result.is_none() => {
-                    main_result = Some(main_outcome(r));
+                _ = session.idle(), if sync_settled => {
+                    hangup_complete = true;
+                    continue;
+                }
+                _ = sleep_until_opt(sync_deadline), if sync_deadline.is_some() => {
+                    hangup_complete = true;
                     continue;
                 }
             };
@@ -541,6 +631,11 @@ async fn run_session<L: OutboundListener>(
                         match event.name() {
                             Some("CHANNEL_EXECUTE_COMPLETE") | Some("CHANNEL_DATA") => {
                                 session.update(&event)
+                            }
+                            Some("CHANNEL_HANGUP") => {
+                                // The data then carries the hangup cause.
+                                session.update(&event);
+                                hangup_seen = true;
                             }
                             Some("CHANNEL_HANGUP_COMPLETE") => {
                                 session.update(&event);
@@ -557,10 +652,12 @@ async fn run_session<L: OutboundListener>(
                 Some(Message::DisconnectNotice(n)) => {
                     debug!(linger = n.is_linger(), "disconnect-notice");
                     notice_seen = true;
-                    if sync {
-                        // Everything of the call came before the notice.
+                    if sync && sync_deadline.is_none() {
+                        // No application sent from now on can complete; the
+                        // ones in flight get their completion or the grace.
                         session.mark_ended();
-                        hangup_complete = true;
+                        sync_deadline =
+                            Some(tokio::time::Instant::now() + conn.config().hangup_grace);
                     }
                 }
                 Some(other) => debug!(?other, "frame on an outbound session"),
@@ -596,4 +693,11 @@ async fn run_session<L: OutboundListener>(
     }
     .instrument(span)
     .await
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }

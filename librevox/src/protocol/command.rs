@@ -632,6 +632,18 @@ impl SendMsg {
         self.app_name.as_deref()
     }
 
+    /// True for an application that ends the call itself (`hangup`, and
+    /// `redirect`/`deflect`, which end a SIP call by sending it elsewhere):
+    /// the channel's hangup is how it succeeds.
+    pub fn ends_call(&self) -> bool {
+        self.call_command == "execute"
+            && self.app_name.as_deref().is_some_and(|app| {
+                ["hangup", "redirect", "deflect"]
+                    .iter()
+                    .any(|a| app.eq_ignore_ascii_case(a))
+            })
+    }
+
     /// The application argument of an `execute` message.
     pub fn app_arg(&self) -> Option<&str> {
         self.app_arg.as_deref()
