@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use librevox::listener::{serve_outbound, OutboundListener, OutboundSettings, Session};
 use librevox::simulator::{CallSpec, CallerScript, Simulator, SimulatorConfig};
-use librevox::{event, outbound, Error, Event, Shutdown};
+use librevox::{event, outbound, Error, Event, SessionEnd, SessionOutcome, Shutdown};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -23,21 +23,42 @@ pub struct Rig {
 }
 
 impl Rig {
-    pub async fn start<L, F>(mut config: SimulatorConfig, factory: F) -> Rig
+    pub async fn start<L, F>(config: SimulatorConfig, factory: F) -> Rig
+    where
+        L: OutboundListener,
+        F: Fn() -> L + Send + Sync + 'static,
+    {
+        Rig::start_with(config, |_| {}, factory).await
+    }
+
+    /// [`Rig::start`], with `settings` changing the server's settings.
+    pub async fn start_with<L, F>(
+        mut config: SimulatorConfig,
+        settings: impl FnOnce(&mut OutboundSettings),
+        factory: F,
+    ) -> Rig
     where
         L: OutboundListener,
         F: Fn() -> L + Send + Sync + 'static,
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        config = config.extension(socket_extension("ivr", port));
+        // `ivr` hands calls over on an async socket, `sync` on a sync one.
+        config = config
+            .extension(socket_extension("ivr", port))
+            .extension(librevox::simulator::Extension::socket(
+                "sync",
+                &format!("127.0.0.1:{port} full"),
+            ));
         let sim = simulator(config).await;
         let token = Shutdown::new();
-        let settings = OutboundSettings {
+        let mut server_settings = OutboundSettings {
             shutdown_grace: Duration::from_secs(5),
             session_grace: Duration::from_secs(5),
             ..OutboundSettings::new(format!("127.0.0.1:{port}"))
         };
+        settings(&mut server_settings);
+        let settings = server_settings;
         let server = tokio::spawn(serve_outbound(listener, factory, settings, token.clone()));
         Rig { sim, token, server }
     }
@@ -524,8 +545,19 @@ impl Flaky {
     }
 }
 
+/// Waits until the call's socket has done its setup, then hangs it up.
+async fn hang_up_after_setup(rig: &Rig, uuid: &str) {
+    rig.sim
+        .wait_for(T, |s| {
+            outbound_record(s, uuid).is_some_and(|r| r.received.len() >= 3)
+        })
+        .await
+        .unwrap();
+    rig.sim.hangup(uuid, "NORMAL_CLEARING");
+}
+
 #[tokio::test]
-async fn the_server_logs_a_session_error_and_keeps_serving() {
+async fn the_server_keeps_serving_after_a_failed_and_a_panicking_session() {
     let (logs, _guard) = Logs::capture();
     let (seen, mut rx) = recorder();
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -536,25 +568,13 @@ async fn the_server_logs_a_session_error_and_keeps_serving() {
     .await;
     // First call: session_initiated fails; the call is ended by the caller.
     let first = rig.sim.place_call(CallSpec::new("ivr"));
-    rig.sim
-        .wait_for(T, |s| {
-            outbound_record(s, &first.uuid).is_some_and(|r| r.received.len() >= 3)
-        })
-        .await
-        .unwrap();
-    rig.sim.hangup(&first.uuid, "NORMAL_CLEARING");
-    let err = logs.wait_text(Level::ERROR, "session error").await;
+    hang_up_after_setup(&rig, &first.uuid).await;
+    let err = logs.wait_text(Level::ERROR, "session_initiated failed").await;
     assert!(err.text.contains("deliberate failure"), "{err:?}");
     rig.wait_destroyed(&first.uuid).await;
     // Second call: session_initiated panics.
     let second = rig.sim.place_call(CallSpec::new("ivr"));
-    rig.sim
-        .wait_for(T, |s| {
-            outbound_record(s, &second.uuid).is_some_and(|r| r.received.len() >= 3)
-        })
-        .await
-        .unwrap();
-    rig.sim.hangup(&second.uuid, "NORMAL_CLEARING");
+    hang_up_after_setup(&rig, &second.uuid).await;
     let err = logs
         .wait_for("the panic in the log", |r| {
             r.level == Level::ERROR && r.text.contains("deliberate panic")
@@ -567,12 +587,276 @@ async fn the_server_logs_a_session_error_and_keeps_serving() {
     assert_eq!(rx.next().await, "third call answered");
     rig.wait_destroyed(&third.uuid).await;
     assert!(!rig.server.is_finished());
+    // Each failure logged once.
     assert_eq!(
         logs.at(Level::ERROR).len(),
         2,
         "{:?}",
         logs.at(Level::ERROR)
     );
+    rig.stop().await;
+}
+
+// ----- a failing session is logged at once -----
+
+struct FailsAtOnce;
+
+#[outbound]
+impl FailsAtOnce {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.application("answer", "").await?;
+        Err(Error::Protocol("the customer database is down".to_owned()))
+    }
+}
+
+#[tokio::test]
+async fn a_failed_session_is_logged_at_once_while_the_caller_is_on_the_line() {
+    let (logs, _guard) = Logs::capture();
+    let rig = Rig::start(config(30), || FailsAtOnce).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    // Nobody hangs up: the error must not wait for the end of the call.
+    let err = logs
+        .wait_for("the session error", |r| r.level == Level::ERROR)
+        .await;
+    assert_eq!(
+        err.text,
+        format!(
+            "session_initiated failed uuid={} error=protocol error: the customer database is down",
+            call.uuid
+        )
+    );
+    assert_eq!(
+        err.spans.last().map(String::as_str),
+        Some(format!("session{{uuid={}}}", call.uuid).as_str()),
+        "logged inside the call's span: {:?}",
+        err.spans
+    );
+    // The caller is still on the line, the socket still open.
+    assert!(rig.sim.channel(&call.uuid).is_some());
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    assert!(!rec.closed);
+    assert!(!texts(&rec.received).iter().any(|p| p == "exit\n\n"));
+    // Then the session closes as any other once the call is over.
+    rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
+    rig.wait_destroyed(&call.uuid).await;
+    logs.wait_text(Level::INFO, "outbound session ended").await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
+    assert_eq!(logs.at(Level::ERROR).len(), 1, "logged once");
+    rig.stop().await;
+}
+
+// ----- session_ended -----
+
+#[derive(Clone, Copy)]
+enum Script {
+    /// Plays short.wav and returns Ok.
+    Complete,
+    /// Returns an error.
+    Fail,
+    /// Plays endless.wav (until the caller hangs up).
+    PlayEndless,
+    /// Ignores the end of the call.
+    Hang,
+    /// Completes, and `session_ended` panics.
+    PanicAtEnd,
+}
+
+const SHORT: Duration = Duration::from_millis(150);
+
+struct Reporter {
+    sim: Simulator,
+    script: Script,
+    seen: mpsc::UnboundedSender<String>,
+}
+
+#[outbound]
+impl Reporter {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        call.application("answer", "").await?;
+        match self.script {
+            Script::Complete | Script::PanicAtEnd => {
+                call.application("playback", "short.wav").await?;
+                let _ = self.seen.send("played".to_owned());
+                Ok(())
+            }
+            Script::Fail => Err(Error::Protocol("no such customer".to_owned())),
+            Script::PlayEndless => call.application("playback", "endless.wav").await.map(|_| ()),
+            Script::Hang => {
+                let _ = self.seen.send("hanging".to_owned());
+                std::future::pending().await
+            }
+        }
+    }
+
+    #[event(channel_hangup_complete)]
+    async fn complete(&self) {
+        let _ = self.seen.send("hangup complete hook".to_owned());
+    }
+
+    async fn session_ended(&self, call: &Session, how: &SessionEnd) {
+        if matches!(self.script, Script::PanicAtEnd) {
+            panic!("session_ended panicking on purpose");
+        }
+        let exit_sent = outbound_record(&self.sim, call.uuid())
+            .is_some_and(|r| texts(&r.received).iter().any(|p| p == "exit\n\n"));
+        let outcome = match how.outcome() {
+            SessionOutcome::Completed => "completed".to_owned(),
+            SessionOutcome::HungUp => "hung up".to_owned(),
+            SessionOutcome::Failed(e) => format!("failed: {e}"),
+            SessionOutcome::Cancelled => "cancelled".to_owned(),
+            other => format!("{other:?}"),
+        };
+        let _ = self.seen.send(format!(
+            "ended: {outcome}; error {}; cause {:?}; hung up {}; exit sent {exit_sent}",
+            how.error().is_some(),
+            how.hangup_cause(),
+            how.hung_up(),
+        ));
+        let _ = self.seen.send(format!(
+            "lasted at least the playback: {}",
+            how.duration() >= SHORT
+        ));
+    }
+}
+
+/// A rig whose calls run `script`, with short.wav and endless.wav.
+async fn reporter_rig(
+    seed: u64,
+    script: Script,
+    settings: impl FnOnce(&mut OutboundSettings),
+) -> (Rig, Rx<String>) {
+    let mut cfg = config(seed);
+    cfg.file_durations.insert("short.wav".to_owned(), SHORT);
+    cfg.file_durations
+        .insert("endless.wav".to_owned(), Duration::MAX);
+    let (seen, rx) = recorder();
+    let sim_slot: Arc<std::sync::OnceLock<Simulator>> = Arc::default();
+    let slot = sim_slot.clone();
+    let rig = Rig::start_with(cfg, settings, move || Reporter {
+        sim: slot.get().expect("the simulator is set").clone(),
+        script,
+        seen: seen.clone(),
+    })
+    .await;
+    sim_slot.set(rig.sim.clone()).unwrap();
+    (rig, rx)
+}
+
+#[tokio::test]
+async fn session_ended_runs_once_after_the_hooks_and_before_exit() {
+    let (logs, _guard) = Logs::capture();
+    let (rig, mut rx) = reporter_rig(31, Script::Complete, |_| {}).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    assert_eq!(rx.next().await, "played");
+    rig.sim.hangup(&call.uuid, "USER_BUSY");
+    assert_eq!(rx.next().await, "hangup complete hook");
+    assert_eq!(
+        rx.next().await,
+        r#"ended: completed; error false; cause Some("USER_BUSY"); hung up true; exit sent false"#
+    );
+    assert_eq!(rx.next().await, "lasted at least the playback: true");
+    rig.wait_destroyed(&call.uuid).await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
+    assert!(rx.drain().is_empty(), "once");
+    logs.assert_clean();
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn session_ended_tells_a_hangup_under_an_application_and_its_cause() {
+    let (rig, mut rx) = reporter_rig(32, Script::PlayEndless, |_| {}).await;
+    let call = rig
+        .sim
+        .place_call(CallSpec::new("ivr").script(CallerScript {
+            hangup_during: Some(("playback".to_owned(), Duration::from_millis(30))),
+            hangup_cause: Some("NO_ANSWER".to_owned()),
+            ..CallerScript::default()
+        }));
+    assert_eq!(rx.next().await, "hangup complete hook");
+    assert_eq!(
+        rx.next().await,
+        r#"ended: hung up; error false; cause Some("NO_ANSWER"); hung up true; exit sent false"#
+    );
+    rig.wait_destroyed(&call.uuid).await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn session_ended_on_a_sync_socket_has_the_cause_of_channel_hangup() {
+    // No CHANNEL_HANGUP_COMPLETE while a sync socket is open: the cause
+    // comes from CHANNEL_HANGUP.
+    let (rig, mut rx) = reporter_rig(36, Script::PlayEndless, |_| {}).await;
+    let call = rig
+        .sim
+        .place_call(CallSpec::new("sync").script(CallerScript {
+            hangup_during: Some(("playback".to_owned(), Duration::from_millis(30))),
+            hangup_cause: Some("CALL_REJECTED".to_owned()),
+            ..CallerScript::default()
+        }));
+    assert_eq!(
+        rx.next().await,
+        r#"ended: hung up; error false; cause Some("CALL_REJECTED"); hung up true; exit sent false"#
+    );
+    rig.wait_destroyed(&call.uuid).await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn session_ended_carries_the_error_session_initiated_returned() {
+    let (rig, mut rx) = reporter_rig(33, Script::Fail, |_| {}).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    hang_up_after_setup(&rig, &call.uuid).await;
+    assert_eq!(rx.next().await, "hangup complete hook");
+    assert_eq!(
+        rx.next().await,
+        r#"ended: failed: protocol error: no such customer; error true; cause Some("NORMAL_CLEARING"); hung up true; exit sent false"#
+    );
+    rig.wait_destroyed(&call.uuid).await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn session_ended_says_when_session_initiated_was_cut_off() {
+    let (logs, _guard) = Logs::capture();
+    let (rig, mut rx) = reporter_rig(34, Script::Hang, |s| {
+        s.session_grace = Duration::from_millis(100)
+    })
+    .await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    assert_eq!(rx.next().await, "hanging");
+    rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
+    assert_eq!(rx.next().await, "hangup complete hook");
+    assert_eq!(
+        rx.next().await,
+        r#"ended: cancelled; error false; cause Some("NORMAL_CLEARING"); hung up true; exit sent false"#
+    );
+    rig.wait_destroyed(&call.uuid).await;
+    logs.wait_text(
+        Level::WARN,
+        "session_initiated still running after the call ended",
+    )
+    .await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_panicking_session_ended_is_logged_and_the_session_still_closes() {
+    let (logs, _guard) = Logs::capture();
+    let (rig, mut rx) = reporter_rig(35, Script::PanicAtEnd, |_| {}).await;
+    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    assert_eq!(rx.next().await, "played");
+    rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
+    let panic = logs.wait_text(Level::ERROR, "session_ended panicked").await;
+    assert!(
+        panic.text.contains("session_ended panicking on purpose"),
+        "{panic:?}"
+    );
+    rig.wait_destroyed(&call.uuid).await;
+    let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
+    assert_eq!(texts(&rec.received).last().unwrap(), "exit\n\n");
+    assert!(!rig.server.is_finished());
     rig.stop().await;
 }
 

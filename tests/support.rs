@@ -37,6 +37,8 @@ pub struct LogRecord {
     pub at: tokio::time::Instant,
     /// The message and every field, as `message key=value ...`.
     pub text: String,
+    /// The spans it was logged in, outermost first, as `name{key=value ...}`.
+    pub spans: Vec<String>,
 }
 
 #[derive(Default)]
@@ -81,10 +83,41 @@ impl Visit for TextVisitor<'_> {
     }
 }
 
-impl<S: tracing::Subscriber> Layer<S> for CaptureLayer {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+/// A span's fields as text, kept in the span's extensions.
+struct SpanText(String);
+
+impl<S> Layer<S> for CaptureLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        let mut fields = String::new();
+        attrs.record(&mut TextVisitor(&mut fields));
+        if let Some(span) = ctx.span(id) {
+            let text = format!("{}{{{}}}", span.name(), fields.trim_start());
+            span.extensions_mut().insert(SpanText(text));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
         let mut text = String::new();
         event.record(&mut TextVisitor(&mut text));
+        let spans = ctx
+            .event_scope(event)
+            .into_iter()
+            .flat_map(|scope| scope.from_root())
+            .map(|span| {
+                span.extensions()
+                    .get::<SpanText>()
+                    .map(|t| t.0.clone())
+                    .unwrap_or_else(|| span.name().to_owned())
+            })
+            .collect();
         let meta = event.metadata();
         let n = {
             let mut records = self.0.records.lock().unwrap();
@@ -92,6 +125,7 @@ impl<S: tracing::Subscriber> Layer<S> for CaptureLayer {
                 level: *meta.level(),
                 at: tokio::time::Instant::now(),
                 text,
+                spans,
             });
             records.len()
         };

@@ -47,6 +47,8 @@ pub(crate) const CONNECTION_COMPLETED: &str = "connection_completed";
 pub(crate) const RECONNECTED: &str = "reconnected";
 /// Outbound: the call's dialplan.
 pub(crate) const SESSION_INITIATED: &str = "session_initiated";
+/// Outbound: after the end of the call, before the socket closes.
+pub(crate) const SESSION_ENDED: &str = "session_ended";
 
 /// `custom = "subclass"` inside `#[event(...)]`.
 pub(crate) const CUSTOM_KEY: &str = "custom";

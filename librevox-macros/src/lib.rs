@@ -143,9 +143,17 @@ pub fn inbound(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # Methods
 ///
 /// `session_initiated(&self, call: &Session) -> librevox::Result<()>` is
-/// required. Hooks are as for [`macro@inbound`], with `&Session` as the
-/// context. A hook for an event that neither `myevents` nor `events`
-/// delivers is a compile error.
+/// required; an `Err` it returns is logged at once, and the call then ends
+/// as any other. Optional:
+///
+/// * `session_ended(&self, call: &Session, how: &SessionEnd)`: runs once
+///   per call, after its end and the hooks, before the socket closes; `how`
+///   has the hangup cause, the duration and what `session_initiated`
+///   returned. Both parameters are optional.
+///
+/// Hooks are as for [`macro@inbound`], with `&Session` as the context. A
+/// hook for an event that neither `myevents` nor `events` delivers is a
+/// compile error.
 #[proc_macro_attribute]
 pub fn outbound(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::listener::expand(Kind::Outbound, args.into(), item.into()).into()

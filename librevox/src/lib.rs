@@ -160,7 +160,7 @@ pub use error::{Error, Result};
 pub use librevox_macros::*;
 pub use listener::{
     Inbound, InboundListener, InboundSettings, OutboundListener, OutboundOptions, OutboundSettings,
-    Runner, Session, Shutdown, Subscription,
+    Runner, Session, SessionEnd, SessionOutcome, Shutdown, Subscription,
 };
 pub use protocol::{
     AnswerState, CallState, ChannelState, Event, EventFormat, EventName, HangupCause, Linger,
@@ -201,7 +201,7 @@ pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::listener::{
         AppTarget, Inbound, InboundListener, InboundSettings, Linger, LogOptions, OutboundListener,
-        OutboundOptions, OutboundSettings, Runner, Session, Subscription,
+        OutboundOptions, OutboundSettings, Runner, Session, SessionEnd, Subscription,
     };
     pub use crate::protocol::{Event, EventFormat};
     pub use std::future::Future;

@@ -79,6 +79,7 @@ fn listener_impl(kind: Kind, args: &ListenerArgs, imp: &ListenerImpl) -> TokenSt
             };
             let event_lock = args.event_lock;
             let initiated = lifecycle(kind, imp, kw::SESSION_INITIATED);
+            let ended = lifecycle(kind, imp, kw::SESSION_ENDED);
             quote! {
                 fn options(&self) -> #p::OutboundOptions {
                     #p::OutboundOptions {
@@ -89,6 +90,7 @@ fn listener_impl(kind: Kind, args: &ListenerArgs, imp: &ListenerImpl) -> TokenSt
                     }
                 }
                 #initiated
+                #ended
                 #dispatch
             }
         }
@@ -154,6 +156,9 @@ fn call_spanned(handler: &Handler, span: Span) -> TokenStream {
     if let Some(span) = handler.event {
         args.push(quote_spanned!(span=> __event));
     }
+    if let Some(span) = handler.end {
+        args.push(quote_spanned!(span=> __end));
+    }
     quote_spanned!(span=> Self::#ident(#(#args),*).await)
 }
 
@@ -165,7 +170,10 @@ fn lifecycle(kind: Kind, imp: &ListenerImpl, name: &str) -> TokenStream {
         return TokenStream::new();
     };
     let method = syn::Ident::new(name, Span::call_site());
-    let params = context_params(kind, false);
+    let mut params = context_params(kind, false);
+    if name == kw::SESSION_ENDED {
+        params = quote!(#params, __end: &#p::SessionEnd);
+    }
     let call = call(handler);
     match &handler.output {
         Some(output) => {

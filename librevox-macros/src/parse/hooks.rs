@@ -44,6 +44,8 @@ pub(crate) struct Handler {
     pub(crate) ctx: Option<Span>,
     /// The span of its `&Event` parameter's type, when it takes one.
     pub(crate) event: Option<Span>,
+    /// The span of its `&SessionEnd` parameter's type (`session_ended`).
+    pub(crate) end: Option<Span>,
     /// Its return type (only `session_initiated` has one).
     pub(crate) output: Option<Type>,
 }
@@ -98,6 +100,9 @@ impl Role {
             Role::Lifecycle(kw::SESSION_INITIATED) => {
                 format!("async fn {name}(&self, {param}: &{ctx}) -> librevox::Result<()>")
             }
+            Role::Lifecycle(kw::SESSION_ENDED) => {
+                format!("async fn {name}(&self, {param}: &{ctx}, how: &SessionEnd)")
+            }
             Role::Lifecycle(_) => format!("async fn {name}(&self, {param}: &{ctx})"),
             Role::OnEvent | Role::Hook => {
                 format!("async fn {name}(&self, {param}: &{ctx}, event: &Event)")
@@ -105,8 +110,13 @@ impl Role {
         }
     }
 
-    fn takes_event(self) -> bool {
-        !matches!(self, Role::Lifecycle(_))
+    /// What the method may take after the context, if anything.
+    fn second(self) -> Option<Param> {
+        match self {
+            Role::OnEvent | Role::Hook => Some(Param::Event),
+            Role::Lifecycle(kw::SESSION_ENDED) => Some(Param::End),
+            Role::Lifecycle(_) => None,
+        }
     }
 }
 
@@ -220,6 +230,7 @@ fn read_method(cx: &Ctxt, kind: Kind, method: &mut ImplItemFn, out: &mut Listene
         }
         (kw::RECONNECTED, Kind::Inbound) => Some(Role::Lifecycle(kw::RECONNECTED)),
         (kw::SESSION_INITIATED, Kind::Outbound) => Some(Role::Lifecycle(kw::SESSION_INITIATED)),
+        (kw::SESSION_ENDED, Kind::Outbound) => Some(Role::Lifecycle(kw::SESSION_ENDED)),
         (kw::CONNECTION_COMPLETED | kw::RECONNECTED, Kind::Outbound) => {
             cx.error_spanned_by(
                 &method.sig.ident,
@@ -235,6 +246,15 @@ fn read_method(cx: &Ctxt, kind: Kind, method: &mut ImplItemFn, out: &mut Listene
                 &method.sig.ident,
                 "`session_initiated` is an #[outbound] hook; an #[inbound] listener is told \
                  that its connection is ready in `connection_completed`",
+            );
+            None
+        }
+        (kw::SESSION_ENDED, Kind::Inbound) => {
+            cx.error_spanned_by(
+                &method.sig.ident,
+                "`session_ended` is an #[outbound] hook, run when a call is over; an \
+                 #[inbound] listener outlives calls (watch `channel_hangup_complete` with an \
+                 #[event] hook, or `reconnected` for a lost connection)",
             );
             None
         }
@@ -379,6 +399,7 @@ fn read_event_attr(cx: &Ctxt, attr: &Attribute) -> Vec<Target> {
 enum Param {
     Ctx(Kind),
     Event,
+    End,
 }
 
 impl Param {
@@ -386,6 +407,16 @@ impl Param {
         match self {
             Param::Ctx(k) => k.context(),
             Param::Event => "Event",
+            Param::End => "SessionEnd",
+        }
+    }
+
+    /// A conventional name for the parameter, for messages.
+    fn conventional_name(self, kind: Kind) -> &'static str {
+        match self {
+            Param::Ctx(_) => kind.context_param(),
+            Param::Event => "event",
+            Param::End => "how",
         }
     }
 }
@@ -402,6 +433,7 @@ fn param_of(ty: &Type) -> Option<Param> {
     }
     match last.ident.to_string().as_str() {
         "Event" => Some(Param::Event),
+        "SessionEnd" => Some(Param::End),
         "Inbound" => Some(Param::Ctx(Kind::Inbound)),
         "Session" => Some(Param::Ctx(Kind::Outbound)),
         _ => None,
@@ -482,6 +514,17 @@ fn check_signature(cx: &Ctxt, kind: Kind, role: Role, method: &ImplItemFn) -> Op
     let mut seen: Vec<Param> = Vec::new();
     let mut ctx: Option<Span> = None;
     let mut event: Option<Span> = None;
+    let mut end: Option<Span> = None;
+    let ctx_text = format!("{}: &{}", kind.context_param(), kind.context());
+    // The parameters after `&self` this method may take, as a message.
+    let allowed = match role.second() {
+        Some(second) => format!(
+            "`&self`, then optionally `{ctx_text}`, then optionally `{}: &{}`",
+            second.conventional_name(kind),
+            second.type_name()
+        ),
+        None => format!("`&self`, then optionally `{ctx_text}`"),
+    };
     for arg in sig.inputs.iter() {
         let FnArg::Typed(pat_ty) = arg else { continue };
         let ty = &*pat_ty.ty;
@@ -490,19 +533,6 @@ fn check_signature(cx: &Ctxt, kind: Kind, role: Role, method: &ImplItemFn) -> Op
             other => (param_of(other), false, false),
         };
         let Some(param) = param else {
-            let allowed = if role.takes_event() {
-                format!(
-                    "`&self`, then optionally `{}: &{}`, then optionally `event: &Event`",
-                    kind.context_param(),
-                    kind.context()
-                )
-            } else {
-                format!(
-                    "`&self`, then optionally `{}: &{}`",
-                    kind.context_param(),
-                    kind.context()
-                )
-            };
             fail(
                 pat_ty,
                 format!(
@@ -534,13 +564,20 @@ fn check_signature(cx: &Ctxt, kind: Kind, role: Role, method: &ImplItemFn) -> Op
                 continue;
             }
         }
-        if param == Param::Event && !role.takes_event() {
+        if param == Param::Event && role.second() != Some(Param::Event) {
+            fail(
+                ty,
+                format!("{what} does not receive an event; it takes {allowed}"),
+            );
+            continue;
+        }
+        if param == Param::End && role.second() != Some(Param::End) {
             fail(
                 ty,
                 format!(
-                    "{what} does not receive an event; it takes `(&self)` or `(&self, {}: &{})`",
-                    kind.context_param(),
-                    kind.context()
+                    "only `{}` receives a `&SessionEnd` (how the call ended); {what} takes \
+                     {allowed}",
+                    kw::SESSION_ENDED
                 ),
             );
             continue;
@@ -549,17 +586,23 @@ fn check_signature(cx: &Ctxt, kind: Kind, role: Role, method: &ImplItemFn) -> Op
             fail(ty, format!("a second `&{name}` parameter; take it once"));
             continue;
         }
-        if matches!(param, Param::Ctx(_)) && seen.contains(&Param::Event) {
-            fail(
-                ty,
-                format!("put the context before the event: write `{canonical}`"),
-            );
-            continue;
+        if let (Param::Ctx(_), Some(second)) = (param, role.second()) {
+            if seen.contains(&second) {
+                fail(
+                    ty,
+                    format!(
+                        "put the context before the `&{}`: write `{canonical}`",
+                        second.type_name()
+                    ),
+                );
+                continue;
+            }
         }
         seen.push(param);
         match param {
             Param::Ctx(_) => ctx = Some(ty.span()),
             Param::Event => event = Some(ty.span()),
+            Param::End => end = Some(ty.span()),
         }
     }
 
@@ -592,6 +635,7 @@ fn check_signature(cx: &Ctxt, kind: Kind, role: Role, method: &ImplItemFn) -> Op
         ident: sig.ident.clone(),
         ctx,
         event,
+        end,
         output,
     })
 }

@@ -10,9 +10,10 @@
 //!   from the dialplan `socket` application. Each call gets a fresh listener
 //!   value and a [`Session`]: `connect` → `myevents` → `linger`, then
 //!   [`OutboundListener::session_initiated`] runs while events flow to the
-//!   hooks. The connection is closed once both the disconnect-notice and
-//!   CHANNEL_HANGUP_COMPLETE have arrived (either order) and running hooks
-//!   have finished.
+//!   hooks (an error it returns is logged at once). Once both the
+//!   disconnect-notice and CHANNEL_HANGUP_COMPLETE have arrived (either
+//!   order) and running hooks have finished,
+//!   [`OutboundListener::session_ended`] runs and the connection is closed.
 //!
 //! Events are dispatched off the socket task (see [`dispatch`]): events of
 //! one channel (same `Unique-ID`) are handled in order, `on_event` before the
@@ -32,7 +33,9 @@ mod shutdown;
 use std::future::Future;
 
 pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings};
-pub use outbound::{run_outbound_session, serve_outbound, OutboundSettings, Session};
+pub use outbound::{
+    run_outbound_session, serve_outbound, OutboundSettings, Session, SessionEnd, SessionOutcome,
+};
 pub use runner::{init_logging, LogOptions, Runner};
 pub use shutdown::Shutdown;
 
@@ -155,6 +158,18 @@ pub trait OutboundListener: Send + Sync + 'static {
     /// Handles one event of the call: `on_event`, then the matching hooks.
     fn handle_event(&self, session: &Session, event: &Event) -> impl Future<Output = ()> + Send {
         let _ = (session, event);
+        async {}
+    }
+
+    /// Runs once per call, after its end (the latch), once the hooks and
+    /// `session_initiated` have finished, and before `exit` closes the
+    /// socket: how it ended (hangup cause, duration, what
+    /// `session_initiated` returned) is in `how`. It gets
+    /// [`OutboundSettings::session_grace`] to finish; a panic in it is
+    /// logged. Not called for a session whose setup failed, nor for one cut
+    /// off by the server's shutdown grace period.
+    fn session_ended(&self, session: &Session, how: &SessionEnd) -> impl Future<Output = ()> + Send {
+        let _ = (session, how);
         async {}
     }
 

@@ -430,9 +430,8 @@ where
                     let settings = settings.clone();
                     let shutdown = shutdown.clone();
                     calls.spawn(async move {
-                        if let Err(e) = handle_call(stream, handler, &settings, shutdown).await {
-                            log_session_error(&e);
-                        }
+                        // Its errors were logged as they happened.
+                        let _ = handle_call(stream, handler, &settings, shutdown).await;
                     }.instrument(info_span!("call", %peer)));
                 }
                 Err(e) => {
@@ -479,11 +478,97 @@ fn main_outcome(r: std::result::Result<Result<()>, Box<dyn std::any::Any + Send>
     })
 }
 
-fn log_session_error(e: &Error) {
-    match e {
-        Error::Hangup { .. } => debug!(error = %e, "session ended by hangup"),
-        Error::Closed { .. } => info!(error = %e, "session ended"),
-        _ => error!(error = %e, "session error"),
+/// How `session_initiated` ended, as [`SessionEnd::outcome`] reports it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionOutcome {
+    /// It returned `Ok(())`.
+    Completed,
+    /// The call ended under it: it returned [`Error::Hangup`] (an
+    /// application interrupted by the hangup), or [`Error::Closed`] after
+    /// the hangup. This is how calls normally end; it is not logged as an
+    /// error.
+    HungUp,
+    /// It returned another error, or panicked (an [`Error::Protocol`] saying
+    /// so). Logged at error level the moment it happened.
+    Failed(Error),
+    /// It was still running [`OutboundSettings::session_grace`] after the
+    /// call had ended, and was cancelled.
+    Cancelled,
+}
+
+/// How an outbound session ended: what
+/// [`OutboundListener::session_ended`](super::OutboundListener::session_ended)
+/// receives, once, after the end of the call and before the socket closes.
+#[derive(Debug, Clone)]
+pub struct SessionEnd {
+    outcome: SessionOutcome,
+    hangup_cause: Option<String>,
+    hung_up: bool,
+    duration: Duration,
+}
+
+impl SessionEnd {
+    /// How `session_initiated` ended.
+    pub fn outcome(&self) -> &SessionOutcome {
+        &self.outcome
+    }
+
+    /// The error `session_initiated` failed with (a panic included), if it
+    /// failed; `None` when it completed, ended by the hangup, or was
+    /// cancelled.
+    pub fn error(&self) -> Option<&Error> {
+        match &self.outcome {
+            SessionOutcome::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The call's `Hangup-Cause` (`NORMAL_CLEARING`, `USER_BUSY`, ...), from
+    /// its CHANNEL_HANGUP / CHANNEL_HANGUP_COMPLETE or the latest channel
+    /// data; `None` when FreeSWITCH sent none (the socket closed first).
+    pub fn hangup_cause(&self) -> Option<&str> {
+        self.hangup_cause.as_deref()
+    }
+
+    /// True when the end of the call was seen (CHANNEL_HANGUP_COMPLETE, or
+    /// on a sync socket the disconnect-notice); false when the connection
+    /// closed first (`disconnect()`, FreeSWITCH went away).
+    pub fn hung_up(&self) -> bool {
+        self.hung_up
+    }
+
+    /// How long the session lasted: from FreeSWITCH's `connect` reply to the
+    /// end of the call (before the hooks finished).
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+}
+
+/// Logs what `session_initiated` returned, the moment it returns, inside
+/// the session's span. A closed connection is judged at the end (it may
+/// be the normal end of the call), in [`classify`].
+fn log_outcome(uuid: &str, r: &Result<()>) {
+    match r {
+        Ok(()) | Err(Error::Closed { .. }) => {}
+        Err(e @ Error::Hangup { .. }) => debug!(error = %e, "session_initiated ended by the hangup"),
+        Err(e) => error!(uuid, error = %e, "session_initiated failed"),
+    }
+}
+
+/// The outcome of `session_initiated` once the call is over.
+fn classify(result: Option<Result<()>>, hung_up: bool) -> SessionOutcome {
+    match result {
+        None => SessionOutcome::Cancelled,
+        Some(Ok(())) => SessionOutcome::Completed,
+        Some(Err(Error::Hangup { .. })) => SessionOutcome::HungUp,
+        Some(Err(e)) if e.is_closed() && hung_up => SessionOutcome::HungUp,
+        Some(Err(e)) => {
+            if e.is_closed() {
+                info!(error = %e, "session_initiated ended: the connection closed");
+            }
+            SessionOutcome::Failed(e)
+        }
     }
 }
 
@@ -500,9 +585,11 @@ async fn handle_call<L: OutboundListener>(
 
 /// Runs one outbound call over an already-accepted socket (a TCP stream, or
 /// an in-memory duplex in tests): setup (`connect`, `myevents`, `linger`),
-/// `session_initiated` alongside the hooks, and the close once the call is
-/// over. A hangup that interrupts `session_initiated` is a normal end, not an
-/// error.
+/// `session_initiated` alongside the hooks, `session_ended`, and the close
+/// once the call is over. Returns what `session_initiated` returned; a
+/// hangup that interrupts it is a normal end, not an error. Errors are
+/// logged as they happen (a failed `session_initiated` at once, while the
+/// caller may still be on the line).
 pub async fn run_outbound_session<L, T>(
     io: T,
     handler: L,
@@ -536,6 +623,102 @@ async fn setup(conn: &Connection, options: &OutboundOptions) -> Result<Event> {
     Ok(data)
 }
 
+/// The setup, with its deadline; failures are logged.
+async fn setup_within(
+    conn: &Connection,
+    options: &OutboundOptions,
+    settings: &OutboundSettings,
+) -> Result<Event> {
+    let r = match tokio::time::timeout(settings.setup_timeout, setup(conn, options)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout {
+            what: "the outbound session setup (connect, myevents, linger)",
+            after: settings.setup_timeout,
+        }),
+    };
+    match &r {
+        Err(e) if e.is_closed() => info!(error = %e, "outbound session setup: connection closed"),
+        Err(e) => error!(error = %e, "outbound session setup failed"),
+        Ok(_) => {}
+    }
+    r
+}
+
+/// What the session loop saw of the end of the call.
+#[derive(Default)]
+struct Ending {
+    notice_seen: bool,
+    hangup_complete: bool,
+    /// The channel's own CHANNEL_HANGUP was seen.
+    hangup_seen: bool,
+    /// Sync sockets: how long after the notice the last events may come.
+    sync_deadline: Option<tokio::time::Instant>,
+    /// From the channel's CHANNEL_HANGUP or CHANNEL_HANGUP_COMPLETE.
+    cause: Option<String>,
+}
+
+impl Ending {
+    /// The latch: both the disconnect-notice and CHANNEL_HANGUP_COMPLETE, in
+    /// either order, or the end of the connection. A sync socket gets no
+    /// HANGUP_COMPLETE (it is produced after the socket is gone): there the
+    /// call is over after the notice once CHANNEL_HANGUP has come and no
+    /// application waits for its completion (FreeSWITCH may deliver the
+    /// notice before either), or `hangup_grace` after the notice.
+    fn latched(&self) -> bool {
+        self.notice_seen && self.hangup_complete
+    }
+
+    /// Sync sockets: the notice and the own CHANNEL_HANGUP came, so the
+    /// call is over once no application waits.
+    fn sync_settled(&self) -> bool {
+        self.sync_deadline.is_some() && self.hangup_seen
+    }
+
+    /// Reads one message of the session's own: updates the channel data and
+    /// the latch.
+    fn read(&mut self, session: &Session, sync: bool, hangup_grace: Duration, msg: &Message) {
+        match msg {
+            Message::Event(event) if event.unique_id() == Some(session.uuid()) => {
+                match event.name() {
+                    Some("CHANNEL_EXECUTE_COMPLETE") | Some("CHANNEL_DATA") => {
+                        session.update(event)
+                    }
+                    Some("CHANNEL_HANGUP") => {
+                        // The data then carries the hangup cause.
+                        self.note_cause(event);
+                        session.update(event);
+                        self.hangup_seen = true;
+                    }
+                    Some("CHANNEL_HANGUP_COMPLETE") => {
+                        self.note_cause(event);
+                        session.update(event);
+                        session.mark_ended();
+                        self.hangup_complete = true;
+                    }
+                    _ => {}
+                }
+            }
+            Message::DisconnectNotice(n) => {
+                debug!(linger = n.is_linger(), "disconnect-notice");
+                self.notice_seen = true;
+                if sync && self.sync_deadline.is_none() {
+                    // No application sent from now on can complete; the
+                    // ones in flight get their completion or the grace.
+                    session.mark_ended();
+                    self.sync_deadline = Some(tokio::time::Instant::now() + hangup_grace);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn note_cause(&mut self, event: &Event) {
+        if let Some(cause) = event.header("Hangup-Cause") {
+            self.cause = Some(cause.to_owned());
+        }
+    }
+}
+
 /// Runs a session over an established connection (also used by tests with
 /// in-memory sockets).
 async fn run_session<L: OutboundListener>(
@@ -546,15 +729,8 @@ async fn run_session<L: OutboundListener>(
     shutdown: Shutdown,
 ) -> Result<()> {
     let options = handler.options();
-    let data = match tokio::time::timeout(settings.setup_timeout, setup(&conn, &options)).await {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(Error::Timeout {
-                what: "the outbound session setup (connect, myevents, linger)",
-                after: settings.setup_timeout,
-            })
-        }
-    };
+    let data = setup_within(&conn, &options, settings).await?;
+    let started = tokio::time::Instant::now();
     // A sync ("static") socket is served by the channel's own thread:
     // CHANNEL_HANGUP_COMPLETE is produced only after the socket is gone, so
     // there the disconnect-notice (linger) alone marks the end of the call.
@@ -581,28 +757,18 @@ async fn run_session<L: OutboundListener>(
             }),
             settings.mailbox_capacity,
         );
-        let mut notice_seen = false;
-        let mut hangup_complete = false;
+        let mut ending = Ending::default();
         let mut main_result = None;
-        // Sync sockets: the own CHANNEL_HANGUP was seen, and how long after
-        // the notice the last events may still come.
-        let mut hangup_seen = false;
-        let mut sync_deadline = None;
-        // The latch: both the disconnect-notice and CHANNEL_HANGUP_COMPLETE,
-        // in either order, or the end of the connection. A sync socket gets
-        // no HANGUP_COMPLETE (it is produced after the socket is gone): there
-        // the call is over after the notice once CHANNEL_HANGUP has come and
-        // no application waits for its completion (FreeSWITCH may deliver
-        // the notice before either), or `hangup_grace` after the notice.
-        while !(notice_seen && hangup_complete) {
-            let sync_settled = sync_deadline.is_some() && hangup_seen;
+        while !ending.latched() {
             let msg = tokio::select! {
                 // `session_initiated` first, then events, then the end of a
                 // sync call: a completion's event is in the stream before
                 // its application returns, so it reaches the hooks first.
                 biased;
                 r = &mut main, if main_result.is_none() => {
-                    main_result = Some(main_outcome(r));
+                    let r = main_outcome(r);
+                    log_outcome(session.uuid(), &r);
+                    main_result = Some(r);
                     continue;
                 }
                 m = events.recv_wanted(|name| {
@@ -615,55 +781,28 @@ async fn run_session<L: OutboundListener>(
                             | "CHANNEL_HANGUP_COMPLETE"
                     ) || handler.wants_event(name)
                 }) => m,
-                _ = session.idle(), if sync_settled => {
-                    hangup_complete = true;
+                _ = session.idle(), if ending.sync_settled() => {
+                    ending.hangup_complete = true;
                     continue;
                 }
-                _ = sleep_until_opt(sync_deadline), if sync_deadline.is_some() => {
-                    hangup_complete = true;
+                _ = sleep_until_opt(ending.sync_deadline), if ending.sync_deadline.is_some() => {
+                    ending.hangup_complete = true;
                     continue;
                 }
             };
+            let Some(msg) = msg else { break };
+            ending.read(&session, sync, conn.config().hangup_grace, &msg);
             match msg {
-                Some(Message::Event(event)) => {
-                    let own = event.unique_id() == Some(session.uuid());
-                    if own {
-                        match event.name() {
-                            Some("CHANNEL_EXECUTE_COMPLETE") | Some("CHANNEL_DATA") => {
-                                session.update(&event)
-                            }
-                            Some("CHANNEL_HANGUP") => {
-                                // The data then carries the hangup cause.
-                                session.update(&event);
-                                hangup_seen = true;
-                            }
-                            Some("CHANNEL_HANGUP_COMPLETE") => {
-                                session.update(&event);
-                                session.mark_ended();
-                                hangup_complete = true;
-                            }
-                            _ => {}
-                        }
-                    }
+                Message::Event(event) => {
                     if event.name().is_none_or(|n| handler.wants_event(n)) {
                         dispatcher.dispatch(event).await;
                     }
                 }
-                Some(Message::DisconnectNotice(n)) => {
-                    debug!(linger = n.is_linger(), "disconnect-notice");
-                    notice_seen = true;
-                    if sync && sync_deadline.is_none() {
-                        // No application sent from now on can complete; the
-                        // ones in flight get their completion or the grace.
-                        session.mark_ended();
-                        sync_deadline =
-                            Some(tokio::time::Instant::now() + conn.config().hangup_grace);
-                    }
-                }
-                Some(other) => debug!(?other, "frame on an outbound session"),
-                None => break,
+                Message::DisconnectNotice(_) => {}
+                other => debug!(?other, "frame on an outbound session"),
             }
         }
+        let duration = started.elapsed();
         // Hooks and `session_initiated` finish before the socket closes.
         let main_done = async {
             match main_result {
@@ -671,24 +810,32 @@ async fn run_session<L: OutboundListener>(
                 None => tokio::time::timeout(settings.session_grace, &mut main)
                     .await
                     .ok()
-                    .map(main_outcome),
+                    .map(|r| {
+                        let r = main_outcome(r);
+                        log_outcome(session.uuid(), &r);
+                        r
+                    }),
             }
         };
         let ((), result) = tokio::join!(dispatcher.finish(), main_done);
         drop(main);
-        let outcome = result.unwrap_or_else(|| {
+        if result.is_none() {
             warn!("session_initiated still running after the call ended; cancelled it");
-            Ok(())
-        });
+        }
+        let end = SessionEnd {
+            outcome: classify(result, ending.hangup_complete),
+            hangup_cause: ending.cause.or_else(|| session.header("Hangup-Cause")),
+            hung_up: ending.hangup_complete,
+            duration,
+        };
+        session_ended(&*handler, &session, &end, settings.session_grace).await;
         if !conn.is_closed() {
             let _ = tokio::time::timeout(Duration::from_secs(5), conn.exit()).await;
         }
         info!("outbound session ended");
-        match outcome {
-            // A hangup during an application is how calls normally end.
-            Err(Error::Hangup { .. }) => Ok(()),
-            Err(e) if e.is_closed() && hangup_complete => Ok(()),
-            other => other,
+        match end.outcome {
+            SessionOutcome::Failed(e) => Err(e),
+            _ => Ok(()),
         }
     }
     .instrument(span)
@@ -699,5 +846,20 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Runs the `session_ended` hook, within `grace`, a panic logged.
+async fn session_ended<L: OutboundListener>(
+    handler: &L,
+    session: &Session,
+    end: &SessionEnd,
+    grace: Duration,
+) {
+    let hook = CatchUnwind(Box::pin(handler.session_ended(session, end)));
+    match tokio::time::timeout(grace, hook).await {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => error!(panic = %panic_text(panic.as_ref()), "session_ended panicked"),
+        Err(_) => warn!("session_ended still running after the session grace period; cancelled it"),
     }
 }

@@ -1,6 +1,6 @@
 //! The outbound listener of the issue, and every outbound option.
 
-use librevox::{event, outbound, Event, EventFormat, OutboundListener, Session};
+use librevox::{event, outbound, Event, EventFormat, OutboundListener, Session, SessionEnd};
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -23,6 +23,10 @@ impl Ivr {
     async fn gone_too(&self, _call: &Session, _event: &Event) {}
 
     async fn on_event(&self, _event: &Event) {}
+
+    async fn session_ended(&self, _call: &Session, how: &SessionEnd) {
+        let _ = (how.hangup_cause(), how.duration(), how.error());
+    }
 }
 
 #[derive(Default)]
@@ -39,6 +43,9 @@ impl Configured {
 
     #[event(custom = "my::thing")]
     async fn thing(&self) {}
+
+    // Every parameter after `&self` is optional.
+    async fn session_ended(&self) {}
 }
 
 #[derive(Default)]
