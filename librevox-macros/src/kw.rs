@@ -36,8 +36,10 @@ pub(crate) const PORT: &str = "port";
 pub(crate) const PASSWORD: &str = "password";
 /// `start!(Listener(user = "..."))`.
 pub(crate) const USER: &str = "user";
+/// `start!(Listener(factory = || Listener::new()))`.
+pub(crate) const FACTORY: &str = "factory";
 /// Options of an entry of `start!`.
-pub(crate) const START_OPTIONS: &[&str] = &[HOST, PASSWORD, PORT, USER];
+pub(crate) const START_OPTIONS: &[&str] = &[FACTORY, HOST, PASSWORD, PORT, USER];
 
 /// The hook that sees every event.
 pub(crate) const ON_EVENT: &str = "on_event";

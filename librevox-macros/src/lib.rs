@@ -79,7 +79,13 @@ pub(crate) fn pretty(tokens: &dyn quote::ToTokens) -> String {
 ///   its subclasses in one string, last: `"CUSTOM a::b c::d"`.
 /// * `format = "plain" | "json" | "xml"`: event serialization; default plain.
 /// * `filters("Header" = "value" | ["v1", "v2"], ...)`: one `filter` command
-///   per value, in the order written.
+///   per value, in the order written. A value may be any expression giving
+///   a string or a list of strings (`self.context.clone()`,
+///   `["default", &self.extra]`, `config::contexts()`): it is evaluated in
+///   `subscription()`, i.e. each time the listener connects, and may read
+///   the listener's fields. Header names and literal values are checked at
+///   compile time, computed values when the listener starts
+///   (`Subscription::validate`).
 ///
 /// # Methods
 ///
@@ -233,20 +239,32 @@ pub fn app(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// Each entry is a listener type, optionally with options in parentheses:
+/// Each entry is a listener type, optionally with options in parentheses,
+/// optionally followed by `= value`:
 ///
 /// * `host = "..."`: inbound: FreeSWITCH's address; outbound: the address
 ///   to listen on (default `127.0.0.1`).
 /// * `port = ...`: default 8021 (inbound) or 8084 (outbound).
 /// * `password = ...`, `user = ...`: inbound only (default password
 ///   `ClueCon`; `user` switches to `userauth user@domain`).
+/// * `factory = <closure>`: outbound only: builds each call's value
+///   (`factory = move || Ivr::new(pool.clone())`).
+/// * `Type = value` / `Type(options) = value`: inbound only: the listener's
+///   one value, kept across reconnects (`Monitor = Monitor::new(db)`).
+///
+/// ```ignore
+/// librevox::start!(
+///     Monitor = Monitor::new(db.clone()),
+///     Ivr(port = 8084, factory = move || Ivr::new(pool.clone())),
+/// ).await
+/// ```
 ///
 /// Option values may be any expression of the right type (e.g.
 /// `password = std::env::var("FS_PASSWORD").unwrap()`). Whether a type is
 /// inbound or outbound comes from its `#[inbound]` / `#[outbound]` impl.
-/// Listeners are built with `Default::default()`: inbound ones once (the
-/// value lives across reconnects), outbound ones once per call. For
-/// listeners that need arguments, use `librevox::listener::Runner`.
+/// Without a value or factory a listener is built with `Default::default()`:
+/// inbound ones once, outbound ones once per call. `librevox::Runner` takes
+/// the same: `.inbound(value, settings)`, `.outbound(factory, settings)`.
 #[proc_macro]
 pub fn start(input: TokenStream) -> TokenStream {
     expand::start::expand(input.into()).into()

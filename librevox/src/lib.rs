@@ -156,8 +156,7 @@ pub use connection::{
     Password, Reply,
 };
 pub use error::{Error, Result};
-#[allow(unused_imports, unreachable_pub)] // empty until the macros land
-pub use librevox_macros::*;
+pub use librevox_macros::{app, event, inbound, outbound, start};
 pub use listener::{
     Inbound, InboundListener, InboundSettings, OutboundListener, OutboundOptions, OutboundSettings,
     Runner, Session, SessionEnd, SessionOutcome, Shutdown, Subscription,
@@ -197,14 +196,11 @@ pub struct ReadmeDoctests;
 /// change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::connection::Connection;
-    pub use crate::error::{Error, Result};
+    pub use crate::error::Result;
+    pub use crate::listener::macro_support::*;
     pub use crate::listener::{
-        AppTarget, Inbound, InboundListener, InboundSettings, Linger, LogOptions, OutboundListener,
-        OutboundOptions, OutboundSettings, Runner, Session, SessionEnd, Subscription,
+        AppTarget, Inbound, InboundListener, OutboundListener, OutboundOptions, Runner, Session,
+        SessionEnd, Subscription,
     };
-    pub use crate::protocol::{Event, EventFormat};
-    pub use std::future::Future;
-    pub use std::string::String;
-    pub use std::vec::Vec;
+    pub use crate::protocol::{Event, EventFormat, Linger};
 }

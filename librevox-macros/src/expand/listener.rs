@@ -6,7 +6,7 @@ use super::{private, with_errors};
 use crate::ctxt::Ctxt;
 use crate::kw;
 use crate::parse::hooks::{self, Handler, ListenerImpl};
-use crate::parse::listener::{self, Format, Linger, ListenerArgs};
+use crate::parse::listener::{self, FilterValue, Format, Linger, ListenerArgs};
 use crate::parse::Kind;
 use crate::validate;
 use proc_macro2::{Span, TokenStream};
@@ -52,18 +52,25 @@ fn listener_impl(kind: Kind, args: &ListenerArgs, imp: &ListenerImpl) -> TokenSt
             let filters = args.filters.iter().flat_map(|f| {
                 let header = f.header.value();
                 f.values.iter().map(move |v| {
-                    let v = v.value();
-                    quote!((::std::string::String::from(#header), ::std::string::String::from(#v)))
+                    // An expression's type is checked on the expression.
+                    let (value, span) = match v {
+                        FilterValue::Lit(lit) => (quote!(#lit), lit.span()),
+                        FilterValue::Expr(e) => (quote!(#e), e.span()),
+                    };
+                    let push = quote_spanned!(span=> #p::push_filters);
+                    quote!(#push(&mut __filters, #header, #value);)
                 })
             });
             let completed = lifecycle(kind, imp, kw::CONNECTION_COMPLETED);
             let reconnected = lifecycle(kind, imp, kw::RECONNECTED);
             quote! {
                 fn subscription(&self) -> #p::Subscription {
+                    let mut __filters = ::std::vec::Vec::new();
+                    #(#filters)*
                     #p::Subscription {
                         events: ::std::vec![#(::std::string::String::from(#events)),*],
                         format: #format,
-                        filters: ::std::vec![#(#filters),*],
+                        filters: __filters,
                     }
                 }
                 #completed
@@ -379,19 +386,43 @@ mod tests {
         let t = at(&out, r#""TALK""#);
         let d = at(&out, r#""DTMF""#);
         assert!(t < d);
-        let b2 = at(
-            &out,
-            r#"from ("B") , :: std :: string :: String :: from ("2")"#,
-        );
-        let b1 = at(
-            &out,
-            r#"from ("B") , :: std :: string :: String :: from ("1")"#,
-        );
-        let a3 = at(
-            &out,
-            r#"from ("A") , :: std :: string :: String :: from ("3")"#,
-        );
+        let b2 = at(&out, r#"push_filters (& mut __filters , "B" , "2")"#);
+        let b1 = at(&out, r#"push_filters (& mut __filters , "B" , "1")"#);
+        let a3 = at(&out, r#"push_filters (& mut __filters , "A" , "3")"#);
         assert!(b2 < b1 && b1 < a3, "{out}");
+    }
+
+    #[test]
+    fn filter_expressions_are_evaluated_in_subscription_in_order() {
+        let out = expand_str(
+            Kind::Inbound,
+            r#"filters("A" = self.a.clone(), "B" = ["x", f()])"#,
+            "impl M {}",
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        let subscription = &out[at(&out, "fn subscription (& self)")..];
+        let a = at(
+            subscription,
+            r#"push_filters (& mut __filters , "A" , self . a . clone ())"#,
+        );
+        let x = at(subscription, r#"push_filters (& mut __filters , "B" , "x")"#);
+        let f = at(subscription, r#"push_filters (& mut __filters , "B" , f ())"#);
+        assert!(a < x && x < f, "{subscription}");
+    }
+
+    #[test]
+    fn session_ended_is_forwarded_with_the_parameters_it_takes() {
+        let out = expand_str(
+            Kind::Outbound,
+            "",
+            "impl M {
+                async fn session_initiated(&self) -> librevox::Result<()> { Ok(()) }
+                async fn session_ended(&self, how: &SessionEnd) {}
+            }",
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("fn session_ended (& self , __ctx : & :: librevox :: __private :: Session , __end : & :: librevox :: __private :: SessionEnd)"), "{out}");
+        assert!(out.contains("Self :: session_ended (self , __end) . await"), "{out}");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! `start!`: a future that runs the listeners with a `Runner`.
 //!
-//! Which entries are inbound and which outbound is not visible to a macro,
-//! so the expansion lets the type system pick: a local trait with one
-//! blanket impl for `InboundListener` types and one for `OutboundListener`
-//! types, told apart by a marker type parameter that inference resolves.
+//! The expansion is a thin list of calls into the runtime
+//! (`__private::add_default`, `add_inbound`, `add_outbound`), which holds
+//! the logic (options, addresses, settings) and the traits that tell
+//! inbound from outbound listeners and word the type errors.
 
 use super::{private, with_errors};
 use crate::ctxt::Ctxt;
@@ -12,134 +12,130 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-/// The default host of both kinds of listener (the runtime's default too).
-const DEFAULT_HOST: &str = "127.0.0.1";
-/// FreeSWITCH's event socket port.
-const DEFAULT_INBOUND_PORT: u16 = 8021;
-/// The port the dialplan `socket` application dials by default.
-const DEFAULT_OUTBOUND_PORT: u16 = 8084;
-
 /// The whole macro.
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let entries = start::parse(&cx, input);
-    let tokens = runner(&entries);
+    let p = private();
+    let adds = entries.iter().map(add);
     // An expression: the errors go inside the block, not after it.
     let errors = with_errors(TokenStream::new(), cx.check());
-    quote!({ #errors #tokens })
+    quote!({
+        #errors
+        let __runner = #p::Runner::new();
+        #(#adds)*
+        #p::Runner::run(__runner)
+    })
 }
 
-fn option(value: Option<TokenStream>) -> TokenStream {
-    match value {
+/// The `StartOptions` of an entry.
+fn options(entry: &Entry) -> TokenStream {
+    let p = private();
+    let some = |value: Option<TokenStream>| match value {
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
-    }
-}
-
-fn add(entry: &Entry) -> TokenStream {
-    let path = &entry.path;
+    };
     let string = |e: &syn::Expr| quote!(::core::convert::Into::<::std::string::String>::into(#e));
-    let host = option(entry.host.as_ref().map(string));
-    let port = option(entry.port.as_ref().map(|e| quote!(#e)));
-    let password = option(entry.password.as_ref().map(|(_, e)| string(e)));
-    let user = option(entry.user.as_ref().map(|(_, e)| string(e)));
-    let inbound_only = [&entry.password, &entry.user]
-        .into_iter()
-        .flatten()
-        .map(|(key, _)| quote_spanned!(key.span()=> __librevox_inbound_only::<#path>();));
-    let call = quote_spanned!(path.span()=> __librevox_add::<#path, _>);
+    let host = some(entry.host.as_ref().map(string));
+    let port = some(entry.port.as_ref().map(|e| quote!(#e)));
+    let password = some(entry.password.as_ref().map(|(_, e)| string(e)));
+    let user = some(entry.user.as_ref().map(|(_, e)| string(e)));
     quote! {
-        #(#inbound_only)*
-        let __runner = #call(__runner, __LibrevoxOptions {
+        #p::StartOptions {
             host: #host,
             port: #port,
             password: #password,
             user: #user,
-        });
+        }
     }
 }
 
-fn runner(entries: &[Entry]) -> TokenStream {
+/// One entry: `let __runner = __private::add_*::<Type, ..>(__runner, options, ..);`,
+/// each check spanned where its error belongs.
+fn add(entry: &Entry) -> TokenStream {
     let p = private();
-    let adds = entries.iter().map(add);
-    quote! {{
-        #[diagnostic::on_unimplemented(
-            message = "`{Self}` is not a librevox listener",
-            label = "not an #[inbound] or #[outbound] listener",
-            note = "put `#[librevox::inbound]` or `#[librevox::outbound]` on an `impl {Self} {{ ... }}` block"
-        )]
-        trait __LibrevoxListener<Kind> {
-            fn __add(runner: #p::Runner, options: __LibrevoxOptions) -> #p::Runner
-            where
-                Self: ::core::marker::Sized + ::core::default::Default;
+    let path = &entry.path;
+    let options = options(entry);
+    // Spanned on the option's key, the type included: the error names the
+    // option that does not apply.
+    let inbound_only = [&entry.password, &entry.user]
+        .into_iter()
+        .flatten()
+        .map(|(key, _)| {
+            let ty = respanned(quote!(#path), key.span());
+            quote_spanned!(key.span()=> #p::inbound_only::<#ty>();)
+        });
+    let call = match (&entry.value, &entry.factory) {
+        (Some(value), _) => {
+            let add = quote_spanned!(path.span()=> #p::add_inbound::<#path>);
+            quote!(#add(__runner, #options, #value))
         }
-
-        #[diagnostic::on_unimplemented(
-            message = "`password` and `user` only apply to inbound listeners, and `{Self}` is not one",
-            label = "FreeSWITCH connects to an outbound listener without authentication",
-            note = "remove this option, or start an #[inbound] listener"
-        )]
-        trait __LibrevoxInboundOnly {}
-        impl<T: #p::InboundListener> __LibrevoxInboundOnly for T {}
-        fn __librevox_inbound_only<T: __LibrevoxInboundOnly>() {}
-
-        struct __LibrevoxInbound;
-        struct __LibrevoxOutbound;
-
-        struct __LibrevoxOptions {
-            host: ::core::option::Option<::std::string::String>,
-            port: ::core::option::Option<u16>,
-            password: ::core::option::Option<::std::string::String>,
-            user: ::core::option::Option<::std::string::String>,
+        (None, Some((_, factory))) => {
+            let add = quote_spanned!(path.span()=> #p::add_outbound::<#path, _>);
+            quote!(#add(__runner, #options, #factory))
         }
+        (None, None) => {
+            let add = quote_spanned!(path.span()=> #p::add_default::<#path, _>);
+            quote!(#add(__runner, #options))
+        }
+    };
+    quote! {
+        #(#inbound_only)*
+        let __runner = #call;
+    }
+}
 
-        impl __LibrevoxOptions {
-            fn addr(&self, default_port: u16) -> ::std::string::String {
-                let host = self.host.as_deref().unwrap_or(#DEFAULT_HOST);
-                let port = self.port.unwrap_or(default_port);
-                if host.contains(':') {
-                    ::std::format!("[{}]:{}", host, port)
-                } else {
-                    ::std::format!("{}:{}", host, port)
-                }
+/// `tokens` with every span set to `span`.
+fn respanned(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut group = Group::new(g.delimiter(), respanned(g.stream(), span));
+                group.set_span(span);
+                tt = TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
             }
-        }
+            tt
+        })
+        .collect()
+}
 
-        impl<T: #p::InboundListener> __LibrevoxListener<__LibrevoxInbound> for T {
-            fn __add(runner: #p::Runner, options: __LibrevoxOptions) -> #p::Runner
-            where
-                Self: ::core::marker::Sized + ::core::default::Default,
-            {
-                let mut settings = #p::InboundSettings::new(options.addr(#DEFAULT_INBOUND_PORT));
-                if let ::core::option::Option::Some(password) = options.password {
-                    settings = settings.password(password);
-                }
-                if options.user.is_some() {
-                    settings.user = options.user;
-                }
-                runner.inbound(<T as ::core::default::Default>::default(), settings)
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-        impl<T: #p::OutboundListener> __LibrevoxListener<__LibrevoxOutbound> for T {
-            fn __add(runner: #p::Runner, options: __LibrevoxOptions) -> #p::Runner
-            where
-                Self: ::core::marker::Sized + ::core::default::Default,
-            {
-                let settings = #p::OutboundSettings::new(options.addr(#DEFAULT_OUTBOUND_PORT));
-                runner.outbound(<T as ::core::default::Default>::default, settings)
-            }
-        }
+    fn expand_str(input: &str) -> String {
+        expand(input.parse().unwrap()).to_string()
+    }
 
-        fn __librevox_add<T, Kind>(runner: #p::Runner, options: __LibrevoxOptions) -> #p::Runner
-        where
-            T: __LibrevoxListener<Kind> + ::core::default::Default,
-        {
-            <T as __LibrevoxListener<Kind>>::__add(runner, options)
-        }
+    #[test]
+    fn each_form_is_one_call() {
+        let out = expand_str(
+            "Monitor, Db(port = 8022) = Db::new(pool), Ivr(host = \"0.0.0.0\", factory = move || Ivr::new(p.clone()))",
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        let default = out.find("add_default :: < Monitor , _ >").expect(&out);
+        let value = out.find("add_inbound :: < Db >").expect(&out);
+        let factory = out.find("add_outbound :: < Ivr , _ >").expect(&out);
+        assert!(default < value && value < factory, "in order: {out}");
+        assert!(out.contains("Db :: new (pool))"), "{out}");
+        assert!(out.contains("move | | Ivr :: new (p . clone ()))"), "{out}");
+        assert!(out.contains(":: Runner :: run (__runner)"), "{out}");
+    }
 
-        let __runner = #p::Runner::new();
-        #(#adds)*
-        #p::Runner::run(__runner)
-    }}
+    #[test]
+    fn inbound_only_options_are_checked_per_key() {
+        let out = expand_str("Ivr(password = \"x\", user = \"u@d\")");
+        assert_eq!(out.matches("inbound_only :: < Ivr > ()").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn a_value_and_a_factory_together_are_refused() {
+        let out = expand_str("Ivr(factory = || Ivr) = Ivr");
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("not both") || out.contains("keep the one"), "{out}");
+    }
 }

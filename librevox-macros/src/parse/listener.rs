@@ -66,11 +66,59 @@ pub(crate) enum Format {
     Xml,
 }
 
-/// `filters("Header" = "value" | ["v1", "v2"], ...)`: one header and its
-/// values, in declaration order.
+/// `filters("Header" = "value" | ["v1", "v2"] | <expr>, ...)`: one header
+/// and its values, in declaration order.
 pub(crate) struct Filter {
     pub(crate) header: LitStr,
-    pub(crate) values: Vec<LitStr>,
+    pub(crate) values: Vec<FilterValue>,
+}
+
+/// One value (or, for an expression, possibly several) of a filter.
+pub(crate) enum FilterValue {
+    /// A string literal, checked here.
+    Lit(LitStr),
+    /// Any other expression: evaluated in `subscription()` when the
+    /// listener connects, to a string or a list of strings, and checked
+    /// then (`Subscription::validate`).
+    Expr(Expr),
+}
+
+impl FilterValue {
+    fn read(cx: &Ctxt, expr: &Expr) -> FilterValue {
+        match args::lit_str_opt(expr) {
+            Some(lit) => {
+                check_filter_value(cx, lit);
+                FilterValue::Lit(lit.clone())
+            }
+            None => {
+                if let Expr::Lit(other) = expr {
+                    cx.error_spanned_by(
+                        other,
+                        format!(
+                            "a filter value is a string: write `\"{}\"`",
+                            crate::pretty(other).trim_matches('\'')
+                        ),
+                    );
+                }
+                FilterValue::Expr(expr.clone())
+            }
+        }
+    }
+}
+
+fn check_filter_value(cx: &Ctxt, v: &LitStr) {
+    let text = v.value();
+    if text.trim().is_empty() {
+        cx.error_spanned_by(
+            v,
+            "an empty filter value; FreeSWITCH rejects `filter <header>` without a value",
+        );
+    } else if text.contains(['\n', '\r']) {
+        cx.error_spanned_by(
+            v,
+            "a filter value cannot contain a line break (it would end the command)",
+        );
+    }
 }
 
 /// `linger = true | false | <seconds>`.
@@ -374,7 +422,7 @@ fn parse_filters(cx: &Ctxt, arg: &Arg) -> Vec<Filter> {
             );
             continue;
         }
-        let values: Vec<LitStr> = match &entry.value {
+        let values: Vec<FilterValue> = match &entry.value {
             Expr::Array(array) => {
                 if array.elems.is_empty() {
                     cx.error_spanned_by(array, "an empty list of filter values; give at least one");
@@ -382,36 +430,11 @@ fn parse_filters(cx: &Ctxt, arg: &Arg) -> Vec<Filter> {
                 array
                     .elems
                     .iter()
-                    .filter_map(|e| args::lit_str(cx, e, "a filter value"))
-                    .cloned()
+                    .map(|e| FilterValue::read(cx, e))
                     .collect()
             }
-            other => match args::lit_str_opt(other) {
-                Some(s) => vec![s.clone()],
-                None => {
-                    cx.error_spanned_by(
-                        other,
-                        "expected a value in quotes or a list of them: `\"default\"` or \
-                         `[\"default\", \"example\"]`",
-                    );
-                    Vec::new()
-                }
-            },
+            other => vec![FilterValue::read(cx, other)],
         };
-        for v in &values {
-            let text = v.value();
-            if text.trim().is_empty() {
-                cx.error_spanned_by(
-                    v,
-                    "an empty filter value; FreeSWITCH rejects `filter <header>` without a value",
-                );
-            } else if text.contains(['\n', '\r']) {
-                cx.error_spanned_by(
-                    v,
-                    "a filter value cannot contain a line break (it would end the command)",
-                );
-            }
-        }
         out.push(Filter {
             header: entry.header,
             values,

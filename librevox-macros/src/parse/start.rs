@@ -1,4 +1,4 @@
-//! `start!(Listener, Listener(option = value, ...), ...)`.
+//! `start!(Listener, Listener(option = value, ...), Listener = value, ...)`.
 
 use super::args::{self, Seen};
 use crate::ctxt::Ctxt;
@@ -19,11 +19,16 @@ pub(crate) struct Entry {
     pub(crate) password: Option<(Ident, Expr)>,
     /// The `user` key and value.
     pub(crate) user: Option<(Ident, Expr)>,
+    /// `factory = <closure>` (outbound): the key and the closure.
+    pub(crate) factory: Option<(Ident, Expr)>,
+    /// `Listener = <value>` (inbound): the listener's value.
+    pub(crate) value: Option<Expr>,
 }
 
 struct RawEntry {
     path: Path,
     options: Option<TokenStream>,
+    value: Option<Expr>,
 }
 
 impl Parse for RawEntry {
@@ -41,7 +46,22 @@ impl Parse for RawEntry {
         } else {
             None
         };
-        Ok(RawEntry { path, options })
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected the listener's value after `=`, e.g. `Monitor = Monitor::new(db)`",
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok(RawEntry {
+            path,
+            options,
+            value,
+        })
     }
 }
 
@@ -68,9 +88,21 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Vec<Entry> {
             port: None,
             password: None,
             user: None,
+            factory: None,
+            value: raw.value,
         };
         if let Some(tokens) = raw.options {
             read_options(cx, &mut entry, tokens);
+        }
+        if let (Some((key, _)), Some(_)) = (&entry.factory, &entry.value) {
+            let name = entry.path.to_token_stream().to_string().replace(' ', "");
+            cx.error_at(
+                key.span(),
+                format!(
+                    "`{name}` has both a value (`{name} = ...`, for an #[inbound] listener) and \
+                     a `factory` (for an #[outbound] one); keep the one that fits its kind"
+                ),
+            );
         }
         check_duplicate(cx, &out, &entry);
         out.push(entry);
@@ -93,6 +125,13 @@ fn read_options(cx: &Ctxt, entry: &mut Entry, tokens: TokenStream) {
             let extra = match key.as_str() {
                 "auth" | "pass" | "secret" => "; the password option is `password`",
                 "addr" | "address" | "bind" => "; give `host` and `port` separately",
+                "value" | "listener" | "instance" | "state" => {
+                    "; give an #[inbound] listener its value after the options: \
+                     `Monitor(port = 8021) = Monitor::new(..)`"
+                }
+                "new" | "make" | "build" | "builder" | "constructor" => {
+                    "; an #[outbound] listener's constructor is `factory = || ...`"
+                }
                 _ => "",
             };
             args::unknown_option(cx, "start!", &arg.key, kw::START_OPTIONS, extra);
@@ -128,6 +167,7 @@ fn read_options(cx: &Ctxt, entry: &mut Entry, tokens: TokenStream) {
             }
             kw::PASSWORD => entry.password = Some((arg.key.clone(), expr.clone())),
             kw::USER => entry.user = Some((arg.key.clone(), expr.clone())),
+            kw::FACTORY => entry.factory = Some((arg.key.clone(), expr.clone())),
             _ => unreachable!("every valid option is handled"),
         }
     }

@@ -177,13 +177,17 @@ enum Ended {
 /// or by a hook through [`Inbound::shutdown`]): connects, authenticates,
 /// subscribes, dispatches events, and reconnects with backoff whenever the
 /// connection drops or cannot be made. `shutdown` is a [`Shutdown`] (or a
-/// tokio-util `CancellationToken`).
+/// tokio-util `CancellationToken`). A subscription that
+/// [`Subscription::validate`](super::Subscription::validate) refuses is
+/// returned as an error at once.
 pub async fn run_inbound<L: InboundListener>(
     listener: Arc<L>,
     settings: InboundSettings,
     shutdown: impl Into<Shutdown>,
 ) -> Result<()> {
     let shutdown: Shutdown = shutdown.into();
+    // A subscription FreeSWITCH would refuse fails now, not at every retry.
+    listener.subscription().validate()?;
     let mut attempt: u32 = 0;
     let mut connected_before = false;
     loop {

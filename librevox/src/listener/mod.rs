@@ -29,6 +29,7 @@ mod inbound;
 mod outbound;
 mod runner;
 mod shutdown;
+pub(crate) mod macro_support;
 
 use std::future::Future;
 
@@ -54,6 +55,40 @@ pub struct Subscription {
     pub format: EventFormat,
     /// `(header, value)` filters, sent one `filter` command each, in order.
     pub filters: Vec<(String, String)>,
+}
+
+impl Subscription {
+    /// Checks what FreeSWITCH would refuse, or what would end the command
+    /// line early, before anything is sent: at least one event name; filter
+    /// headers that are non-empty words without `:`; filter values that are
+    /// not blank and have no line break. `run_inbound` checks this once,
+    /// before connecting, and stops with the error instead of retrying a
+    /// subscription that cannot work (filter values may come from
+    /// configuration).
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |msg: String| Err(crate::Error::InvalidCommand(msg));
+        if self.events.is_empty() || self.events.iter().any(|e| e.trim().is_empty()) {
+            return invalid("the subscription names no event (use \"ALL\" for every event)".into());
+        }
+        for (header, value) in &self.filters {
+            if header.is_empty() || header.contains(|c: char| c.is_whitespace() || c == ':') {
+                return invalid(format!(
+                    "filter header {header:?} must be a non-empty name without spaces or `:`"
+                ));
+            }
+            if value.trim().is_empty() {
+                return invalid(format!(
+                    "filter {header:?} has an empty value; FreeSWITCH refuses `filter <header>` without one"
+                ));
+            }
+            if value.contains(['\r', '\n']) {
+                return invalid(format!(
+                    "filter {header:?} has a value with a line break, which would end the command"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Subscription {
