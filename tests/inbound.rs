@@ -605,6 +605,37 @@ async fn a_listener_started_before_freeswitch_connects_once_it_is_up() {
     stop(shutdown, task).await;
 }
 
+// ----- a subscription that cannot work -----
+
+struct Misconfigured {
+    context: String,
+}
+
+#[inbound(events = ["CHANNEL_ANSWER"], filters("Caller-Context" = self.context.clone()))]
+impl Misconfigured {}
+
+#[tokio::test]
+async fn a_computed_filter_value_freeswitch_would_refuse_stops_the_listener_at_once() {
+    let sim = simulator(config(15)).await;
+    for bad in ["", "a\nb"] {
+        let (_token, task) = spawn_inbound(
+            Misconfigured {
+                context: bad.to_owned(),
+            },
+            &sim,
+        );
+        let err = within("the listener to refuse", task)
+            .await
+            .unwrap()
+            .expect_err("an invalid subscription is an error");
+        assert!(
+            matches!(&err, librevox::Error::InvalidCommand(m) if m.contains("Caller-Context")),
+            "{err:?}"
+        );
+    }
+    assert!(inbound_records(&sim).is_empty(), "nothing was sent");
+}
+
 // ----- per-channel ordering -----
 
 type Trace = Arc<Mutex<HashMap<String, Vec<String>>>>;

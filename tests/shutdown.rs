@@ -484,6 +484,104 @@ async fn start_with_several_listeners() {
     run.abort();
 }
 
+// ----- start! with state -----
+
+/// No `Default`: its value comes from configuration.
+struct Tenant {
+    context: String,
+    tx: mpsc::UnboundedSender<String>,
+}
+
+#[inbound(events = ["CHANNEL_ANSWER"], filters("Caller-Context" = self.context.clone()))]
+impl Tenant {
+    async fn connection_completed(&self) {
+        let _ = self.tx.send(format!("{} connected", self.context));
+    }
+
+    #[event(channel_answer)]
+    async fn answered(&self, event: &Event) {
+        let _ = self.tx.send(format!(
+            "{} saw {}",
+            self.context,
+            event.header("X-N").unwrap_or("")
+        ));
+    }
+}
+
+#[tokio::test]
+async fn start_runs_an_inbound_listener_from_its_value_with_its_filters() {
+    let _lock = START_LOCK.lock().await;
+    let sim = simulator(config(60)).await;
+    let port = sim.local_addr().unwrap().port();
+    let (tx, mut rx) = recorder();
+    let context = String::from("tenant-7");
+    let run = tokio::spawn(start!(Tenant(port = port) = Tenant { context, tx }));
+    assert_eq!(rx.next().await, "tenant-7 connected");
+    assert_eq!(
+        texts(&inbound_records(&sim)[0].received),
+        [
+            "auth ClueCon\n\n",
+            "event plain CHANNEL_ANSWER\n\n",
+            "filter Caller-Context tenant-7\n\n"
+        ]
+    );
+    // The computed filter is in force.
+    sim.fire_event("CHANNEL_ANSWER", &[("Caller-Context", "other"), ("X-N", "1")], None);
+    sim.fire_event("CHANNEL_ANSWER", &[("Caller-Context", "tenant-7"), ("X-N", "2")], None);
+    assert_eq!(rx.next().await, "tenant-7 saw 2");
+    run.abort();
+}
+
+/// No `Default`: each call's value comes from the factory.
+struct Numbered {
+    n: usize,
+    tx: mpsc::UnboundedSender<String>,
+}
+
+#[outbound]
+impl Numbered {
+    async fn session_initiated(&self, call: &Session) -> librevox::Result<()> {
+        let _ = self.tx.send(format!(
+            "call {} from {}",
+            self.n,
+            call.header("Caller-Caller-ID-Number").unwrap_or_default()
+        ));
+        call.application("hangup", "").await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn start_builds_each_outbound_call_from_the_factory() {
+    let _lock = START_LOCK.lock().await;
+    let (logs, _guard) = Logs::capture();
+    let port = free_port();
+    let sim = simulator(config(61).extension(socket_extension("ivr", port))).await;
+    let (tx, mut rx) = recorder();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let run = tokio::spawn(start!(Numbered(
+        port = port,
+        factory = move || Numbered {
+            n: calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            tx: tx.clone(),
+        }
+    )));
+    logs.wait_text(Level::INFO, "outbound listener accepting calls")
+        .await;
+    let first = sim.place_call(CallSpec::new("ivr").caller("1001"));
+    assert_eq!(rx.next().await, "call 0 from 1001");
+    let second = sim.place_call(CallSpec::new("ivr").caller("1002"));
+    assert_eq!(rx.next().await, "call 1 from 1002");
+    for call in [first, second] {
+        sim.wait_event(T, |e| {
+            e.is("CHANNEL_DESTROY") && e.unique_id() == Some(call.uuid.as_str())
+        })
+        .await
+        .unwrap();
+    }
+    run.abort();
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn start_shuts_down_gracefully_on_sigterm() {
