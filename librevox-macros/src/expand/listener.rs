@@ -49,6 +49,7 @@ fn listener_impl(kind: Kind, args: &ListenerArgs, imp: &ListenerImpl) -> TokenSt
             } else {
                 events
             };
+            let private = &p;
             let filters = args.filters.iter().flat_map(|f| {
                 let header = f.header.value();
                 f.values.iter().map(move |v| {
@@ -57,7 +58,7 @@ fn listener_impl(kind: Kind, args: &ListenerArgs, imp: &ListenerImpl) -> TokenSt
                         FilterValue::Lit(lit) => (quote!(#lit), lit.span()),
                         FilterValue::Expr(e) => (quote!(#e), e.span()),
                     };
-                    let push = quote_spanned!(span=> #p::push_filters);
+                    let push = quote_spanned!(span=> #private::push_filters);
                     quote!(#push(&mut __filters, #header, #value);)
                 })
             });

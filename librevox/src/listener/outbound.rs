@@ -503,7 +503,7 @@ pub enum SessionOutcome {
 #[derive(Debug, Clone)]
 pub struct SessionEnd {
     outcome: SessionOutcome,
-    hangup_cause: Option<String>,
+    hangup_cause: Option<HangupCause>,
     hung_up: bool,
     duration: Duration,
 }
@@ -524,11 +524,11 @@ impl SessionEnd {
         }
     }
 
-    /// The call's `Hangup-Cause` (`NORMAL_CLEARING`, `USER_BUSY`, ...), from
+    /// The call's hangup cause ([`HangupCause::NormalClearing`], `UserBusy`, ...), from
     /// its CHANNEL_HANGUP / CHANNEL_HANGUP_COMPLETE or the latest channel
     /// data; `None` when FreeSWITCH sent none (the socket closed first).
-    pub fn hangup_cause(&self) -> Option<&str> {
-        self.hangup_cause.as_deref()
+    pub fn hangup_cause(&self) -> Option<&HangupCause> {
+        self.hangup_cause.as_ref()
     }
 
     /// True when the end of the call was seen (CHANNEL_HANGUP_COMPLETE, or
@@ -654,7 +654,7 @@ struct Ending {
     /// Sync sockets: how long after the notice the last events may come.
     sync_deadline: Option<tokio::time::Instant>,
     /// From the channel's CHANNEL_HANGUP or CHANNEL_HANGUP_COMPLETE.
-    cause: Option<String>,
+    cause: Option<HangupCause>,
 }
 
 impl Ending {
@@ -713,8 +713,8 @@ impl Ending {
     }
 
     fn note_cause(&mut self, event: &Event) {
-        if let Some(cause) = event.header("Hangup-Cause") {
-            self.cause = Some(cause.to_owned());
+        if let Some(cause) = event.hangup_cause() {
+            self.cause = Some(cause);
         }
     }
 }
@@ -824,7 +824,7 @@ async fn run_session<L: OutboundListener>(
         }
         let end = SessionEnd {
             outcome: classify(result, ending.hangup_complete),
-            hangup_cause: ending.cause.or_else(|| session.header("Hangup-Cause")),
+            hangup_cause: ending.cause.or_else(|| session.hangup_cause()),
             hung_up: ending.hangup_complete,
             duration,
         };
