@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use librevox::listener::{serve_outbound, OutboundListener, OutboundSettings, Session};
 use librevox::simulator::{CallSpec, CallerScript, Simulator, SimulatorConfig};
-use librevox::{event, outbound, Error, Event, SessionEnd, SessionOutcome, Shutdown};
+use librevox::{event, outbound, Error, Event, HangupCause, SessionEnd, SessionOutcome, Shutdown};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -44,12 +44,9 @@ impl Rig {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         // `ivr` hands calls over on an async socket, `sync` on a sync one.
-        config = config
-            .extension(socket_extension("ivr", port))
-            .extension(librevox::simulator::Extension::socket(
-                "sync",
-                &format!("127.0.0.1:{port} full"),
-            ));
+        config = config.extension(socket_extension("ivr", port)).extension(
+            librevox::simulator::Extension::socket("sync", &format!("127.0.0.1:{port} full")),
+        );
         let sim = simulator(config).await;
         let token = Shutdown::new();
         let mut server_settings = OutboundSettings {
@@ -569,7 +566,9 @@ async fn the_server_keeps_serving_after_a_failed_and_a_panicking_session() {
     // First call: session_initiated fails; the call is ended by the caller.
     let first = rig.sim.place_call(CallSpec::new("ivr"));
     hang_up_after_setup(&rig, &first.uuid).await;
-    let err = logs.wait_text(Level::ERROR, "session_initiated failed").await;
+    let err = logs
+        .wait_text(Level::ERROR, "session_initiated failed")
+        .await;
     assert!(err.text.contains("deliberate failure"), "{err:?}");
     rig.wait_destroyed(&first.uuid).await;
     // Second call: session_initiated panics.
@@ -680,8 +679,14 @@ impl Reporter {
                 let _ = self.seen.send("played".to_owned());
                 Ok(())
             }
-            Script::Fail => Err(Error::Protocol("no such customer".to_owned())),
-            Script::PlayEndless => call.application("playback", "endless.wav").await.map(|_| ()),
+            Script::Fail => {
+                let _ = self.seen.send("failing".to_owned());
+                Err(Error::Protocol("no such customer".to_owned()))
+            }
+            Script::PlayEndless => call
+                .application("playback", "endless.wav")
+                .await
+                .map(|_| ()),
             Script::Hang => {
                 let _ = self.seen.send("hanging".to_owned());
                 std::future::pending().await
@@ -710,7 +715,7 @@ impl Reporter {
         let _ = self.seen.send(format!(
             "ended: {outcome}; error {}; cause {:?}; hung up {}; exit sent {exit_sent}",
             how.error().is_some(),
-            how.hangup_cause(),
+            how.hangup_cause().map(HangupCause::as_str),
             how.hung_up(),
         ));
         let _ = self.seen.send(format!(
@@ -807,7 +812,8 @@ async fn session_ended_on_a_sync_socket_has_the_cause_of_channel_hangup() {
 async fn session_ended_carries_the_error_session_initiated_returned() {
     let (rig, mut rx) = reporter_rig(33, Script::Fail, |_| {}).await;
     let call = rig.sim.place_call(CallSpec::new("ivr"));
-    hang_up_after_setup(&rig, &call.uuid).await;
+    assert_eq!(rx.next().await, "failing");
+    rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
     assert_eq!(rx.next().await, "hangup complete hook");
     assert_eq!(
         rx.next().await,

@@ -521,13 +521,21 @@ async fn start_runs_an_inbound_listener_from_its_value_with_its_filters() {
         texts(&inbound_records(&sim)[0].received),
         [
             "auth ClueCon\n\n",
-            "event plain CHANNEL_ANSWER\n\n",
-            "filter Caller-Context tenant-7\n\n"
+            "filter Caller-Context tenant-7\n\n",
+            "event plain CHANNEL_ANSWER\n\n"
         ]
     );
     // The computed filter is in force.
-    sim.fire_event("CHANNEL_ANSWER", &[("Caller-Context", "other"), ("X-N", "1")], None);
-    sim.fire_event("CHANNEL_ANSWER", &[("Caller-Context", "tenant-7"), ("X-N", "2")], None);
+    sim.fire_event(
+        "CHANNEL_ANSWER",
+        &[("Caller-Context", "other"), ("X-N", "1")],
+        None,
+    );
+    sim.fire_event(
+        "CHANNEL_ANSWER",
+        &[("Caller-Context", "tenant-7"), ("X-N", "2")],
+        None,
+    );
     assert_eq!(rx.next().await, "tenant-7 saw 2");
     run.abort();
 }

@@ -406,8 +406,14 @@ mod tests {
             subscription,
             r#"push_filters (& mut __filters , "A" , self . a . clone ())"#,
         );
-        let x = at(subscription, r#"push_filters (& mut __filters , "B" , "x")"#);
-        let f = at(subscription, r#"push_filters (& mut __filters , "B" , f ())"#);
+        let x = at(
+            subscription,
+            r#"push_filters (& mut __filters , "B" , "x")"#,
+        );
+        let f = at(
+            subscription,
+            r#"push_filters (& mut __filters , "B" , f ())"#,
+        );
         assert!(a < x && x < f, "{subscription}");
     }
 
@@ -423,7 +429,10 @@ mod tests {
         );
         assert!(!out.contains("compile_error"), "{out}");
         assert!(out.contains("fn session_ended (& self , __ctx : & :: librevox :: __private :: Session , __end : & :: librevox :: __private :: SessionEnd)"), "{out}");
-        assert!(out.contains("Self :: session_ended (self , __end) . await"), "{out}");
+        assert!(
+            out.contains("Self :: session_ended (self , __end) . await"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -17,9 +17,16 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let entries = start::parse(&cx, input);
     let p = private();
-    let adds = entries.iter().map(add);
+    let result = cx.check();
+    // After a mistake in the macro's input, no listener is added: their
+    // type checks would report consequences of it (a `Default` missing
+    // because an option was misspelled) next to the real error.
+    let adds: Vec<TokenStream> = match result {
+        Ok(()) => entries.iter().map(add).collect(),
+        Err(_) => Vec::new(),
+    };
     // An expression: the errors go inside the block, not after it.
-    let errors = with_errors(TokenStream::new(), cx.check());
+    let errors = with_errors(TokenStream::new(), result);
     quote!({
         #errors
         let __runner = #p::Runner::new();
@@ -129,13 +136,20 @@ mod tests {
     #[test]
     fn inbound_only_options_are_checked_per_key() {
         let out = expand_str("Ivr(password = \"x\", user = \"u@d\")");
-        assert_eq!(out.matches("inbound_only :: < Ivr > ()").count(), 2, "{out}");
+        assert_eq!(
+            out.matches("inbound_only :: < Ivr > ()").count(),
+            2,
+            "{out}"
+        );
     }
 
     #[test]
     fn a_value_and_a_factory_together_are_refused() {
         let out = expand_str("Ivr(factory = || Ivr) = Ivr");
         assert!(out.contains("compile_error"), "{out}");
-        assert!(out.contains("not both") || out.contains("keep the one"), "{out}");
+        assert!(
+            out.contains("not both") || out.contains("keep the one"),
+            "{out}"
+        );
     }
 }

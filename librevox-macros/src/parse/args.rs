@@ -35,7 +35,7 @@ impl Parse for Arg {
         let key = Ident::parse_any(input)?;
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
-            ArgValue::Eq(input.parse()?)
+            ArgValue::Eq(ungroup(input.parse()?))
         } else if input.peek(token::Paren) {
             let content;
             let paren = syn::parenthesized!(content in input);
@@ -74,6 +74,22 @@ impl Arg {
                 None
             }
         }
+    }
+}
+
+/// `expr` without the invisible groups a `macro_rules!` fragment comes
+/// in: `$f` of a `$f:literal` or `$f:expr` reaches the macro as a group
+/// with no delimiters, which syn reads as `Expr::Group`. Unwrapped (also
+/// inside lists), such a value is checked like the same text written
+/// directly: `#[inbound(format = $f)]` works in a `macro_rules!`.
+pub(crate) fn ungroup(expr: Expr) -> Expr {
+    match expr {
+        Expr::Group(g) if g.attrs.is_empty() => ungroup(*g.expr),
+        Expr::Array(mut a) => {
+            a.elems = a.elems.into_iter().map(ungroup).collect();
+            Expr::Array(a)
+        }
+        other => other,
     }
 }
 
@@ -151,6 +167,7 @@ pub(crate) fn ident(expr: &Expr) -> Option<&Ident> {
 /// The string literal `expr` is, if it is one.
 pub(crate) fn lit_str_opt(expr: &Expr) -> Option<&LitStr> {
     match expr {
+        Expr::Group(g) => lit_str_opt(&g.expr),
         Expr::Lit(syn::ExprLit {
             lit: Lit::Str(s), ..
         }) => Some(s),

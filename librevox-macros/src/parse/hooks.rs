@@ -340,6 +340,7 @@ fn read_event_attr(cx: &Ctxt, attr: &Attribute) -> Vec<Target> {
             "name the event this method handles: `#[event(channel_hangup)]`",
         );
     }
+    let list: Vec<Expr> = list.into_iter().map(super::args::ungroup).collect();
     let mut out = Vec::new();
     for expr in &list {
         let (result, style) =

@@ -373,7 +373,7 @@ impl Parse for FilterEntry {
         input.parse::<Token![=]>()?;
         Ok(FilterEntry {
             header,
-            value: input.parse()?,
+            value: args::ungroup(input.parse()?),
         })
     }
 }

@@ -248,7 +248,10 @@ mod tests {
             ..StartOptions::default()
         };
         assert_eq!(opts(None, None).address(8021), "127.0.0.1:8021");
-        assert_eq!(opts(Some("fs.example.net"), Some(9000)).address(8021), "fs.example.net:9000");
+        assert_eq!(
+            opts(Some("fs.example.net"), Some(9000)).address(8021),
+            "fs.example.net:9000"
+        );
         assert_eq!(opts(Some("::1"), None).address(8084), "[::1]:8084");
         assert_eq!(opts(Some("[::1]"), Some(1)).address(8084), "[::1]:1");
         assert_eq!(opts(Some("0.0.0.0"), None).address(8084), "0.0.0.0:8084");
@@ -275,7 +278,10 @@ mod tests {
 
     #[test]
     fn outbound_settings_bind_the_outbound_port() {
-        assert_eq!(StartOptions::default().outbound_settings().bind, "127.0.0.1:8084");
+        assert_eq!(
+            StartOptions::default().outbound_settings().bind,
+            "127.0.0.1:8084"
+        );
         let s = StartOptions {
             host: Some("0.0.0.0".into()),
             port: Some(9999),
@@ -299,7 +305,15 @@ mod tests {
         let pairs: Vec<(&str, &str)> = f.iter().map(|(h, v)| (h.as_str(), v.as_str())).collect();
         assert_eq!(
             pairs,
-            [("A", "1"), ("B", "2"), ("C", "3"), ("C", "4"), ("D", "5"), ("E", "6"), ("F", "6")]
+            [
+                ("A", "1"),
+                ("B", "2"),
+                ("C", "3"),
+                ("C", "4"),
+                ("D", "5"),
+                ("E", "6"),
+                ("F", "6")
+            ]
         );
     }
 }

@@ -26,10 +26,10 @@
 
 pub mod dispatch;
 mod inbound;
+pub(crate) mod macro_support;
 mod outbound;
 mod runner;
 mod shutdown;
-pub(crate) mod macro_support;
 
 use std::future::Future;
 
@@ -203,7 +203,11 @@ pub trait OutboundListener: Send + Sync + 'static {
     /// [`OutboundSettings::session_grace`] to finish; a panic in it is
     /// logged. Not called for a session whose setup failed, nor for one cut
     /// off by the server's shutdown grace period.
-    fn session_ended(&self, session: &Session, how: &SessionEnd) -> impl Future<Output = ()> + Send {
+    fn session_ended(
+        &self,
+        session: &Session,
+        how: &SessionEnd,
+    ) -> impl Future<Output = ()> + Send {
         let _ = (session, how);
         async {}
     }

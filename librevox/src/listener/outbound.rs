@@ -551,7 +551,9 @@ impl SessionEnd {
 fn log_outcome(uuid: &str, r: &Result<()>) {
     match r {
         Ok(()) | Err(Error::Closed { .. }) => {}
-        Err(e @ Error::Hangup { .. }) => debug!(error = %e, "session_initiated ended by the hangup"),
+        Err(e @ Error::Hangup { .. }) => {
+            debug!(error = %e, "session_initiated ended by the hangup")
+        }
         Err(e) => error!(uuid, error = %e, "session_initiated failed"),
     }
 }

@@ -1,10 +1,9 @@
 use librevox::{inbound, Event};
 
-struct Monitor {
-    port: u16,
-}
+struct Monitor;
 
-#[inbound(filters("X-Port" = self.port, "X-Number" = [5, "6"]))]
+// A literal that is not a string, inside a list.
+#[inbound(filters("X-Number" = [5, "6"]))]
 impl Monitor {
     async fn on_event(&self, _event: &Event) {}
 }
