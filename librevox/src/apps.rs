@@ -36,7 +36,7 @@
 //! `event-lock` off.
 
 use crate::app;
-use crate::commands::quote_var;
+pub use crate::protocol::{Dial, Endpoint};
 
 // ----- option types -----
 
@@ -133,93 +133,6 @@ impl Digits {
     pub fn transfer_on_failure(mut self, target: impl Into<String>) -> Self {
         self.transfer_on_failure = Some(target.into());
         self
-    }
-}
-
-/// A `bridge` target: endpoints dialled together (`,`), failover groups
-/// tried in turn (`|`), and channel variables for the new legs (`{...}`).
-///
-/// ```
-/// use librevox::apps::Dial;
-/// let b = Dial::to("user/coltrane")
-///     .and("user/davis")
-///     .or("sofia/gateway/backup/1000")
-///     .var("call_timeout", "20");
-/// assert_eq!(b.dial_string(), "{call_timeout=20}user/coltrane,user/davis|sofia/gateway/backup/1000");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Dial {
-    groups: Vec<Vec<String>>,
-    vars: Vec<(String, String)>,
-}
-
-impl Dial {
-    /// Dial `endpoint` (e.g. `sofia/gateway/trunk/5551234`).
-    pub fn to(endpoint: impl Into<String>) -> Dial {
-        Dial {
-            groups: vec![vec![endpoint.into()]],
-            vars: Vec::new(),
-        }
-    }
-
-    /// Also dial `endpoint` at the same time; the first to answer wins.
-    pub fn and(mut self, endpoint: impl Into<String>) -> Dial {
-        match self.groups.last_mut() {
-            Some(g) => g.push(endpoint.into()),
-            None => self.groups.push(vec![endpoint.into()]),
-        }
-        self
-    }
-
-    /// If everything so far fails, dial `endpoint` (a new failover group).
-    pub fn or(mut self, endpoint: impl Into<String>) -> Dial {
-        self.groups.push(vec![endpoint.into()]);
-        self
-    }
-
-    /// A channel variable for the new legs (`{name=value}`); values are
-    /// quoted when they contain commas, spaces or quotes.
-    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Dial {
-        self.vars.push((name.into(), value.into()));
-        self
-    }
-
-    /// The `bridge` argument.
-    pub fn dial_string(&self) -> String {
-        let mut s = String::new();
-        if !self.vars.is_empty() {
-            s.push('{');
-            for (i, (n, v)) in self.vars.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                s.push_str(n);
-                s.push('=');
-                s.push_str(&quote_var(v));
-            }
-            s.push('}');
-        }
-        let groups: Vec<String> = self.groups.iter().map(|g| g.join(",")).collect();
-        s.push_str(&groups.join("|"));
-        s
-    }
-}
-
-impl From<&str> for Dial {
-    fn from(dial_string: &str) -> Dial {
-        Dial::to(dial_string)
-    }
-}
-
-impl From<String> for Dial {
-    fn from(dial_string: String) -> Dial {
-        Dial::to(dial_string)
-    }
-}
-
-impl From<&String> for Dial {
-    fn from(dial_string: &String) -> Dial {
-        Dial::to(dial_string.as_str())
     }
 }
 
@@ -364,11 +277,14 @@ pub fn bind_meta_app(meta: &MetaApp) -> String {
 ///
 /// ```no_run
 /// # use librevox::prelude::*;
-/// use librevox::apps::Dial;
+/// use librevox::apps::{Dial, Endpoint};
 /// # async fn f(call: &Session, digit: &str) -> librevox::Result<()> {
-/// call.bridge(format!("sofia/gateway/trunk/{digit}")).await?;
-/// call.bridge(Dial::to("user/1001").and("user/1002").or("voicemail/default/1001")
+/// call.bridge(format!("sofia/gateway/trunk/{digit}")).await?; // sent as written
+/// call.bridge(Dial::to(Endpoint::user("1001", "example.com"))
+///     .and(Endpoint::user("1002", "example.com"))
+///     .or(Endpoint::gateway("trunk", "5551001"))
 ///     .var("call_timeout", "20")).await?;
+/// // {call_timeout=20}user/1001@example.com,user/1002@example.com|sofia/gateway/trunk/5551001
 /// # Ok(()) }
 /// ```
 #[app(returns = event)]

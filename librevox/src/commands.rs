@@ -30,7 +30,7 @@ use bytes::Bytes;
 
 use crate::connection::BackgroundJob;
 use crate::error::{Error, Result};
-use crate::protocol::{ApiResponse, Event, JsonEvent, SendEvent};
+use crate::protocol::{ApiResponse, Dial, Event, JsonEvent, SendEvent};
 
 pub use crate::target::ApiTarget;
 
@@ -138,26 +138,32 @@ pub enum Destination {
     },
 }
 
-/// A typed `originate` command.
+/// A typed `originate` command. Where it calls is a [`Dial`], the same
+/// type `bridge` takes.
 ///
 /// ```
 /// use librevox::commands::Originate;
-/// let o = Originate::new("sofia/gateway/trunk/5551234")
+/// use librevox::protocol::{Dial, Endpoint};
+/// let o = Originate::new(Endpoint::gateway("trunk", "5551234"))
 ///     .var("origination_caller_id_name", "Front Desk")
 ///     .var("hangup_after_bridge", "true")
 ///     .extension("1000")
 ///     .context("default");
 /// assert_eq!(
 ///     o.to_string(),
-///     "originate {origination_caller_id_name='Front Desk',hangup_after_bridge=true}sofia/gateway/trunk/5551234 1000 XML default"
+///     "originate {origination_caller_id_name=Front\\sDesk,hangup_after_bridge=true}sofia/gateway/trunk/5551234 1000 XML default"
 /// );
-/// let p = Originate::new("user/1001").app("playback", "/tmp/welcome.wav");
-/// assert_eq!(p.to_string(), "originate user/1001 &playback(/tmp/welcome.wav)");
+/// let p = Originate::new(Dial::to(Endpoint::user("1001", "example.com")).or(Endpoint::gateway("trunk", "1001")))
+///     .app("playback", "/tmp/welcome.wav");
+/// assert_eq!(
+///     p.to_string(),
+///     "originate user/1001@example.com|sofia/gateway/trunk/1001 &playback(/tmp/welcome.wav)"
+/// );
+/// assert_eq!(Originate::parse(&p.to_string()).unwrap(), p);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Originate {
-    endpoint: String,
-    vars: Vec<(String, String)>,
+    dial: Dial,
     destination: Destination,
     caller_id_name: Option<String>,
     caller_id_number: Option<String>,
@@ -165,13 +171,12 @@ pub struct Originate {
 }
 
 impl Originate {
-    /// Originate to `endpoint` (a dial string such as
-    /// `sofia/gateway/trunk/5551234` or `user/1001`); by default the answered
-    /// call is parked (`&park()`).
-    pub fn new(endpoint: impl Into<String>) -> Originate {
+    /// Originate to `dial` (a [`Dial`], an [`Endpoint`](crate::protocol::Endpoint),
+    /// or a dial string as text such as `sofia/gateway/trunk/5551234`, sent
+    /// as written); by default the answered call is parked (`&park()`).
+    pub fn new(dial: impl Into<Dial>) -> Originate {
         Originate {
-            endpoint: endpoint.into(),
-            vars: Vec::new(),
+            dial: dial.into(),
             destination: Destination::App {
                 app: "park".into(),
                 args: String::new(),
@@ -182,11 +187,16 @@ impl Originate {
         }
     }
 
-    /// Sets a channel variable for the new channel (`{name=value}`); values
-    /// are quoted when they contain spaces, commas or quotes.
+    /// Sets a channel variable for the new channels (`{name=value}` of the
+    /// dial string; see [`Dial`] for how values are written).
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Originate {
-        self.vars.push((name.into(), value.into()));
+        self.dial = self.dial.var(name, value);
         self
+    }
+
+    /// Where the call is placed.
+    pub fn dial(&self) -> &Dial {
+        &self.dial
     }
 
     /// Sends the answered call to an extension (dialplan XML, the
@@ -251,21 +261,6 @@ impl Originate {
     }
 }
 
-/// Quotes a channel-variable value for `{...}` when FreeSWITCH would split
-/// it: on spaces (argument separator), commas (variable separator), braces or
-/// quotes. Inside single quotes a quote is escaped with a backslash.
-pub(crate) fn quote_var(value: &str) -> String {
-    if value.is_empty()
-        || value
-            .chars()
-            .any(|c| matches!(c, ' ' | ',' | '\'' | '{' | '}' | '\t'))
-    {
-        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-    } else {
-        value.to_owned()
-    }
-}
-
 /// Quotes an argument for FreeSWITCH's space-separated `originate` line.
 fn quote_arg(value: &str) -> String {
     if value.is_empty() || value.contains([' ', '\'']) {
@@ -277,18 +272,7 @@ fn quote_arg(value: &str) -> String {
 
 impl fmt::Display for Originate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("originate ")?;
-        if !self.vars.is_empty() {
-            f.write_str("{")?;
-            for (i, (n, v)) in self.vars.iter().enumerate() {
-                if i > 0 {
-                    f.write_str(",")?;
-                }
-                write!(f, "{n}={}", quote_var(v))?;
-            }
-            f.write_str("}")?;
-        }
-        f.write_str(&self.endpoint)?;
+        write!(f, "originate {}", quote_arg(&self.dial.to_string()))?;
         let tail = self.caller_id_name.is_some() || self.timeout.is_some();
         match &self.destination {
             Destination::Extension {
@@ -328,6 +312,77 @@ impl fmt::Display for Originate {
         }
         Ok(())
     }
+}
+
+impl Originate {
+    /// Reads an `originate` command back (what `Display` writes; `undef`
+    /// caller ID fields and the `XML default` an application destination
+    /// carries for position are read as unset).
+    pub fn parse(text: &str) -> Result<Originate> {
+        let bad = |why: &str| Error::InvalidCommand(format!("`{text}` is not an originate: {why}"));
+        let words = split_args(text);
+        let mut words = words.iter().map(String::as_str);
+        if words.next() != Some("originate") {
+            return Err(bad("it does not start with `originate`"));
+        }
+        let dial = Dial::parse(words.next().ok_or_else(|| bad("no dial string"))?)?;
+        let target = words.next().ok_or_else(|| bad("no destination"))?;
+        let (dialplan, context) = (words.next(), words.next());
+        let destination = match target.strip_prefix('&') {
+            Some(app) => {
+                let (name, args) = app
+                    .strip_suffix(')')
+                    .and_then(|a| a.split_once('('))
+                    .ok_or_else(|| bad("the application is not `&app(args)`"))?;
+                Destination::App {
+                    app: name.to_owned(),
+                    args: args.to_owned(),
+                }
+            }
+            None => Destination::Extension {
+                extension: target.to_owned(),
+                dialplan: dialplan.map(str::to_owned),
+                context: context.map(str::to_owned),
+            },
+        };
+        let defined = |w: Option<&str>| w.filter(|w| *w != "undef").map(str::to_owned);
+        let (caller_id_name, caller_id_number) = (defined(words.next()), defined(words.next()));
+        let timeout = match words.next() {
+            Some(t) => Some(t.parse().map_err(|_| bad("the timeout is not a number"))?),
+            None => None,
+        };
+        Ok(Originate {
+            dial,
+            destination,
+            caller_id_name,
+            caller_id_number,
+            timeout,
+        })
+    }
+}
+
+/// Splits an API command line as FreeSWITCH does: at spaces, except inside
+/// single quotes (which are removed; `\'` is a quote).
+fn split_args(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut chars) = (false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'\'') => word.push(chars.next().unwrap_or('\'')),
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
 }
 
 /// One row of `show channels` / `show calls`: column name → value, in

@@ -295,7 +295,7 @@ async fn options_the_original_lacked_and_its_fixed_bugs() {
             ),
             msg("read", "1 4 ext.wav read_digits_var 3000 * 1000"),
             msg("multiset", "^^~a=x|y~b=2"),
-            msg("bridge", "{cid='Doe, John'}user/1001"),
+            msg("bridge", r"{^^;cid=Doe,\sJohn}user/1001"),
         ]
     );
 }

@@ -10,11 +10,13 @@
 //! * [`event_json`] is librevox's JSON form of an event (repeated headers as
 //!   arrays), printed by the CLI and read back by [`event_json::from_str`].
 //! * [`Command`] and [`SendMsg`] build every client command byte-exactly;
-//!   [`SendEvent`] a `sendevent`.
+//!   [`SendEvent`] a `sendevent`, [`Dial`] the dial strings of `bridge` and
+//!   `originate`.
 //! * [`packet`] reads client packets as FreeSWITCH does (for the simulator).
 
 mod codec;
 mod command;
+mod dial;
 mod event;
 pub mod event_json;
 mod frame;
@@ -26,6 +28,7 @@ mod xml;
 
 pub use codec::{EslCodec, Limits};
 pub use command::{Command, Linger, LogLevel, SendEvent, SendMsg, MAX_INLINE_ARG};
+pub use dial::{Dial, Endpoint, Leg};
 pub(crate) use event::JsonEvent;
 pub use event::{Event, EventFormat, ARRAY_PREFIX, ARRAY_SEPARATOR};
 pub use frame::Frame;
