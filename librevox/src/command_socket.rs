@@ -17,6 +17,11 @@ use crate::target::AppTarget;
 
 /// How to reach and authenticate to FreeSWITCH's event socket.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct ConnectOptions {
     /// `host:port` (default `127.0.0.1:8021`).
     pub addr: String,
@@ -26,6 +31,7 @@ pub struct ConnectOptions {
     pub user: Option<String>,
     /// Deadline for the TCP connect plus the `auth/request` greeting and the
     /// authentication reply (default 10 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub connect_timeout: Duration,
     /// Keep the event stream for [`CommandSocket::take_events`] instead of
     /// discarding events in the background (default false).
@@ -46,6 +52,8 @@ impl Default for ConnectOptions {
         }
     }
 }
+
+crate::connection::endpoint_from_env!(ConnectOptions);
 
 impl ConnectOptions {
     /// Options for `addr` with the defaults otherwise.

@@ -137,6 +137,11 @@ pub enum Error {
     /// CR or LF where the protocol has no body to carry it.
     #[error("invalid command: {0}")]
     InvalidCommand(String),
+
+    /// A setting read from the environment or a file is not valid; the text
+    /// names the setting and what to write instead.
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 impl Error {

@@ -15,6 +15,7 @@
 //! | [`CommandSocket`] | an authenticated inbound connection for one-off commands; [`blocking::CommandSocket`] for scripts. |
 //! | [`Error`] | the one error type. |
 //! | `simulator` | (feature `simulator`) a FreeSWITCH simulator speaking ESL, for tests and demos. |
+//! | `serde` | (feature `serde`) `Deserialize` for the settings types, to read them from a file (README, "Configuration"). |
 //!
 //! The macros (`#[inbound]`, `#[outbound]`, `#[event]`, `#[app]`, `start!`)
 //! are re-exported from `librevox-macros`; depend on `librevox` alone.

@@ -15,6 +15,7 @@ use crate::protocol::{Command, Message};
 
 /// A secret that never shows in `Debug` or `Display` output, nor in logs.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(transparent))]
 pub struct Password(String);
 
 impl Password {

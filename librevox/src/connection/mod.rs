@@ -58,9 +58,11 @@
 
 mod driver;
 mod handshake;
+mod settings;
 
 pub use handshake::Password;
 pub(crate) use handshake::{authenticate, connect_tcp, Credentials};
+pub(crate) use settings::{endpoint_from_env, EnvVars};
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -80,6 +82,11 @@ use crate::protocol::{
 /// What to do with an event when the event stream is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum OverflowPolicy {
     /// Never drop: stop reading the socket until the consumer catches up
     /// (FreeSWITCH then queues on its side, up to 100 000 events per socket).
@@ -91,16 +98,25 @@ pub enum OverflowPolicy {
 
 /// Settings of one connection.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct ConnectionConfig {
     /// Deadline for a `command/reply` or `api/response` (default 30 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub reply_timeout: Duration,
     /// Deadline for a background job's BACKGROUND_JOB event (default 120 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub job_timeout: Duration,
     /// Deadline for an application's CHANNEL_EXECUTE_COMPLETE (default 4 h:
     /// a bridged call may last that long; a hangup ends the wait sooner).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub app_timeout: Duration,
     /// How long after CHANNEL_HANGUP an application wait may still be
     /// completed before it fails with [`Error::Hangup`] (default 2 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub hangup_grace: Duration,
     /// Capacity of the event stream (default 8192).
     pub event_capacity: usize,
@@ -115,6 +131,7 @@ pub struct ConnectionConfig {
     pub limits: Limits,
     /// Probing a silent peer (default: probe after 30 s of silence, give up
     /// 10 s later); `None` turns the probe off. See [`Liveness`].
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "settings::de::liveness"))]
     pub liveness: Option<Liveness>,
 }
 
@@ -134,10 +151,17 @@ pub struct ConnectionConfig {
 /// (first kernel probe after 30 s idle, then every 10 s), as a second line
 /// that also catches a dead peer while the probe is turned off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct Liveness {
     /// Silence after which a probe is sent (default 30 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub interval: Duration,
     /// How long the probe may go unanswered (default 10 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub timeout: Duration,
 }
 

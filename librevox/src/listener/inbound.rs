@@ -58,11 +58,18 @@ crate::target::api_target_by_methods!(Inbound);
 /// Reconnect delays: exponential from `initial`, doubled per failed attempt,
 /// capped at `max`, each with random jitter of up to half the delay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct Backoff {
     /// First delay (default 250 ms).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub initial: Duration,
     /// Largest delay (default 30 s). Authentication failures and ACL
     /// rejections always wait this long: retrying them fast cannot help.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub max: Duration,
 }
 
@@ -105,6 +112,11 @@ fn random_u64() -> u64 {
 
 /// Where and how an inbound listener connects.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct InboundSettings {
     /// `host:port` (default `127.0.0.1:8021`).
     pub addr: String,
@@ -113,6 +125,7 @@ pub struct InboundSettings {
     /// `user@domain` for `userauth`.
     pub user: Option<String>,
     /// Deadline for connect + greeting + auth (default 10 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub connect_timeout: Duration,
     /// Reconnect delays.
     pub backoff: Backoff,
@@ -127,6 +140,7 @@ pub struct InboundSettings {
     pub give_up_on_refusal: bool,
     /// How long hooks may run on after shutdown before they are cut off
     /// (default 5 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub shutdown_grace: Duration,
     /// Connection settings.
     pub config: ConnectionConfig,
@@ -148,6 +162,8 @@ impl Default for InboundSettings {
         }
     }
 }
+
+crate::connection::endpoint_from_env!(InboundSettings);
 
 impl InboundSettings {
     /// Settings for `addr` (`host:port`), defaults otherwise.

@@ -22,17 +22,25 @@ use crate::target::AppTarget;
 
 /// Where the outbound server listens and how it treats calls.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct OutboundSettings {
     /// Address to bind (default `127.0.0.1:8084`; use `0.0.0.0:8084` when
     /// FreeSWITCH runs on another host).
     pub bind: String,
     /// Deadline for the `connect`/`myevents`/`linger` setup (default 10 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub setup_timeout: Duration,
     /// On shutdown, how long running calls may go on before their sockets
     /// are closed (default 30 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub shutdown_grace: Duration,
     /// After the call ended, how long `session_initiated` may still run
     /// before it is cut off (default 10 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub session_grace: Duration,
     /// Per-channel mailbox size of the dispatcher (default 1024).
     pub mailbox_capacity: usize,

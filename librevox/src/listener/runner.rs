@@ -224,6 +224,11 @@ async fn wait_for_signal() {
 
 /// Logging options, as the original's `log_file` / `log_level`.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct LogOptions {
     /// Write logs to this file instead of standard error.
     pub file: Option<PathBuf>,

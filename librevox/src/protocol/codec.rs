@@ -19,6 +19,11 @@ use crate::error::{Error, Result};
 
 /// Size limits the decoder enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct Limits {
     /// Largest header block accepted, in bytes (default 1 MiB; the outbound
     /// `connect` reply, the largest header block FreeSWITCH sends, is a few
