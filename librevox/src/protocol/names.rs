@@ -5,9 +5,7 @@
 //! keeps the two identical. [`EventName`] is the typed form of these names.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::fmt;
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 /// Every event name FreeSWITCH fires, in `switch_event_types_t` order.
@@ -391,30 +389,7 @@ impl fmt::Display for EventName {
     }
 }
 
-impl FromStr for EventName {
-    type Err = Infallible;
-    fn from_str(s: &str) -> Result<EventName, Infallible> {
-        Ok(EventName::parse(s))
-    }
-}
-
-impl From<&str> for EventName {
-    fn from(s: &str) -> EventName {
-        EventName::parse(s)
-    }
-}
-
-impl From<String> for EventName {
-    fn from(s: String) -> EventName {
-        EventName::parse(&s)
-    }
-}
-
-impl From<EventName> for String {
-    fn from(name: EventName) -> String {
-        name.to_string()
-    }
-}
+super::values::impl_parse_traits!(EventName);
 
 impl PartialEq<str> for EventName {
     /// Equal when `other` reads as this name (see [`EventName::parse`]).

@@ -19,9 +19,7 @@
 //! assert_eq!(ChannelState::from("CS_EXECUTE").number(), Some(4));
 //! ```
 
-use std::convert::Infallible;
 use std::fmt;
-use std::str::FromStr;
 
 /// Declares a value type: unit variants with their wire text and number,
 /// plus `Other(String)`; `as_str`, the number both ways, parsing (exact, then
@@ -97,19 +95,14 @@ macro_rules! value_type {
     };
 }
 
-/// `Display`, `FromStr` (never failing), `From<&str>`, `From<String>` and
-/// comparisons with `str` for a type with `parse` and `as_str`.
-macro_rules! impl_text_traits {
+/// `FromStr` (never failing), `From<&str>`, `From<String>` and
+/// `From<T> for String` for a type with `parse` and `Display`; shared with
+/// [`EventName`](super::EventName).
+macro_rules! impl_parse_traits {
     ($name:ident) => {
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Infallible;
-            fn from_str(s: &str) -> Result<$name, Infallible> {
+        impl std::str::FromStr for $name {
+            type Err = std::convert::Infallible;
+            fn from_str(s: &str) -> Result<$name, std::convert::Infallible> {
                 Ok($name::parse(s))
             }
         }
@@ -131,6 +124,21 @@ macro_rules! impl_text_traits {
                 v.to_string()
             }
         }
+    };
+}
+pub(super) use impl_parse_traits;
+
+/// [`impl_parse_traits`], `Display` as `as_str`, and comparisons with
+/// `str` by the wire text.
+macro_rules! impl_text_traits {
+    ($name:ident) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl_parse_traits!($name);
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
