@@ -133,3 +133,46 @@ async fn a_wrong_password_is_auth() {
         other => panic!("expected Auth, got {other:?}"),
     }
 }
+
+/// Dial-string variables reach the new channel exactly as given, through
+/// `originate`'s line splitting and the switch's `{}`/`[]` parsing: commas
+/// (`^^;`), spaces (`\s`), quotes (`\\'`), `|` and `=`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originate_dial_string_variables_arrive_as_written() {
+    use librevox::protocol::{Dial, Endpoint};
+    let switch = Switch::from_env();
+    let socket = switch.connect().await;
+    let calls = Calls::new(&switch);
+    let uuid = calls.add(new_uuid());
+    let values = [
+        ("t_comma", "x,y"),
+        ("t_space", "John Doe"),
+        ("t_quote", "it's"),
+        ("t_quote2", "rock'n roll"),
+        ("t_pipe", "a|b"),
+        ("t_equals", "x=y"),
+    ];
+    let mut dial = Dial::to(Endpoint::Raw(ANSWERED.to_owned()))
+        .leg_var("t_leg", "p,q r")
+        .var("origination_uuid", &uuid);
+    for (name, value) in values {
+        dial = dial.var(name, value);
+    }
+    dial.check().unwrap();
+    let answered = within("originate", WAIT, socket.originate(&Originate::new(dial)))
+        .await
+        .unwrap();
+    assert_eq!(answered, uuid);
+    for (name, value) in values.into_iter().chain([("t_leg", "p,q r")]) {
+        let got = within(
+            "uuid_getvar",
+            WAIT,
+            socket.api(&format!("uuid_getvar {uuid} {name}")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.text(), value, "{name}");
+    }
+    calls.cleanup(&socket).await;
+    socket.close().await.unwrap();
+}
