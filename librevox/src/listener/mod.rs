@@ -37,7 +37,7 @@ pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings};
 pub use outbound::{
     run_outbound_session, serve_outbound, OutboundSettings, Session, SessionEnd, SessionOutcome,
 };
-pub use runner::{init_logging, LogOptions, Runner};
+pub use runner::{init_logging, use_colour, LogOptions, Runner};
 pub use shutdown::Shutdown;
 
 pub use crate::target::AppTarget;

@@ -239,7 +239,9 @@ pub struct LogOptions {
 
 /// Installs a `tracing` subscriber that honours `RUST_LOG` (falling back to
 /// `options.level`, then `info`), writing to standard error or to
-/// `options.file`. Does nothing if a subscriber is already installed.
+/// `options.file`. Does nothing if a subscriber is already installed. Lines
+/// are coloured only when standard error is a terminal (see
+/// [`use_colour`]); a file never gets colours.
 pub fn init_logging(options: &LogOptions) -> Result<()> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
@@ -257,9 +259,68 @@ pub fn init_logging(options: &LogOptions) -> Result<()> {
                 .with_writer(std::sync::Mutex::new(file))
                 .try_init()
         }
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => {
+            use std::io::IsTerminal;
+            builder
+                .with_ansi(use_colour(std::io::stderr().is_terminal()))
+                .with_writer(std::io::stderr)
+                .try_init()
+        }
     };
     // An already installed subscriber wins; that is not an error.
     let _ = result;
     Ok(())
+}
+
+/// Whether output to a stream should carry ANSI colours: only when the
+/// stream is a terminal, `NO_COLOR` is unset or empty (<https://no-color.org>)
+/// and `TERM` is not `dumb`. [`init_logging`] asks it for standard error;
+/// call it with your own stream's
+/// [`is_terminal`](std::io::IsTerminal::is_terminal) to follow the same
+/// policy.
+///
+/// ```
+/// use std::io::IsTerminal;
+/// let colour = librevox::listener::use_colour(std::io::stdout().is_terminal());
+/// # let _ = colour;
+/// ```
+pub fn use_colour(stream_is_terminal: bool) -> bool {
+    colour_policy(
+        stream_is_terminal,
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+    )
+}
+
+fn colour_policy(
+    terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_policy;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color_or_a_dumb_term() {
+        let some = |s| Some(OsStr::new(s));
+        let xterm = some("xterm-256color");
+        assert!(colour_policy(true, None, xterm));
+        assert!(colour_policy(true, None, None));
+        assert!(
+            colour_policy(true, some(""), xterm),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour_policy(false, None, xterm), "a file or a pipe");
+        assert!(!colour_policy(true, some("1"), xterm));
+        assert!(
+            !colour_policy(true, some("0"), xterm),
+            "any non-empty value"
+        );
+        assert!(!colour_policy(true, None, some("dumb")));
+    }
 }
