@@ -12,6 +12,7 @@ mod fs;
 mod library;
 mod memory;
 mod raw;
+mod soak;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +70,18 @@ struct Cli {
     /// ceiling's side), for a profiler.
     #[arg(long, value_name = "SIDE", hide = true)]
     profile_outbound: Option<String>,
+    /// Soak: outbound calls placed (run with `--only soak`).
+    #[arg(long, default_value_t = 1_000_000)]
+    soak_calls: usize,
+    /// Soak: outbound calls at once.
+    #[arg(long, default_value_t = 1_000)]
+    soak_concurrency: usize,
+    /// Soak: the server's RSS is read after every this many calls.
+    #[arg(long, default_value_t = 100_000)]
+    soak_sample_every: usize,
+    /// Soak: inbound events streamed (RSS read every tenth of them).
+    #[arg(long, default_value_t = 10_000_000)]
+    soak_events: usize,
     /// Repetitions of each throughput measurement (medians are reported).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -88,6 +101,8 @@ enum Workload {
     Api,
     Outbound,
     Memory,
+    /// Not part of the default set: a long run checking RSS stays flat.
+    Soak,
 }
 
 /// Counts WARN and ERROR events logged (by the library) and prints them.
@@ -319,8 +334,27 @@ fn main() -> std::process::ExitCode {
             deadline: Duration::from_secs(300),
         }
     };
+    let soak_sizes = if cli.smoke {
+        soak::SoakSizes {
+            calls: 3_000,
+            concurrency: 300,
+            sample_every: 1_000,
+            events: 100_000,
+            check_flat: false,
+            deadline: Duration::from_secs(120),
+        }
+    } else {
+        soak::SoakSizes {
+            calls: cli.soak_calls,
+            concurrency: cli.soak_concurrency,
+            sample_every: cli.soak_sample_every,
+            events: cli.soak_events,
+            check_flat: true,
+            deadline: Duration::from_secs(1_800),
+        }
+    };
     let all = cli.only.is_empty();
-    let runs = |w: Workload| all || cli.only.contains(&w);
+    let runs = |w: Workload| (all && w != Workload::Soak) || cli.only.contains(&w);
     let warnings = count_warnings();
     machine();
     let mut report = Report::default();
@@ -407,6 +441,9 @@ fn main() -> std::process::ExitCode {
         }
         if runs(Workload::Memory) {
             memory(&sizes, &mut report).await;
+        }
+        if runs(Workload::Soak) {
+            soak::soak(&soak_sizes, &mut report).await;
         }
     });
     let logged = warnings.load(Ordering::Relaxed) - report.expected_warnings;
