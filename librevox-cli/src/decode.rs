@@ -52,11 +52,38 @@ pub(crate) fn run(file: &str) -> ExitCode {
         eprintln!("librevox decode: cannot read {file}: {e}");
         return ExitCode::from(1);
     }
-    let total = bytes.len();
-    let mut buf = BytesMut::from(&bytes[..]);
-    let mut codec = EslCodec::default();
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    match write_frames(&bytes, &mut stdout.lock()) {
+        Ok(frames) => {
+            eprintln!("{frames} frames, {} bytes", bytes.len());
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Write) => ExitCode::from(1),
+        Err(Failure::Malformed { offset, error }) => {
+            eprintln!("librevox decode: malformed frame at byte offset {offset}: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Why [`write_frames`] stopped.
+pub(crate) enum Failure {
+    /// The output could not be written (a closed pipe).
+    Write,
+    /// The frame starting at `offset` is not valid ESL.
+    Malformed {
+        offset: usize,
+        error: librevox::Error,
+    },
+}
+
+/// Writes one JSON line per frame of `bytes` to `out` and returns how many.
+/// Kept apart from the file handling so the fuzz target
+/// (`fuzz/src/lib.rs`) runs exactly this code.
+pub(crate) fn write_frames(bytes: &[u8], out: &mut impl Write) -> Result<usize, Failure> {
+    let total = bytes.len();
+    let mut buf = BytesMut::from(bytes);
+    let mut codec = EslCodec::default();
     let mut frames = 0usize;
     // Where the frame being decoded starts: the end of the previous one,
     // after any blank lines.
@@ -74,26 +101,18 @@ pub(crate) fn run(file: &str) -> ExitCode {
             Ok(None) => codec.decode_eof(&mut buf),
             Err(e) => Err(e),
         };
+        let malformed = |error| Failure::Malformed {
+            offset: frame_start,
+            error,
+        };
         match step {
-            Ok(Some(frame)) => match frame_json(frame_start, &frame) {
-                Ok(line) => {
-                    if writeln!(out, "{line}").is_err() {
-                        return ExitCode::from(1);
-                    }
-                    frames += 1;
-                }
-                Err(e) => {
-                    eprintln!("librevox decode: malformed frame at byte offset {frame_start}: {e}");
-                    return ExitCode::from(1);
-                }
-            },
-            Ok(None) => break,
-            Err(e) => {
-                eprintln!("librevox decode: malformed frame at byte offset {frame_start}: {e}");
-                return ExitCode::from(1);
+            Ok(Some(frame)) => {
+                let line = frame_json(frame_start, &frame).map_err(malformed)?;
+                writeln!(out, "{line}").map_err(|_| Failure::Write)?;
+                frames += 1;
             }
+            Ok(None) => return Ok(frames),
+            Err(e) => return Err(malformed(e)),
         }
     }
-    eprintln!("{frames} frames, {total} bytes");
-    ExitCode::SUCCESS
 }
