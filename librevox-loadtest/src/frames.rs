@@ -4,7 +4,6 @@
 
 use bytes::BytesMut;
 use librevox::protocol::{EslCodec, Event, EventFormat, Frame};
-use librevox::simulator::serialize;
 use tokio_util::codec::Decoder;
 
 const CALL_PLAIN_INBOUND: &[u8] =
@@ -199,7 +198,7 @@ pub fn inbound_cycle(calls: usize) -> InboundCycle {
                 e.push_header(n, &v.replace(&leg, ph));
             }
             headers += e.len();
-            let frame = serialize::event_frame(EventFormat::Plain, &e);
+            let frame = e.to_frame(EventFormat::Plain);
             let base = out.bytes.len();
             out.uuid_at[slot].extend(offsets(&frame, ph.as_bytes()).into_iter().map(|o| o + base));
             out.bytes.extend_from_slice(&frame);
@@ -209,7 +208,7 @@ pub fn inbound_cycle(calls: usize) -> InboundCycle {
     let hb = heartbeat(&core);
     headers += hb.len();
     out.bytes
-        .extend_from_slice(&serialize::event_frame(EventFormat::Plain, &hb));
+        .extend_from_slice(&hb.to_frame(EventFormat::Plain));
     out.frame_ends.push(out.bytes.len());
     out.avg_headers = headers as f64 / out.frame_ends.len() as f64;
     out

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use librevox::protocol::packet::{read_packet, Packet};
-use librevox::simulator::serialize;
+use librevox::protocol::server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -67,7 +67,7 @@ impl PacketReader {
 }
 
 fn reply(text: &str) -> bytes::Bytes {
-    serialize::command_reply_frame(text)
+    server::command_reply(text)
 }
 
 /// Greets, then answers `auth` and everything else with `+OK` until the
@@ -76,7 +76,7 @@ async fn inbound_handshake(stream: TcpStream) -> Option<(PacketReader, OwnedWrit
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut rd = PacketReader::new(rd);
-    wr.write_all(&serialize::auth_request_frame()).await.ok()?;
+    wr.write_all(&server::auth_request()).await.ok()?;
     loop {
         let p = rd.next().await?;
         let word = p.command.split_whitespace().next().unwrap_or("");
@@ -96,7 +96,7 @@ async fn inbound_handshake(stream: TcpStream) -> Option<(PacketReader, OwnedWrit
 /// Answers `exit` as FreeSWITCH does and closes.
 async fn goodbye(mut wr: OwnedWriteHalf) {
     let mut out = reply("+OK bye").to_vec();
-    out.extend_from_slice(&serialize::disconnect_notice_frame(serialize::GOODBYE));
+    out.extend_from_slice(&server::disconnect_notice(server::GOODBYE));
     let _ = wr.write_all(&out).await;
     let _ = wr.shutdown().await;
 }
@@ -152,18 +152,14 @@ pub async fn inbound_blaster(
 /// each `api` command gets the `status` output; replies to the commands read
 /// in one go are written in one go.
 pub async fn api_responder(listener: TcpListener) {
-    let status = serialize::api_response_frame(frames::STATUS_BODY.as_bytes());
+    let status = server::api_response(frames::STATUS_BODY.as_bytes());
     while let Ok((stream, _)) = listener.accept().await {
         let status = status.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
             let (rd, mut wr) = stream.into_split();
             let mut rd = PacketReader::new(rd);
-            if wr
-                .write_all(&serialize::auth_request_frame())
-                .await
-                .is_err()
-            {
+            if wr.write_all(&server::auth_request()).await.is_err() {
                 return;
             }
             let mut batch = Vec::new();

@@ -197,6 +197,328 @@ pub enum ExportTo {
     BLegOnly,
 }
 
+// ----- the option types' arguments, written and read back -----
+//
+// FreeSWITCH's applications split their argument at spaces
+// (`switch_separate_string`: runs of spaces count as one, the last field
+// takes the rest of the line). The builders below write exactly what the
+// helpers send; the parsers read such a string back the way the
+// application does, so a field can hold no space (except the last) and
+// must not be empty.
+
+/// Splits an application argument into at most `n` space-separated fields,
+/// the last one taking the rest, as FreeSWITCH's `switch_separate_string`
+/// does.
+fn fields(arg: &str, n: usize) -> Vec<&str> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = arg.trim_start_matches(' ');
+    while !rest.is_empty() {
+        if out.len() + 1 == n {
+            out.push(rest);
+            break;
+        }
+        match rest.split_once(' ') {
+            Some((field, tail)) => {
+                out.push(field);
+                rest = tail.trim_start_matches(' ');
+            }
+            None => {
+                out.push(rest);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// A number as C's `atoi` reads it for an unsigned field: the leading
+/// digits (0 when there are none, or for a negative number), saturating.
+fn number(field: &str) -> u32 {
+    field
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0u32, |n, d| {
+            n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+        })
+}
+
+impl Digits {
+    /// The argument of `read`: `<min> <max> <file> <variable> <timeout>
+    /// <terminators> [<digit_timeout>]`.
+    ///
+    /// ```
+    /// use librevox::apps::Digits;
+    /// assert_eq!(Digits::new().max(4).read_arg("ext.wav"), "1 4 ext.wav read_digits_var 5000 #");
+    /// ```
+    pub fn read_arg(&self, file: &str) -> String {
+        let mut arg = format!(
+            "{} {} {file} {} {} {}",
+            self.min, self.max, self.variable, self.timeout_ms, self.terminators
+        );
+        if let Some(dt) = self.digit_timeout_ms {
+            arg.push_str(&format!(" {dt}"));
+        }
+        arg
+    }
+
+    /// Reads a `read` argument back: the prompt file and the options, as
+    /// FreeSWITCH's `read` reads them. Missing fields take FreeSWITCH's
+    /// initial values (max 0, timeout 1000, terminators `#`, no variable);
+    /// the fields `read` does not carry (`tries`, `regexp`,
+    /// `transfer_on_failure`) keep [`Digits::default`]'s. FreeSWITCH then
+    /// raises `min` to 1, `max` to `min` and the timeout to 1000; that is
+    /// the application's business, not the parser's. `None` for an empty
+    /// argument ("No arguments specified").
+    ///
+    /// ```
+    /// use librevox::apps::Digits;
+    /// let d = Digits::new().max(4).digit_timeout_ms(1000);
+    /// assert_eq!(Digits::parse_read(&d.read_arg("ext.wav")), Some(("ext.wav".to_owned(), d)));
+    /// ```
+    pub fn parse_read(arg: &str) -> Option<(String, Digits)> {
+        let f = fields(arg, 7);
+        let min = number(f.first()?);
+        let at = |i: usize| f.get(i).copied();
+        let digits = Digits {
+            min,
+            max: at(1).map_or(0, number),
+            timeout_ms: at(4).map_or(1000, number),
+            terminators: at(5).unwrap_or("#").to_owned(),
+            variable: at(3).unwrap_or("").to_owned(),
+            digit_timeout_ms: at(6).map(number),
+            ..Digits::default()
+        };
+        Some((at(2).unwrap_or("").to_owned(), digits))
+    }
+
+    /// The argument of `play_and_get_digits`: `<min> <max> <tries>
+    /// <timeout> <terminators> <file> <invalid_file> <variable> <regexp>
+    /// [<digit_timeout> [<transfer_on_failure>]]` (a transfer target needs
+    /// a digit timeout before it: `timeout_ms` when none is set).
+    ///
+    /// ```
+    /// use librevox::apps::Digits;
+    /// assert_eq!(
+    ///     Digits::default().play_and_get_digits_arg("enter.wav", "bad.wav"),
+    ///     "1 2 3 5000 # enter.wav bad.wav read_digits_var \\d+"
+    /// );
+    /// ```
+    pub fn play_and_get_digits_arg(&self, file: &str, invalid_file: &str) -> String {
+        let mut arg = format!(
+            "{} {} {} {} {} {file} {invalid_file} {} {}",
+            self.min,
+            self.max,
+            self.tries,
+            self.timeout_ms,
+            self.terminators,
+            self.variable,
+            self.regexp
+        );
+        let digit_timeout = self
+            .digit_timeout_ms
+            .or(self.transfer_on_failure.as_ref().map(|_| self.timeout_ms));
+        if let Some(dt) = digit_timeout {
+            arg.push_str(&format!(" {dt}"));
+        }
+        if let Some(target) = &self.transfer_on_failure {
+            arg.push_str(&format!(" {target}"));
+        }
+        arg
+    }
+
+    /// Reads a `play_and_get_digits` argument back: the prompt, the file
+    /// played after invalid input, and the options, as FreeSWITCH's
+    /// application reads them (the transfer target, last, may hold
+    /// spaces). Missing fields take FreeSWITCH's initial values (max and
+    /// tries 0, timeout 1000, terminators `#`, no files, variable or
+    /// regexp). `None` for an empty argument.
+    ///
+    /// ```
+    /// use librevox::apps::Digits;
+    /// let d = Digits::new().min(4).max(4).digit_timeout_ms(2000).transfer_on_failure("operator XML default");
+    /// let arg = d.play_and_get_digits_arg("pin.wav", "bad.wav");
+    /// assert_eq!(
+    ///     Digits::parse_play_and_get_digits(&arg),
+    ///     Some(("pin.wav".to_owned(), "bad.wav".to_owned(), d))
+    /// );
+    /// ```
+    pub fn parse_play_and_get_digits(arg: &str) -> Option<(String, String, Digits)> {
+        let f = fields(arg, 11);
+        let min = number(f.first()?);
+        let at = |i: usize| f.get(i).copied();
+        let text = |i: usize| at(i).unwrap_or("").to_owned();
+        let digits = Digits {
+            min,
+            max: at(1).map_or(0, number),
+            tries: at(2).map_or(0, number),
+            timeout_ms: at(3).map_or(1000, number),
+            terminators: at(4).unwrap_or("#").to_owned(),
+            variable: text(7),
+            regexp: text(8),
+            digit_timeout_ms: at(9).map(number),
+            transfer_on_failure: at(10).map(str::to_owned),
+        };
+        Some((text(5), text(6), digits))
+    }
+}
+
+impl MetaListen {
+    /// The letters `bind_meta_app` takes (`a`, `b`, `ab`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaListen::A => "a",
+            MetaListen::B => "b",
+            MetaListen::Both => "ab",
+        }
+    }
+
+    /// The leg for its letters (`ba` is `ab`).
+    pub fn from_letters(s: &str) -> Option<MetaListen> {
+        match s {
+            "a" => Some(MetaListen::A),
+            "b" => Some(MetaListen::B),
+            "ab" | "ba" => Some(MetaListen::Both),
+            _ => None,
+        }
+    }
+}
+
+impl MetaRespond {
+    /// The letter `bind_meta_app` takes (`s`, `o`, `b`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaRespond::Same => "s",
+            MetaRespond::Opposite => "o",
+            MetaRespond::Both => "b",
+        }
+    }
+
+    /// The leg for its letter.
+    pub fn from_letters(s: &str) -> Option<MetaRespond> {
+        match s {
+            "s" => Some(MetaRespond::Same),
+            "o" => Some(MetaRespond::Opposite),
+            "b" => Some(MetaRespond::Both),
+            _ => None,
+        }
+    }
+}
+
+impl MetaApp {
+    /// The argument of `bind_meta_app`: `<key> <listen> <respond>
+    /// <application>[::<parameters>]`.
+    pub fn to_arg(&self) -> String {
+        let mut arg = format!(
+            "{} {} {} {}",
+            self.key,
+            self.listen_to.as_str(),
+            self.respond_on.as_str(),
+            self.application
+        );
+        if let Some(p) = &self.parameters {
+            arg.push_str("::");
+            arg.push_str(p);
+        }
+        arg
+    }
+
+    /// Reads a `bind_meta_app` argument back; `None` when it lacks one of
+    /// the four fields or a leg letter is not one this type names.
+    ///
+    /// ```
+    /// use librevox::apps::MetaApp;
+    /// let m = MetaApp::parse("2 a s execute_extension::dx XML features").unwrap();
+    /// assert_eq!(m.application, "execute_extension");
+    /// assert_eq!(m.parameters.as_deref(), Some("dx XML features"));
+    /// assert_eq!(m.to_arg(), "2 a s execute_extension::dx XML features");
+    /// ```
+    pub fn parse(arg: &str) -> Option<MetaApp> {
+        let f = fields(arg, 4);
+        let [key, listen, respond, app] = f[..] else {
+            return None;
+        };
+        let (application, parameters) = match app.split_once("::") {
+            Some((a, p)) => (a, Some(p.to_owned())),
+            None => (app, None),
+        };
+        Some(MetaApp {
+            key: key.to_owned(),
+            listen_to: MetaListen::from_letters(listen)?,
+            respond_on: MetaRespond::from_letters(respond)?,
+            application: application.to_owned(),
+            parameters,
+        })
+    }
+}
+
+impl RecordOptions {
+    /// The argument of `record`: `<path> [<limit> [<threshold>
+    /// [<hits>]]]` (each option only after the one before it).
+    pub fn to_arg(&self, path: &str) -> String {
+        let mut arg = path.to_owned();
+        if let Some(limit) = self.limit_secs {
+            arg.push_str(&format!(" {limit}"));
+            if let Some(t) = self.silence_threshold {
+                arg.push_str(&format!(" {t}"));
+                if let Some(h) = self.silence_hits {
+                    arg.push_str(&format!(" {h}"));
+                }
+            }
+        }
+        arg
+    }
+
+    /// Reads a `record` argument back (a `+` before the limit is allowed,
+    /// as FreeSWITCH allows it); `None` without a path.
+    ///
+    /// ```
+    /// use librevox::apps::RecordOptions;
+    /// let (path, o) = RecordOptions::parse("/tmp/m.wav +60 200").unwrap();
+    /// assert_eq!((path.as_str(), o.limit_secs, o.silence_threshold), ("/tmp/m.wav", Some(60), Some(200)));
+    /// ```
+    pub fn parse(arg: &str) -> Option<(String, RecordOptions)> {
+        let f = fields(arg, 4);
+        let path = (*f.first()?).to_owned();
+        let at = |i: usize| f.get(i).map(|v| number(v.strip_prefix('+').unwrap_or(v)));
+        let options = RecordOptions {
+            limit_secs: at(1),
+            silence_threshold: at(2),
+            silence_hits: at(3),
+        };
+        Some((path, options))
+    }
+}
+
+impl ExportTo {
+    /// The argument of `export`: `<name>=<value>`, or
+    /// `nolocal:<name>=<value>` for the bridged legs only.
+    pub fn to_arg(self, name: &str, value: &str) -> String {
+        match self {
+            ExportTo::Both => format!("{name}={value}"),
+            ExportTo::BLegOnly => format!("nolocal:{name}={value}"),
+        }
+    }
+
+    /// Reads an `export` argument back: name, value, where it goes; `None`
+    /// without `=`.
+    ///
+    /// ```
+    /// use librevox::apps::ExportTo;
+    /// assert_eq!(
+    ///     ExportTo::parse("nolocal:sip_h_X-Account=42"),
+    ///     Some(("sip_h_X-Account".to_owned(), "42".to_owned(), ExportTo::BLegOnly))
+    /// );
+    /// ```
+    pub fn parse(arg: &str) -> Option<(String, String, ExportTo)> {
+        let (to, rest) = match arg.strip_prefix("nolocal:") {
+            Some(rest) => (ExportTo::BLegOnly, rest),
+            None => (ExportTo::Both, arg),
+        };
+        let (name, value) = rest.split_once('=')?;
+        Some((name.to_owned(), value.to_owned(), to))
+    }
+}
+
 // ----- the original's 21 applications -----
 
 /// Answers the call.
@@ -253,22 +575,7 @@ pub fn att_xfer(endpoint: &str) -> String {
 /// ```
 #[app]
 pub fn bind_meta_app(meta: &MetaApp) -> String {
-    let listen = match meta.listen_to {
-        MetaListen::A => "a",
-        MetaListen::B => "b",
-        MetaListen::Both => "ab",
-    };
-    let respond = match meta.respond_on {
-        MetaRespond::Same => "s",
-        MetaRespond::Opposite => "o",
-        MetaRespond::Both => "b",
-    };
-    let mut arg = format!("{} {listen} {respond} {}", meta.key, meta.application);
-    if let Some(p) = &meta.parameters {
-        arg.push_str("::");
-        arg.push_str(p);
-    }
-    arg
+    meta.to_arg()
 }
 
 /// Bridges the call to one or more endpoints; returns the completion event
@@ -317,10 +624,7 @@ pub fn deflect(uri: &str) -> String {
 /// ```
 #[app]
 pub fn export(name: &str, value: &str, to: ExportTo) -> String {
-    match to {
-        ExportTo::Both => format!("{name}={value}"),
-        ExportTo::BLegOnly => format!("nolocal:{name}={value}"),
-    }
+    to.to_arg(name, value)
 }
 
 /// Plays tones described in TGML (`%(500,0,800)`).
@@ -369,27 +673,7 @@ pub fn hangup(cause: &str) -> String {
 /// ```
 #[app(returns = variable(options.variable))]
 pub fn play_and_get_digits(file: &str, invalid_file: &str, options: &Digits) -> String {
-    let mut arg = format!(
-        "{} {} {} {} {} {file} {invalid_file} {} {}",
-        options.min,
-        options.max,
-        options.tries,
-        options.timeout_ms,
-        options.terminators,
-        options.variable,
-        options.regexp
-    );
-    let digit_timeout = options.digit_timeout_ms.or(options
-        .transfer_on_failure
-        .as_ref()
-        .map(|_| options.timeout_ms));
-    if let Some(dt) = digit_timeout {
-        arg.push_str(&format!(" {dt}"));
-    }
-    if let Some(target) = &options.transfer_on_failure {
-        arg.push_str(&format!(" {target}"));
-    }
-    arg
+    options.play_and_get_digits_arg(file, invalid_file)
 }
 
 /// Plays a file or stream to the caller.
@@ -429,14 +713,7 @@ pub fn pre_answer() {}
 /// ```
 #[app(returns = variable(options.variable))]
 pub fn read(file: &str, options: &Digits) -> String {
-    let mut arg = format!(
-        "{} {} {file} {} {} {}",
-        options.min, options.max, options.variable, options.timeout_ms, options.terminators
-    );
-    if let Some(dt) = options.digit_timeout_ms {
-        arg.push_str(&format!(" {dt}"));
-    }
-    arg
+    options.read_arg(file)
 }
 
 /// Records the caller to `path` until silence, `#`, hangup or the limit.
@@ -450,17 +727,7 @@ pub fn read(file: &str, options: &Digits) -> String {
 /// ```
 #[app]
 pub fn record(path: &str, options: &RecordOptions) -> String {
-    let mut arg = path.to_owned();
-    if let Some(limit) = options.limit_secs {
-        arg.push_str(&format!(" {limit}"));
-        if let Some(t) = options.silence_threshold {
-            arg.push_str(&format!(" {t}"));
-            if let Some(h) = options.silence_hits {
-                arg.push_str(&format!(" {h}"));
-            }
-        }
-    }
-    arg
+    options.to_arg(path)
 }
 
 /// Redirects the call to a SIP URI (302 before answer).
@@ -516,6 +783,13 @@ pub fn set(name: &str, value: &str) -> String {
 /// ```
 #[app]
 pub fn multiset(vars: &[(&str, &str)]) -> String {
+    multiset_arg(vars)
+}
+
+/// The argument of `multiset`: `^^<sep>k=v<sep>k2=v2`, with `|` as the
+/// separator unless a name or value holds one (then the first of `~!;^#@+`
+/// that none holds, or U+001F).
+pub fn multiset_arg(vars: &[(&str, &str)]) -> String {
     let used = |c: char| vars.iter().any(|(k, v)| k.contains(c) || v.contains(c));
     let sep = ['|', '~', '!', ';', '^', '#', '@', '+']
         .into_iter()
@@ -529,6 +803,41 @@ pub fn multiset(vars: &[(&str, &str)]) -> String {
         arg.push_str(&format!("{k}={v}"));
     }
     arg
+}
+
+/// Reads a `multiset` argument back into its variables: after `^^<sep>`
+/// the pairs are split at `<sep>`, otherwise at spaces (FreeSWITCH's
+/// default); empty parts and parts without `=` are skipped. Names must
+/// not hold `=`.
+///
+/// ```
+/// use librevox::apps::{multiset_arg, parse_multiset};
+/// let arg = multiset_arg(&[("a", "x|y"), ("b", "2")]);
+/// assert_eq!(arg, "^^~a=x|y~b=2");
+/// assert_eq!(parse_multiset(&arg), [("a".to_owned(), "x|y".to_owned()), ("b".to_owned(), "2".to_owned())]);
+/// ```
+pub fn parse_multiset(arg: &str) -> Vec<(String, String)> {
+    let (sep, rest) = match arg.strip_prefix("^^") {
+        Some(r) if !r.is_empty() => {
+            let sep = r.chars().next().unwrap_or(' ');
+            (sep, &r[sep.len_utf8()..])
+        }
+        _ => (' ', arg),
+    };
+    rest.split(sep)
+        .filter_map(|part| part.split_once('='))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Reads a `set` argument back: the name (trimmed) and the value after the
+/// first `=`; `None` without `=`.
+///
+/// ```
+/// assert_eq!(librevox::apps::parse_set("foo=a=b"), Some(("foo", "a=b")));
+/// ```
+pub fn parse_set(arg: &str) -> Option<(&str, &str)> {
+    arg.split_once('=').map(|(n, v)| (n.trim(), v))
 }
 
 /// Transfers the call to `destination`: `<extension> [<dialplan>

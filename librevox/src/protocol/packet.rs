@@ -57,6 +57,72 @@ pub enum PacketError {
     BadContentLength(String),
 }
 
+/// Where the header block ends: after the second LF of a run of LFs and
+/// CRs, or at FreeSWITCH's 10 MiB cap; `None` until then.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut lfs = 0;
+    for (i, &b) in buf.iter().enumerate() {
+        match b {
+            b'\n' => {
+                lfs += 1;
+                if lfs == 2 {
+                    return Some(i + 1);
+                }
+            }
+            b'\r' => {}
+            _ => lfs = 0,
+        }
+        if i + 1 >= MAX_CLIENT_HEAD {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// The block's lines: each ends at the first CR in the rest of the block
+/// if there is one, else at the first LF.
+fn lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut cur = text;
+    while !cur.is_empty() {
+        let cut = cur.find('\r').or_else(|| cur.find('\n'));
+        let (line, rest) = match cut {
+            Some(i) => (&cur[..i], &cur[i..]),
+            None => (cur, ""),
+        };
+        lines.push(line.trim_end_matches(['\r', '\n']));
+        cur = rest.trim_start_matches(['\r', '\n']);
+    }
+    lines
+}
+
+/// `Name: value` lines, names verbatim, spaces after the colon skipped;
+/// lines without a colon and empty values vanish.
+fn headers(lines: &[&str]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name, value.trim_start_matches(' ')))
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// The body length a `Content-Length` header (any case) asks for.
+fn body_len(headers: &[(String, String)]) -> Result<usize, PacketError> {
+    let Some((_, v)) = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+    else {
+        return Ok(0);
+    };
+    let v = v.trim();
+    match v.parse::<i64>() {
+        Ok(n) if (0..=MAX_CLIENT_BODY).contains(&n) => Ok(n as usize),
+        _ => Err(PacketError::BadContentLength(v.to_owned())),
+    }
+}
+
 /// Reads one packet from `buf`, FreeSWITCH style. Returns `Ok(None)` until a
 /// whole packet (and its body) is buffered.
 pub fn read_packet(buf: &mut BytesMut) -> Result<Option<Packet>, PacketError> {
@@ -71,27 +137,7 @@ pub fn read_packet(buf: &mut BytesMut) -> Result<Option<Packet>, PacketError> {
     if buf[0] == 0 {
         return Err(PacketError::Nul);
     }
-    // End of the header block: the second LF of a run of LFs and CRs.
-    let mut lfs = 0;
-    let mut head_end = None;
-    for (i, &b) in buf.iter().enumerate() {
-        match b {
-            b'\n' => {
-                lfs += 1;
-                if lfs == 2 {
-                    head_end = Some(i + 1);
-                    break;
-                }
-            }
-            b'\r' => {}
-            _ => lfs = 0,
-        }
-        if i + 1 >= MAX_CLIENT_HEAD {
-            head_end = Some(i + 1);
-            break;
-        }
-    }
-    let Some(head_end) = head_end else {
+    let Some(head_end) = head_end(buf) else {
         return Ok(None);
     };
     let head = &buf[..head_end];
@@ -101,39 +147,10 @@ pub fn read_packet(buf: &mut BytesMut) -> Result<Option<Packet>, PacketError> {
         None => head,
     };
     let text = String::from_utf8_lossy(head_text).into_owned();
-    let mut lines = Vec::new();
-    let mut cur = text.as_str();
-    while !cur.is_empty() {
-        let cut = cur.find('\r').or_else(|| cur.find('\n'));
-        let (line, mut rest) = match cut {
-            Some(i) => (&cur[..i], &cur[i..]),
-            None => (cur, ""),
-        };
-        rest = rest.trim_start_matches(['\r', '\n']);
-        lines.push(line.trim_end_matches(['\r', '\n']));
-        cur = rest;
-    }
+    let lines = lines(&text);
     let command = lines.first().map(|s| s.to_string()).unwrap_or_default();
-    let mut headers = Vec::new();
-    for line in lines.iter().skip(1) {
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim_start_matches(' ');
-            if !value.is_empty() {
-                headers.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-    let content_length = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.trim().to_owned());
-    let body_len = match content_length {
-        None => 0usize,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if (0..=MAX_CLIENT_BODY).contains(&n) => n as usize,
-            _ => return Err(PacketError::BadContentLength(v)),
-        },
-    };
+    let headers = headers(lines.get(1..).unwrap_or_default());
+    let body_len = body_len(&headers)?;
     if body_len > 0 && buf.len() < head_end + body_len {
         return Ok(None);
     }

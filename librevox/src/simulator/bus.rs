@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::lock::lock;
 use super::regex::Regex;
-use super::serialize::LogLine;
+use super::sync::lock;
 use crate::protocol::names::{EVENT_NAMES, MYEVENTS};
+use crate::protocol::LogData;
 use crate::protocol::{Event, EventFormat};
 
 /// An event as fired: the event plus whether its (empty) body was set, which
@@ -34,7 +34,7 @@ pub(crate) enum Out {
     /// A `sendevent` diverted to this session socket (`divert_events on`).
     Diverted(Event),
     /// A log line at or below the subscriber's level.
-    Log(Arc<LogLine>),
+    Log(Arc<LogData>),
     /// The controlled channel is down (hangup seen by the socket loop).
     Down,
     /// The module is going away: notice with the shutdown body, then close.
@@ -255,7 +255,7 @@ impl Subscriber {
     }
 
     /// Queues a log line if the connection logs at its level.
-    pub(crate) fn offer_log(&self, line: &Arc<LogLine>) {
+    pub(crate) fn offer_log(&self, line: &Arc<LogData>) {
         let s = lock(&self.subs);
         if !s.closed && s.log_level.is_some_and(|l| line.level <= l) {
             self.push(Out::Log(line.clone()));

@@ -13,9 +13,23 @@ use tokio::sync::watch;
 use super::bus::{Fired, Out, Subscriber};
 use super::clock::{date_gmt, date_local, date_log, Clock, UuidGen};
 use super::config::SimulatorConfig;
-use super::lock::lock;
-use super::serialize::LogLine;
-use crate::protocol::Event;
+use super::sync::lock;
+use crate::protocol::{Event, LogData, LogLevel};
+
+/// Where an event or log line says it comes from: source file, function,
+/// line (FreeSWITCH 1.11.3's values, as its events report them).
+pub(crate) type Src = (&'static str, &'static str, u32);
+
+/// A log line's `Text-Channel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextChannel {
+    /// A plain log line: time stamp, level and source prefix the text.
+    Log = 0,
+    /// A "clean" line: the text alone.
+    Clean = 1,
+    /// A session's log line (prefixed like `Log`).
+    Session = 3,
+}
 
 /// A user-registered API: receives the argument text, returns the output.
 pub type ApiFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -118,15 +132,15 @@ impl Core {
     }
 
     /// An event with the 13 standard headers (§4.1).
-    pub(crate) fn base_event(&self, name: &str, file: &str, func: &str, line: u32) -> Event {
+    pub(crate) fn base_event(&self, name: &str, src: Src) -> Event {
         let mut e = Event::new(name);
-        self.push_standard_tail(&mut e, file, func, line);
+        self.push_standard_tail(&mut e, src);
         e
     }
 
     /// Appends the 12 standard headers after `Event-Name` (or after whatever
     /// the event already has: `sendevent` puts the client's headers first).
-    pub(crate) fn push_standard_tail(&self, e: &mut Event, file: &str, func: &str, line: u32) {
+    pub(crate) fn push_standard_tail(&self, e: &mut Event, (file, func, line): Src) {
         let now = self.clock.now_us();
         e.push_header("Core-UUID", &self.core_uuid);
         e.push_header("FreeSWITCH-Hostname", &self.cfg.hostname);
@@ -180,19 +194,17 @@ impl Core {
         }
     }
 
-    /// Emits a log line to every connection that asked for this level.
-    #[allow(clippy::too_many_arguments)]
+    /// Emits a log line to every connection that asked for this level
+    /// (`level` is a [`LogLevel`] number; above DEBUG prints as DEBUG).
     pub(crate) fn log(
         &self,
         level: u8,
-        text_channel: u8,
-        file: &str,
-        func: &str,
-        line: u32,
+        text_channel: TextChannel,
+        (file, func, line): Src,
         session: &str,
         text: &str,
     ) {
-        let body = if text_channel == 1 {
+        let body = if text_channel == TextChannel::Clean {
             text.to_owned()
         } else {
             format!(
@@ -201,14 +213,14 @@ impl Core {
                 level_name(level)
             )
         };
-        let log_line = Arc::new(LogLine {
+        let log_line = Arc::new(LogData {
             level,
-            text_channel,
-            file: file.to_owned(),
-            func: func.to_owned(),
-            line,
-            user_data: session.to_owned(),
-            body,
+            text_channel: Some(text_channel as u8),
+            file: Some(file.to_owned()),
+            function: Some(func.to_owned()),
+            line: Some(line),
+            user_data: Some(session.to_owned()).filter(|s| !s.is_empty()),
+            text: body,
         });
         for s in self.subscribers() {
             s.offer_log(&log_line);
@@ -239,7 +251,7 @@ impl Core {
             }
         }
         e.push_header("Event-Name", name);
-        self.push_standard_tail(&mut e, "mod_event_socket.c", "parse_command", 2283);
+        self.push_standard_tail(&mut e, ("mod_event_socket.c", "parse_command", 2283));
         if let Some(b) = queued.body() {
             e.set_body(b.clone());
         }
@@ -260,32 +272,32 @@ impl Core {
     }
 }
 
-/// The log level name FreeSWITCH prints in log lines.
-pub(crate) fn level_name(level: u8) -> &'static str {
-    match level {
-        0 => "CONSOLE",
-        1 => "ALERT",
-        2 => "CRIT",
-        3 => "ERR",
-        4 => "WARNING",
-        5 => "NOTICE",
-        6 => "INFO",
-        _ => "DEBUG",
-    }
+/// FreeSWITCH's log levels, in number order.
+const LOG_LEVELS: [LogLevel; 8] = [
+    LogLevel::Console,
+    LogLevel::Alert,
+    LogLevel::Crit,
+    LogLevel::Err,
+    LogLevel::Warning,
+    LogLevel::Notice,
+    LogLevel::Info,
+    LogLevel::Debug,
+];
+
+/// The log level name FreeSWITCH prints in log lines (`INFO`); a number
+/// above DEBUG prints as DEBUG.
+pub(crate) fn level_name(level: u8) -> String {
+    let l = LOG_LEVELS
+        .get(usize::from(level))
+        .copied()
+        .unwrap_or(LogLevel::Debug);
+    l.as_str().to_ascii_uppercase()
 }
 
 /// A log level by name (case-insensitive), as `log` and the `log`
 /// application accept it.
-pub(crate) fn level_by_name(name: &str) -> Option<u8> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "CONSOLE" => 0,
-        "ALERT" => 1,
-        "CRIT" => 2,
-        "ERR" => 3,
-        "WARNING" => 4,
-        "NOTICE" => 5,
-        "INFO" => 6,
-        "DEBUG" => 7,
-        _ => return None,
-    })
+pub(crate) fn level_by_name(name: &str) -> Option<LogLevel> {
+    LOG_LEVELS
+        .into_iter()
+        .find(|l| l.as_str().eq_ignore_ascii_case(name))
 }

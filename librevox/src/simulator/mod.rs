@@ -38,11 +38,12 @@ mod channel;
 mod clock;
 mod config;
 mod core;
+mod esl;
 mod fault_proxy;
-mod listener;
-mod lock;
 mod regex;
 pub mod serialize;
+mod state;
+mod sync;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -64,8 +65,8 @@ pub use self::fault_proxy::{Direction, Fault, FaultProxy, ProxyStats, Rule, Rule
 
 use self::bus::Out;
 use self::channel::Switch;
-use self::core::Core;
-use self::lock::lock;
+use self::core::{Core, TextChannel};
+use self::sync::lock;
 use crate::error::{Error, Result};
 use crate::protocol::Event;
 
@@ -127,7 +128,7 @@ impl Simulator {
     pub async fn start(config: SimulatorConfig) -> Result<Simulator> {
         let listen = config.listen;
         let core = Core::new(config);
-        let switch = Switch::new(core.clone(), Arc::new(listener::EslSockets));
+        let switch = Switch::new(core.clone(), Arc::new(esl::EslSockets));
         let (addr, accept) = match listen {
             None => (None, None),
             Some(a) => {
@@ -149,7 +150,7 @@ impl Simulator {
                             continue;
                         };
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(listener::serve_inbound(switch2.clone(), stream, Some(peer)));
+                        tokio::spawn(esl::serve_inbound(switch2.clone(), stream, Some(peer)));
                     }
                 });
                 (Some(addr), Some(Arc::new(AbortOnDrop(task, closed_rx))))
@@ -188,7 +189,7 @@ impl Simulator {
 
     fn connect_in_memory_inner(&self, peer: Option<SocketAddr>) -> DuplexStream {
         let (client, server) = tokio::io::duplex(1 << 20);
-        tokio::spawn(listener::serve_inbound(self.switch.clone(), server, peer));
+        tokio::spawn(esl::serve_inbound(self.switch.clone(), server, peer));
         client
     }
 
@@ -226,7 +227,7 @@ impl Simulator {
     /// channel does not exist or is already down.
     pub fn hangup(&self, uuid: &str, cause: &str) -> bool {
         match self.switch.channel(uuid) {
-            Some(ch) => ch.hangup(&self.core, &channel::cause_name(cause), true),
+            Some(ch) => ch.hangup(&self.core, &state::cause_name(cause), true),
             None => false,
         }
     }
@@ -251,7 +252,7 @@ impl Simulator {
     /// Fires an event named `name` with the 13 standard headers followed by
     /// `headers` (for CUSTOM, pass `Event-Subclass` first), and returns it.
     pub fn fire_event(&self, name: &str, headers: &[(&str, &str)], body: Option<&str>) -> Event {
-        let mut e = self.core.base_event(name, "simulator.c", "fire_event", 1);
+        let mut e = self.core.base_event(name, ("simulator.c", "fire_event", 1));
         for (n, v) in headers {
             e.push_header(n, v);
         }
@@ -264,8 +265,9 @@ impl Simulator {
 
     /// Emits a log line (`log/data` to connections that asked for `level`).
     pub fn log(&self, level: u8, text: &str) {
+        let src = ("simulator.c", "log", 1);
         self.core
-            .log(level, 0, "simulator.c", "log", 1, "", &format!("{text}\n"));
+            .log(level, TextChannel::Log, src, "", &format!("{text}\n"));
     }
 
     /// The channels that exist now.

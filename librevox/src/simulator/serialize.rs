@@ -1,467 +1,184 @@
-//! Server-side serialization: events and frames exactly as FreeSWITCH writes
-//! them (§1.1 and §4 of the protocol notes).
+//! Deprecated: the encoders moved to the protocol layer, beside the
+//! parsers that read them back.
 //!
-//! * [`url_encode`] is `switch_url_encode` (uppercase `%XX`, and the quirk
-//!   that a `%` followed by two uppercase hex digits is copied literally).
-//! * [`to_plain`], [`to_json`], [`to_xml`] serialize an [`Event`] into the
-//!   payload of a `text/event-plain|json|xml` frame.
-//! * The `*_frame` functions build whole frames, byte for byte.
-//!
-//! Every function here is pure; the simulator and tests share them.
-//!
-//! ```
-//! use librevox::protocol::{Event, EventFormat};
-//! use librevox::simulator::serialize;
-//!
-//! let event = Event::new("CUSTOM").with_header("X-Name", "Müller & Co");
-//! let frame = serialize::event_frame(EventFormat::Plain, &event);
-//! assert_eq!(
-//!     &frame[..],
-//!     &b"Content-Length: 51\nContent-Type: text/event-plain\n\n\
-//!        Event-Name: CUSTOM\nX-Name: M%C3%BCller%20%26%20Co\n\n"[..]
-//! );
-//! ```
+//! | here | now |
+//! |---|---|
+//! | `to_plain`, `to_json`, `to_json_with`, `to_xml`, `event_payload` | [`Event::to_plain`], [`Event::to_json`], [`Event::to_json_with`], [`Event::to_xml`], [`Event::encode`] |
+//! | `event_frame`, `wrap_event_payload` | [`Event::to_frame`], [`protocol::event_frame`] |
+//! | `url_encode`, `url_encode_into`, `JsonOptions` | [`protocol::url_encode`], [`protocol::url_encode_into`], [`protocol::JsonOptions`] |
+//! | the `*_frame` functions, `GOODBYE`, ... | [`protocol::server`] (without `_frame`) |
+//! | `LogLine`, `log_data_frame` | [`LogData`], [`server::log_data`] |
+#![allow(deprecated)]
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
-use crate::protocol::{Event, EventFormat, ARRAY_PREFIX, ARRAY_SEPARATOR};
+use crate::protocol::{self, server, Event, EventFormat, LogData};
 
-/// The body of the goodbye disconnect-notice (67 bytes).
-pub const GOODBYE: &str = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n";
-/// The body of a `text/rude-rejection` frame (24 bytes).
-pub const RUDE_REJECTION: &str = "Access Denied, go away.\n";
-/// The disconnect-notice body used when FreeSWITCH shuts down or
-/// mod_event_socket is unloaded (31 bytes).
-pub const SHUTDOWN: &str = "The system is being shut down.\n";
-/// Longest `Reply-Text` FreeSWITCH writes (its reply buffer is 512 bytes).
-pub const MAX_REPLY_TEXT: usize = 511;
-
-fn must_encode(b: u8) -> bool {
-    !(0x20..=0x7e).contains(&b)
-        || matches!(
-            b,
-            b' ' | b'#'
-                | b'%'
-                | b'&'
-                | b'+'
-                | b':'
-                | b';'
-                | b'<'
-                | b'='
-                | b'>'
-                | b'?'
-                | b'@'
-                | b'['
-                | b'\\'
-                | b']'
-                | b'^'
-                | b'`'
-                | b'{'
-                | b'|'
-                | b'}'
-                | b'"'
-        )
-}
-
-fn is_upper_hex(b: u8) -> bool {
-    b.is_ascii_digit() || (b'A'..=b'F').contains(&b)
-}
-
-/// Percent-encodes a header value as FreeSWITCH's `switch_url_encode` does,
-/// appending to `out`.
-///
-/// Bytes below 0x20, above 0x7E and `` #%&+:;<=>?@[\]^`{|}" `` and space
-/// become `%XX` (uppercase hex); everything else is copied. A `%` followed by
-/// two characters of `0123456789ABCDEF` is copied as is (FreeSWITCH assumes it
-/// is already encoded), so the encoding is not reversible for such values.
-pub fn url_encode_into(value: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for (i, &b) in value.iter().enumerate() {
-        if b == b'%'
-            && value.get(i + 1).copied().is_some_and(is_upper_hex)
-            && value.get(i + 2).copied().is_some_and(is_upper_hex)
-        {
-            out.push(b);
-        } else if must_encode(b) {
-            out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-        } else {
-            out.push(b);
-        }
-    }
-}
-
-/// [`url_encode_into`] returning a `String`.
-pub fn url_encode(value: &str) -> String {
-    let mut out = Vec::with_capacity(value.len() + 8);
-    url_encode_into(value.as_bytes(), &mut out);
-    // Only ASCII bytes are written.
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// The elements of an array-valued header (`ARRAY::a|:b`), or `None` for a
-/// plain value.
-fn array_items(value: &str) -> Option<Vec<&str>> {
-    value
-        .strip_prefix(ARRAY_PREFIX)
-        .map(|rest| rest.split(ARRAY_SEPARATOR).collect())
-}
-
-/// Serializes the header lines of an event in plain format (each
-/// `Name: encoded-value` LF), without the terminating empty line.
-fn plain_headers(event: &Event, out: &mut Vec<u8>) {
-    for (name, value) in event.headers() {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        if value.is_empty() {
-            out.extend_from_slice(b"_undef_");
-        } else {
-            url_encode_into(value.as_bytes(), out);
-        }
-        out.push(b'\n');
-    }
-}
-
-/// The `text/event-plain` payload of an event (§4.2): header lines with
-/// encoded values, then either `Content-Length: n` LF LF body, or one LF.
-pub fn to_plain(event: &Event) -> Vec<u8> {
-    let mut out = Vec::with_capacity(event.len() * 48 + 64);
-    plain_headers(event, &mut out);
-    match event.body() {
-        Some(body) if !body.is_empty() => {
-            out.extend_from_slice(format!("Content-Length: {}\n\n", body.len()).as_bytes());
-            out.extend_from_slice(body);
-        }
-        _ => out.push(b'\n'),
-    }
-    out
-}
-
-/// Appends a cJSON-escaped string literal (with quotes).
-fn json_string(s: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for &b in s {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b if b < 0x20 => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 15) as usize]);
-            }
-            b => out.push(b),
-        }
-    }
-    out.push(b'"');
-}
+/// The body of the goodbye disconnect-notice.
+#[deprecated(note = "use `librevox::protocol::server::GOODBYE`")]
+pub const GOODBYE: &str = server::GOODBYE;
+/// The body of a `text/rude-rejection` frame.
+#[deprecated(note = "use `librevox::protocol::server::RUDE_REJECTION`")]
+pub const RUDE_REJECTION: &str = server::RUDE_REJECTION;
+/// The shutdown disconnect-notice body.
+#[deprecated(note = "use `librevox::protocol::server::SHUTDOWN`")]
+pub const SHUTDOWN: &str = server::SHUTDOWN;
+/// Longest `Reply-Text` FreeSWITCH writes.
+#[deprecated(note = "use `librevox::protocol::server::MAX_REPLY_TEXT`")]
+pub const MAX_REPLY_TEXT: usize = server::MAX_REPLY_TEXT;
 
 /// Options of the JSON serializer.
+#[deprecated(note = "use `librevox::protocol::JsonOptions`")]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JsonOptions {
-    /// Write `"Content-Length":"0","_body":""` when the event has no body
-    /// (FreeSWITCH does this for an event whose body was set to an empty
-    /// string, e.g. a BACKGROUND_JOB whose API printed nothing).
+    /// Write `"Content-Length":"0","_body":""` for an event without body.
     pub empty_body: bool,
 }
 
-/// The `text/event-json` payload of an event (§4.3): one object, no
-/// whitespace, string values (arrays for `ARRAY::` values), cJSON escaping,
-/// `Content-Length` and `_body` last when there is a body.
+/// Percent-encodes a header value as FreeSWITCH does.
+#[deprecated(note = "use `librevox::protocol::url_encode_into`")]
+pub fn url_encode_into(value: &[u8], out: &mut Vec<u8>) {
+    protocol::url_encode_into(value, out)
+}
+
+/// Percent-encodes a header value as FreeSWITCH does.
+#[deprecated(note = "use `librevox::protocol::url_encode`")]
+pub fn url_encode(value: &str) -> String {
+    protocol::url_encode(value)
+}
+
+/// The `text/event-plain` payload of an event.
+#[deprecated(note = "use `Event::to_plain`")]
+pub fn to_plain(event: &Event) -> Vec<u8> {
+    event.to_plain()
+}
+
+/// The `text/event-json` payload of an event.
+#[deprecated(note = "use `Event::to_json`")]
 pub fn to_json(event: &Event) -> Vec<u8> {
-    to_json_with(event, JsonOptions::default())
+    event.to_json()
 }
 
 /// [`to_json`] with options.
+#[deprecated(note = "use `Event::to_json_with`")]
 pub fn to_json_with(event: &Event, options: JsonOptions) -> Vec<u8> {
-    let mut out = Vec::with_capacity(event.len() * 48 + 64);
-    out.push(b'{');
-    let mut first = true;
-    let mut sep = |out: &mut Vec<u8>| {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-    };
-    for (name, value) in event.headers() {
-        sep(&mut out);
-        json_string(name.as_bytes(), &mut out);
-        out.push(b':');
-        match array_items(value) {
-            Some(items) if items.len() > 1 => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    json_string(item.as_bytes(), &mut out);
-                }
-                out.push(b']');
-            }
-            _ => json_string(value.as_bytes(), &mut out),
-        }
-    }
-    let body: &[u8] = event.body().map(|b| &b[..]).unwrap_or(b"");
-    if !body.is_empty() || options.empty_body {
-        sep(&mut out);
-        out.extend_from_slice(b"\"Content-Length\":");
-        json_string(body.len().to_string().as_bytes(), &mut out);
-        sep(&mut out);
-        out.extend_from_slice(b"\"_body\":");
-        json_string(body, &mut out);
-    }
-    out.push(b'}');
-    out
+    event.to_json_with(protocol::JsonOptions::new().empty_body(options.empty_body))
 }
 
-/// Appends the XML-escaped body text (§4.4): `&<>` as entities, CR as
-/// `&#xD;`, each non-ASCII UTF-8 character as `&#xHEX;`; other bytes raw.
-fn xml_body(body: &[u8], out: &mut Vec<u8>) {
-    for chunk in body.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '&' => out.extend_from_slice(b"&amp;"),
-                '<' => out.extend_from_slice(b"&lt;"),
-                '>' => out.extend_from_slice(b"&gt;"),
-                '\r' => out.extend_from_slice(b"&#xD;"),
-                c if c.is_ascii() => out.push(c as u8),
-                c => out.extend_from_slice(format!("&#x{:X};", c as u32).as_bytes()),
-            }
-        }
-        out.extend_from_slice(chunk.invalid());
-    }
-}
-
-fn xml_text(s: &[u8], out: &mut Vec<u8>) {
-    for &b in s {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b => out.push(b),
-        }
-    }
-}
-
-/// The `text/event-xml` payload of an event (§4.4): two-space indentation,
-/// percent-encoded header values, one element per array entry, and, for a
-/// non-empty body, `<Content-Length>` and the escaped `<body>` (two spaces
-/// before `</body>` when the body ends in LF). Ends with `</event>` LF.
+/// The `text/event-xml` payload of an event.
+#[deprecated(note = "use `Event::to_xml`")]
 pub fn to_xml(event: &Event) -> Vec<u8> {
-    let mut out = Vec::with_capacity(event.len() * 64 + 64);
-    out.extend_from_slice(b"<event>\n  <headers>\n");
-    let mut enc = Vec::new();
-    for (name, value) in event.headers() {
-        let items = match array_items(value) {
-            Some(items) => items,
-            None => vec![value],
-        };
-        for item in items {
-            out.extend_from_slice(b"    <");
-            out.extend_from_slice(name.as_bytes());
-            out.push(b'>');
-            enc.clear();
-            url_encode_into(item.as_bytes(), &mut enc);
-            xml_text(&enc, &mut out);
-            out.extend_from_slice(b"</");
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b">\n");
-        }
-    }
-    out.extend_from_slice(b"  </headers>\n");
-    if let Some(body) = event.body().filter(|b| !b.is_empty()) {
-        out.extend_from_slice(
-            format!("  <Content-Length>{}</Content-Length>\n", body.len()).as_bytes(),
-        );
-        out.extend_from_slice(b"  <body>");
-        xml_body(body, &mut out);
-        if body.ends_with(b"\n") {
-            out.extend_from_slice(b"  ");
-        }
-        out.extend_from_slice(b"</body>\n");
-    }
-    out.extend_from_slice(b"</event>\n");
-    out
+    event.to_xml()
 }
 
 /// The payload of an event in the given format.
+#[deprecated(note = "use `Event::encode`")]
 pub fn event_payload(format: EventFormat, event: &Event) -> Vec<u8> {
-    match format {
-        EventFormat::Plain => to_plain(event),
-        EventFormat::Json => to_json(event),
-        EventFormat::Xml => to_xml(event),
-    }
+    event.encode(format)
 }
 
-/// Wraps an event payload in its frame: `Content-Length` then `Content-Type`
-/// (the order FreeSWITCH uses for events only), empty line, payload.
+/// Wraps an event payload in its frame.
+#[deprecated(note = "use `librevox::protocol::event_frame`")]
 pub fn wrap_event_payload(format: EventFormat, payload: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(payload.len() + 64);
-    out.put_slice(
-        format!(
-            "Content-Length: {}\nContent-Type: {}\n\n",
-            payload.len(),
-            format.content_type()
-        )
-        .as_bytes(),
-    );
-    out.put_slice(payload);
-    out.freeze()
+    protocol::event_frame(format, payload)
 }
 
-/// A whole event frame (`text/event-plain|json|xml`).
+/// A whole event frame.
+#[deprecated(note = "use `Event::to_frame`")]
 pub fn event_frame(format: EventFormat, event: &Event) -> Bytes {
-    wrap_event_payload(format, &event_payload(format, event))
+    event.to_frame(format)
 }
 
-/// The inbound greeting: `Content-Type: auth/request` LF LF (28 bytes).
+/// The inbound greeting.
+#[deprecated(note = "use `librevox::protocol::server::auth_request`")]
 pub fn auth_request_frame() -> Bytes {
-    Bytes::from_static(b"Content-Type: auth/request\n\n")
+    server::auth_request()
 }
 
-fn truncate_reply(text: &str) -> &[u8] {
-    let b = text.as_bytes();
-    &b[..b.len().min(MAX_REPLY_TEXT)]
-}
-
-/// A `command/reply` frame with this `Reply-Text` (raw, cut to 511 bytes).
+/// A `command/reply` frame.
+#[deprecated(note = "use `librevox::protocol::server::command_reply`")]
 pub fn command_reply_frame(text: &str) -> Bytes {
-    command_reply_frame_with(text, &[])
+    server::command_reply(text)
 }
 
-/// A `command/reply` frame with extra headers after `Reply-Text` (the `bgapi`
-/// and `userauth` forms).
+/// A `command/reply` frame with extra headers.
+#[deprecated(note = "use `librevox::protocol::server::command_reply_with`")]
 pub fn command_reply_frame_with(text: &str, extra: &[(&str, &str)]) -> Bytes {
-    let mut out = BytesMut::with_capacity(64 + text.len());
-    out.put_slice(b"Content-Type: command/reply\nReply-Text: ");
-    out.put_slice(truncate_reply(text));
-    out.put_u8(b'\n');
-    for (n, v) in extra {
-        out.put_slice(n.as_bytes());
-        out.put_slice(b": ");
-        out.put_slice(v.as_bytes());
-        out.put_u8(b'\n');
-    }
-    out.put_u8(b'\n');
-    out.freeze()
+    server::command_reply_with(text, extra)
 }
 
-/// The `api/response` body FreeSWITCH writes for an API result: the output,
-/// `-ERR no reply\n` for an empty output, `-ERR <cmd> Command not found!\n`
-/// when the command is unknown or failed.
+/// The `api/response` body for an API result.
+#[deprecated(note = "use `librevox::protocol::server::api_body`")]
 pub fn api_body(command: &str, output: Option<&str>) -> String {
-    match output {
-        None => format!("-ERR {command} Command not found!\n"),
-        Some("") => "-ERR no reply\n".to_owned(),
-        Some(s) => s.to_owned(),
-    }
+    server::api_body(command, output)
 }
 
-/// An `api/response` frame with this body.
+/// An `api/response` frame.
+#[deprecated(note = "use `librevox::protocol::server::api_response`")]
 pub fn api_response_frame(body: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(64 + body.len());
-    out.put_slice(
-        format!(
-            "Content-Type: api/response\nContent-Length: {}\n\n",
-            body.len()
-        )
-        .as_bytes(),
-    );
-    out.put_slice(body);
-    out.freeze()
+    server::api_response(body)
 }
 
-/// The disconnect-notice of a socket without a controlled session (inbound):
-/// `Content-Type`, `Content-Length`, the body.
+/// The disconnect-notice of a socket without a session.
+#[deprecated(note = "use `librevox::protocol::server::disconnect_notice`")]
 pub fn disconnect_notice_frame(body: &str) -> Bytes {
-    Bytes::from(format!(
-        "Content-Type: text/disconnect-notice\nContent-Length: {}\n\n{body}",
-        body.len()
-    ))
+    server::disconnect_notice(body)
 }
 
-/// The disconnect-notice of a socket that controls a session
-/// (`Controlled-Session-UUID`, `Content-Disposition: disconnect`).
+/// The disconnect-notice of a session socket.
+#[deprecated(note = "use `librevox::protocol::server::session_disconnect_notice`")]
 pub fn session_disconnect_notice_frame(session_uuid: &str, body: &str) -> Bytes {
-    Bytes::from(format!(
-        "Content-Type: text/disconnect-notice\nControlled-Session-UUID: {session_uuid}\n\
-         Content-Disposition: disconnect\nContent-Length: {}\n\n{body}",
-        body.len()
-    ))
+    server::session_disconnect_notice(session_uuid, body)
 }
 
-/// The linger notice (`Content-Disposition: linger`, raw `Channel-Name`,
-/// `Linger-Time` in seconds or -1, `Content-Length: 0`).
+/// The linger notice.
+#[deprecated(note = "use `librevox::protocol::server::linger_notice`")]
 pub fn linger_notice_frame(session_uuid: &str, channel_name: &str, linger_time: i64) -> Bytes {
-    Bytes::from(format!(
-        "Content-Type: text/disconnect-notice\nControlled-Session-UUID: {session_uuid}\n\
-         Content-Disposition: linger\nChannel-Name: {channel_name}\nLinger-Time: {linger_time}\n\
-         Content-Length: 0\n\n"
-    ))
+    server::linger_notice(session_uuid, channel_name, linger_time)
 }
 
-/// `text/rude-rejection` (78 bytes), sent instead of the greeting to a peer
-/// refused by the ACL; the goodbye notice follows.
+/// `text/rude-rejection`.
+#[deprecated(note = "use `librevox::protocol::server::rude_rejection`")]
 pub fn rude_rejection_frame() -> Bytes {
-    Bytes::from(format!(
-        "Content-Type: text/rude-rejection\nContent-Length: {}\n\n{RUDE_REJECTION}",
-        RUDE_REJECTION.len()
-    ))
+    server::rude_rejection()
 }
 
 /// A log line as a `log/data` frame.
+#[deprecated(note = "use `librevox::protocol::LogData`")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     /// Level number (0 CONSOLE … 7 DEBUG).
     pub level: u8,
     /// Text channel: 0 plain log, 1 clean (no prefix), 3 session.
     pub text_channel: u8,
-    /// Source file (`mod_commands.c`).
+    /// Source file.
     pub file: String,
-    /// Function (`log_function`).
+    /// Function.
     pub func: String,
     /// Line number.
     pub line: u32,
     /// Session UUID, or empty.
     pub user_data: String,
-    /// The body (the formatted line, normally ending in LF).
+    /// The body.
     pub body: String,
 }
 
-/// Builds a `log/data` frame (headers in FreeSWITCH's order, raw values).
+/// Builds a `log/data` frame.
+#[deprecated(note = "use `librevox::protocol::server::log_data`")]
 pub fn log_data_frame(line: &LogLine) -> Bytes {
-    Bytes::from(format!(
-        "Content-Type: log/data\nContent-Length: {}\nLog-Level: {}\nText-Channel: {}\n\
-         Log-File: {}\nLog-Func: {}\nLog-Line: {}\nUser-Data: {}\n\n{}",
-        line.body.len(),
-        line.level,
-        line.text_channel,
-        line.file,
-        line.func,
-        line.line,
-        line.user_data,
-        line.body
-    ))
+    server::log_data(&LogData {
+        level: line.level,
+        text_channel: Some(line.text_channel),
+        file: Some(line.file.clone()),
+        function: Some(line.func.clone()),
+        line: Some(line.line),
+        user_data: Some(line.user_data.clone()).filter(|u| !u.is_empty()),
+        text: line.body.clone(),
+    })
 }
 
-/// The outbound `connect` reply: the channel data serialized as a plain
-/// header block, then `Content-Type: command/reply`, `Reply-Text: %2BOK%0A`,
-/// `Socket-Mode: async|static`, `Control: full|single-channel`, empty line.
+/// The outbound `connect` reply.
+#[deprecated(note = "use `librevox::protocol::server::connect_reply`")]
 pub fn connect_reply_frame(channel_data: &Event, async_mode: bool, full: bool) -> Bytes {
-    let mut out = Vec::with_capacity(channel_data.len() * 48 + 128);
-    plain_headers(channel_data, &mut out);
-    out.extend_from_slice(b"Content-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: ");
-    out.extend_from_slice(if async_mode { b"async" } else { b"static" });
-    out.extend_from_slice(b"\nControl: ");
-    out.extend_from_slice(if full {
-        &b"full"[..]
-    } else {
-        &b"single-channel"[..]
-    });
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
+    server::connect_reply(channel_data, async_mode, full)
 }

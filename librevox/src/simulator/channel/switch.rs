@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use super::Channel;
+use super::model::Channel;
 use crate::simulator::core::Core;
-use crate::simulator::lock::lock;
+use crate::simulator::sync::lock;
 
 /// How the `socket` application connected: its mode words and who waits
 /// for the client's `connect`.

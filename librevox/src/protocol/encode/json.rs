@@ -1,6 +1,16 @@
-//! librevox's JSON representation of an [`Event`]: what `librevox events
-//! --output json` and `librevox decode` print, and what a bridge publishes,
-//! so that every tool reads one format.
+//! JSON, both shapes an event takes, from one encoder (serde_json) and
+//! one set of header-writing rules:
+//!
+//! * FreeSWITCH's `text/event-json` (§4.3): one flat object, headers in wire
+//!   order as strings (an `ARRAY::a|:b` value with more than one element as
+//!   a JSON array), then `Content-Length` and `_body` when there is a body.
+//!   [`Event::to_json`] writes it, [`Event::parse_json`] reads it; the
+//!   escaping is cJSON's, which is serde_json's (`\"`, `\\`, `\b \f \n \r
+//!   \t`, `\u00xx` for the other control bytes, everything else as is).
+//! * librevox's own form, described below: what `librevox events --output
+//!   json` and `librevox decode` print, and what a bridge publishes, so that
+//!   every tool reads one format. This module is public as
+//!   `librevox::protocol::event_json`.
 //!
 //! One event is one JSON object with two members:
 //!
@@ -17,7 +27,7 @@
 //!   in order, placed where the name first occurred. No key is ever written
 //!   twice, so every JSON parser reads every value.
 //! * FreeSWITCH's own array headers stay the string FreeSWITCH gives them
-//!   (`"ARRAY::a|:b"`, see [`ARRAY_PREFIX`](super::ARRAY_PREFIX)), as in the
+//!   (`"ARRAY::a|:b"`, see [`ARRAY_PREFIX`](crate::protocol::ARRAY_PREFIX)), as in the
 //!   plain format: a JSON array always means a repeated header.
 //! * `body`: the body as text (invalid UTF-8 replaced by U+FFFD), or `null`
 //!   when the event has none.
@@ -47,8 +57,44 @@ use std::fmt;
 use serde::de::{Error as _, MapAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 
-use super::Event;
+use super::{array_items, JsonOptions};
 use crate::error::{Error, Result};
+use crate::protocol::Event;
+
+// ----- FreeSWITCH's `text/event-json` -----
+
+/// The `text/event-json` payload of `event`.
+pub(super) fn encode(event: &Event, options: JsonOptions) -> Vec<u8> {
+    // Serializing strings into a Vec cannot fail.
+    serde_json::to_vec(&FreeSwitchJson { event, options }).unwrap_or_default()
+}
+
+/// FreeSWITCH's flat shape: every header as its own entry (a repeated name
+/// is written twice, as FreeSWITCH does), then the body.
+struct FreeSwitchJson<'a> {
+    event: &'a Event,
+    options: JsonOptions,
+}
+
+impl serde::Serialize for FreeSwitchJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (name, value) in self.event.headers() {
+            match array_items(value) {
+                Some(items) if items.len() > 1 => m.serialize_entry(name, &items)?,
+                _ => m.serialize_entry(name, value)?,
+            }
+        }
+        let body = self.event.body_str().unwrap_or_default();
+        if !body.is_empty() || self.options.empty_body {
+            m.serialize_entry("Content-Length", &body.len().to_string())?;
+            m.serialize_entry("_body", &body)?;
+        }
+        m.end()
+    }
+}
+
+// ----- librevox's form -----
 
 /// Serializes an event as [this module](self) describes, with any serde
 /// serializer: `serde_json::to_writer(out, &EventJson(&event))`.

@@ -1,0 +1,256 @@
+//! A channel's data — states, caller profile, times, variables — and the
+//! headers FreeSWITCH writes from it: the channel data of every channel
+//! event (§4.1), the caller profile, and the variables a hangup sets.
+
+use crate::protocol::{Event, ARRAY_PREFIX, ARRAY_SEPARATOR};
+use crate::simulator::clock::date_local;
+use crate::simulator::config::CallerScript;
+use crate::simulator::state::{q850, AnswerState, CallState, ChannelState};
+
+/// Everything a channel's events report, behind the channel's lock.
+pub(crate) struct ChanData {
+    pub(crate) name: String,
+    /// The state last set (`Channel-State-Number`).
+    pub(crate) state: ChannelState,
+    /// The state the state machine runs (`Channel-State`).
+    pub(crate) running: ChannelState,
+    pub(crate) callstate: CallState,
+    pub(crate) answer_state: AnswerState,
+    pub(crate) hangup_cause: Option<String>,
+    pub(crate) caller_id_name: String,
+    pub(crate) caller_id_number: String,
+    pub(crate) destination: String,
+    pub(crate) context: String,
+    pub(crate) vars: Vec<(String, String)>,
+    pub(crate) times: Times,
+    pub(crate) script: CallerScript,
+    /// How many scripted inputs the digit-collecting applications used.
+    pub(crate) inputs_used: usize,
+    /// Applications started at least once (for `hangup_during`).
+    pub(crate) started_apps: Vec<String>,
+}
+
+/// The caller profile's times, microseconds since the epoch (0 = never).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Times {
+    pub(crate) created: u64,
+    pub(crate) answered: u64,
+    pub(crate) progress: u64,
+    pub(crate) progress_media: u64,
+    pub(crate) hangup: u64,
+    pub(crate) bridged: u64,
+    pub(crate) transfer: u64,
+}
+
+/// The codec headers of a loopback channel (L16 at 8 kHz).
+const CODEC_HEADERS: [(&str, &str); 6] = [
+    ("Channel-Read-Codec-Name", "L16"),
+    ("Channel-Read-Codec-Rate", "8000"),
+    ("Channel-Read-Codec-Bit-Rate", "128000"),
+    ("Channel-Write-Codec-Name", "L16"),
+    ("Channel-Write-Codec-Rate", "8000"),
+    ("Channel-Write-Codec-Bit-Rate", "128000"),
+];
+
+impl ChanData {
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets a variable (moving it to the end); an empty value unsets it.
+    pub(crate) fn set_var(&mut self, name: &str, value: &str) {
+        self.vars.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            self.vars.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    /// `push`: appends to a variable, turning it into an array.
+    pub(crate) fn push_var(&mut self, name: &str, value: &str) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some((_, old)) => {
+                *old = match old.strip_prefix(ARRAY_PREFIX) {
+                    Some(_) => format!("{old}{ARRAY_SEPARATOR}{value}"),
+                    None => format!("{ARRAY_PREFIX}{old}{ARRAY_SEPARATOR}{value}"),
+                };
+            }
+            None => self.vars.push((name.to_owned(), value.to_owned())),
+        }
+    }
+
+    /// Appends the channel data of §4.1: state, caller profile, variables.
+    pub(crate) fn push_channel_data(&self, uuid: &str, e: &mut Event, with_vars: bool) {
+        e.push_header("Channel-State", self.running.as_str());
+        e.push_header("Channel-Call-State", self.callstate.as_str());
+        e.push_header("Channel-State-Number", &self.state.number().to_string());
+        e.push_header("Channel-Name", &self.name);
+        e.push_header("Unique-ID", uuid);
+        e.push_header("Call-Direction", "inbound");
+        e.push_header("Presence-Call-Direction", "inbound");
+        e.push_header("Channel-HIT-Dialplan", "true");
+        e.push_header("Channel-Call-UUID", uuid);
+        e.push_header("Answer-State", self.answer_state.as_str());
+        if let Some(c) = &self.hangup_cause {
+            e.push_header("Hangup-Cause", c);
+        }
+        for (n, v) in CODEC_HEADERS {
+            e.push_header(n, v);
+        }
+        self.push_profile(uuid, "Caller-", e);
+        if with_vars {
+            for (n, v) in &self.vars {
+                e.push_header(&format!("variable_{n}"), v);
+            }
+        }
+    }
+
+    /// Appends the caller profile with this prefix (`Caller-`, or
+    /// `Channel-` in the `connect` reply's CHANNEL_DATA); empty values are
+    /// left out.
+    pub(crate) fn push_profile(&self, uuid: &str, prefix: &str, e: &mut Event) {
+        let mut p = |n: &str, v: &str| {
+            if !v.is_empty() {
+                e.push_header(&format!("{prefix}{n}"), v);
+            }
+        };
+        p("Direction", "inbound");
+        p("Logical-Direction", "inbound");
+        p("Dialplan", "xml");
+        p("Caller-ID-Name", &self.caller_id_name);
+        p("Caller-ID-Number", &self.caller_id_number);
+        p("Orig-Caller-ID-Name", &self.caller_id_name);
+        p("Orig-Caller-ID-Number", &self.caller_id_number);
+        p("Callee-ID-Name", "Outbound Call");
+        p("Callee-ID-Number", &self.context);
+        p("ANI", &self.caller_id_number);
+        p("Destination-Number", &self.destination);
+        p("Unique-ID", uuid);
+        p("Source", "mod_loopback");
+        p("Context", &self.context);
+        p("Channel-Name", &self.name);
+        p("Profile-Index", "1");
+        let t = self.times;
+        for (n, us) in [
+            ("Profile-Created-Time", t.created),
+            ("Channel-Created-Time", t.created),
+            ("Channel-Answered-Time", t.answered),
+            ("Channel-Progress-Time", t.progress),
+            ("Channel-Progress-Media-Time", t.progress_media),
+            ("Channel-Hangup-Time", t.hangup),
+            ("Channel-Transfer-Time", t.transfer),
+            ("Channel-Resurrect-Time", 0),
+            ("Channel-Bridged-Time", t.bridged),
+            ("Channel-Last-Hold", 0),
+            ("Channel-Hold-Accum", 0),
+        ] {
+            p(n, &us.to_string());
+        }
+        p("Screen-Bit", "true");
+        p("Privacy-Hide-Name", "false");
+        p("Privacy-Hide-Number", "false");
+    }
+
+    /// Sets the variables FreeSWITCH sets when a call ends (its CDR
+    /// fields), in FreeSWITCH's order; the call ended at `end`.
+    pub(crate) fn set_hangup_vars(&mut self, end: u64) {
+        let mut v = self.stamp_vars(end);
+        for name in ["current_application", "current_application_data"] {
+            if let Some(value) = self.var(name) {
+                let short = if name == "current_application" {
+                    "last_app"
+                } else {
+                    "last_arg"
+                };
+                v.push((short.into(), value.to_owned()));
+            }
+        }
+        v.push(("caller_id".into(), self.caller_id_number.clone()));
+        v.extend(self.duration_vars(end));
+        for (n, val) in v {
+            // Replaced even when empty (unlike `set_var`).
+            self.vars.retain(|(x, _)| *x != n);
+            self.vars.push((n, val));
+        }
+    }
+
+    /// The cause, the stamps and the epochs of a hangup.
+    fn stamp_vars(&self, end: u64) -> Vec<(String, String)> {
+        let cause = self.hangup_cause.clone().unwrap_or_default();
+        let (created, answered) = (self.times.created, self.times.answered);
+        let secs = |us: u64| (us / 1_000_000).to_string();
+        let mut v: Vec<(String, String)> = vec![
+            ("hangup_cause".into(), cause.clone()),
+            ("hangup_cause_q850".into(), q850(&cause).to_string()),
+            ("digits_dialed".into(), "none".into()),
+            ("start_stamp".into(), date_local(created)),
+            ("profile_start_stamp".into(), date_local(created)),
+        ];
+        if answered != 0 {
+            v.push(("answer_stamp".into(), date_local(answered)));
+        }
+        v.push(("end_stamp".into(), date_local(end)));
+        let epochs = [
+            ("start", created),
+            ("profile_start", created),
+            ("answer", answered),
+            ("bridge", 0),
+            ("last_hold", 0),
+        ];
+        for (base, us) in epochs {
+            v.push((format!("{base}_epoch"), secs(us)));
+            v.push((format!("{base}_uepoch"), us.to_string()));
+        }
+        for (n, val) in [
+            ("hold_accum_seconds", "0"),
+            ("hold_accum_usec", "0"),
+            ("hold_accum_ms", "0"),
+        ] {
+            v.push((n.into(), val.into()));
+        }
+        for base in ["resurrect", "progress", "progress_media"] {
+            v.push((format!("{base}_epoch"), "0".into()));
+            v.push((format!("{base}_uepoch"), "0".into()));
+        }
+        v.push(("end_epoch".into(), secs(end)));
+        v.push(("end_uepoch".into(), end.to_string()));
+        v
+    }
+
+    /// `duration`, `billsec`, ... in seconds, then `mduration`, `billmsec`,
+    /// ... in milliseconds, then `uduration`, `billusec`, ... in µs.
+    fn duration_vars(&self, end: u64) -> Vec<(String, String)> {
+        let (created, answered) = (self.times.created, self.times.answered);
+        let dur = end.saturating_sub(created);
+        let (bill, answer) = if answered != 0 {
+            (
+                end.saturating_sub(answered),
+                answered.saturating_sub(created),
+            )
+        } else {
+            (0, 0)
+        };
+        let mut v = Vec::new();
+        for (unit, div) in [("sec", 1_000_000u64), ("msec", 1000), ("usec", 1)] {
+            let name = |base: &str| match (base, unit) {
+                ("duration", "sec") => "duration".to_owned(),
+                ("duration", _) => format!("{}duration", &unit[..1]),
+                (b, _) => format!("{b}{unit}"),
+            };
+            for (base, val) in [
+                ("duration", dur),
+                ("bill", bill),
+                ("progress", 0),
+                ("answer", answer),
+                ("wait", 0),
+                ("progress_media", 0),
+                ("flow_bill", dur),
+            ] {
+                v.push((name(base), (val / div).to_string()));
+            }
+        }
+        v
+    }
+}
