@@ -37,16 +37,20 @@ const SHOW_WORDS: &[&str] = &[
 ];
 
 /// The line to complete: after `c=<cursor>;` it is cut at the cursor;
-/// leading spaces are skipped.
-fn line_of(arg: &str) -> &str {
+/// leading spaces are skipped. A cursor past the end stands for the
+/// trailing space the command line lost on its way in (`uuid_kill ` with
+/// `c=10` arrives as `uuid_kill`): the word at the cursor is then a new,
+/// empty one, as FreeSWITCH completes it.
+fn line_of(arg: &str) -> String {
     let line = match arg.strip_prefix("c=").and_then(|r| r.split_once(';')) {
         Some((cursor, line)) => match cursor.parse::<usize>() {
-            Ok(at) if line.is_char_boundary(at.min(line.len())) => &line[..at.min(line.len())],
-            _ => line,
+            Ok(at) if at > line.len() => format!("{line} "),
+            Ok(at) if line.is_char_boundary(at) => line[..at].to_owned(),
+            _ => line.to_owned(),
         },
-        None => arg,
+        None => arg.to_owned(),
     };
-    line.trim_start_matches(' ')
+    line.trim_start_matches(' ').to_owned()
 }
 
 /// The candidates for the last word of `line`: API names for the first
@@ -94,7 +98,7 @@ pub(super) fn console_complete(
     args: &Args<'_>,
     apis: &[String],
 ) -> Option<String> {
-    let (word, matches) = candidates(switch, apis, line_of(args.line));
+    let (word, matches) = candidates(switch, apis, &line_of(args.line));
     let mut out = String::from("\n\n");
     for (i, m) in matches.iter().enumerate() {
         out.push_str(&format!("[{m:>20}]\t"));
@@ -124,7 +128,8 @@ mod tests {
     fn the_line_and_the_prefix() {
         assert_eq!(line_of("c=3;show channels"), "sho");
         assert_eq!(line_of("   show cha"), "show cha");
-        assert_eq!(line_of("c=99;sho"), "sho");
+        assert_eq!(line_of("c=99;sho"), "sho ");
+        assert_eq!(line_of("c=10;uuid_kill"), "uuid_kill ");
         let m = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(common_prefix(&m(&["channels", "chat"])), "cha");
         assert_eq!(common_prefix(&m(&["a", "b"])), "");
