@@ -131,10 +131,11 @@ impl Menu {
     }
 }
 
-#[tokio::test]
-async fn input_applications_return_what_the_caller_typed_and_none_on_timeout() {
-    let (seen, mut rx) = recorder();
-    let rig = Rig::start(config(40), move || Menu { seen: seen.clone() }).await;
+/// A rig whose calls run `Menu`, and one call that types the inputs `Menu`
+/// asks for (or nothing, for its timeouts); its bridge fails busy.
+async fn menu_call(seed: u64) -> (Rig, Rx<String>, librevox::simulator::CallHandle) {
+    let (seen, rx) = recorder();
+    let rig = Rig::start(config(seed), move || Menu { seen: seen.clone() }).await;
     let call = rig
         .sim
         .place_call(CallSpec::new("ivr").script(CallerScript {
@@ -150,6 +151,12 @@ async fn input_applications_return_what_the_caller_typed_and_none_on_timeout() {
             bridge_failure: Some("USER_BUSY".to_owned()),
             ..CallerScript::default()
         }));
+    (rig, rx, call)
+}
+
+#[tokio::test]
+async fn input_applications_return_what_the_caller_typed_and_none_on_timeout() {
+    let (rig, mut rx, call) = menu_call(40).await;
     assert_eq!(rx.next().await, r#"pin Some("1234")"#);
     assert_eq!(rx.next().await, "timeout None");
     assert_eq!(
@@ -158,13 +165,36 @@ async fn input_applications_return_what_the_caller_typed_and_none_on_timeout() {
     );
     assert_eq!(rx.next().await, "pagd timeout None");
     assert_eq!(rx.next().await, r##"raw Some("77") Some("#")"##);
+    rig.wait_destroyed(&call.uuid).await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn set_var_returns_its_completion_and_updates_the_channel_data() {
+    let (rig, mut rx, call) = menu_call(41).await;
     assert_eq!(
-        rx.next().await,
+        rx.until(|m| m.starts_with("set ")).await,
         r#"set Some("colour=blue") session Some("blue")"#
     );
-    assert_eq!(rx.next().await, r#"bridge Some("USER_BUSY")"#);
     rig.wait_destroyed(&call.uuid).await;
-    // The helpers built the arguments the dialplan applications expect.
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_bridge_returns_its_cause() {
+    let (rig, mut rx, call) = menu_call(42).await;
+    assert_eq!(
+        rx.until(|m| m.starts_with("bridge ")).await,
+        r#"bridge Some("USER_BUSY")"#
+    );
+    rig.wait_destroyed(&call.uuid).await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn the_input_helpers_send_the_arguments_the_dialplan_applications_expect() {
+    let (rig, _rx, call) = menu_call(43).await;
+    rig.wait_destroyed(&call.uuid).await;
     let rec = outbound_record(&rig.sim, &call.uuid).unwrap();
     let args: Vec<String> = texts(&rec.received)
         .iter()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use librevox::listener::{serve_outbound, OutboundListener, OutboundSettings, Session};
-use librevox::simulator::{CallSpec, CallerScript, Simulator, SimulatorConfig};
+use librevox::simulator::{CallHandle, CallSpec, CallerScript, Simulator, SimulatorConfig};
 use librevox::{event, outbound, Error, Event, HangupCause, SessionEnd, SessionOutcome, Shutdown};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
@@ -142,13 +142,13 @@ impl Greeter {
     }
 }
 
-#[tokio::test]
-async fn handshake_is_connect_myevents_linger_and_session_starts_on_the_linger_reply() {
-    let (logs, _guard) = Logs::capture();
-    let (seen, mut rx) = recorder();
+/// A rig whose calls run `Greeter`, and one call from +4512345678 with a
+/// `greeting` variable.
+async fn greeter_call(seed: u64) -> (Rig, Rx<String>, CallHandle) {
+    let (seen, rx) = recorder();
     let sim_slot: Arc<std::sync::OnceLock<Simulator>> = Arc::default();
     let slot = sim_slot.clone();
-    let rig = Rig::start(config(20), move || Greeter {
+    let rig = Rig::start(config(seed), move || Greeter {
         sim: slot.get().expect("the simulator is set").clone(),
         seen: seen.clone(),
     })
@@ -159,6 +159,12 @@ async fn handshake_is_connect_myevents_linger_and_session_starts_on_the_linger_r
             .caller("+4512345678")
             .variable("greeting", "hello world: 100%"),
     );
+    (rig, rx, call)
+}
+
+#[tokio::test]
+async fn handshake_is_connect_myevents_linger_and_session_starts_on_the_linger_reply() {
+    let (rig, mut rx, call) = greeter_call(20).await;
     assert_eq!(rx.next().await, r#"received "connect\n\n""#);
     assert_eq!(rx.next().await, r#"received "myevents\n\n""#);
     assert_eq!(rx.next().await, r#"received "linger\n\n""#);
@@ -168,12 +174,29 @@ async fn handshake_is_connect_myevents_linger_and_session_starts_on_the_linger_r
         replies.ends_with(r#"["%2BOK%0A", "+OK Events Enabled", "+OK will linger"]"#),
         "{replies}"
     );
-    // The channel data of the connect reply, decoded.
+    rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
+    rig.wait_destroyed(&call.uuid).await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn session_initiated_sees_the_channel_data_of_the_connect_reply_decoded() {
+    let (rig, mut rx, call) = greeter_call(21).await;
+    let caller = rx.until(|m| m.starts_with("caller ")).await;
     assert_eq!(
-        rx.next().await,
+        caller,
         r#"caller Some("+4512345678") greeting Some("hello world: 100%")"#
     );
-    assert_eq!(rx.next().await, "answered");
+    rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
+    rig.wait_destroyed(&call.uuid).await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_stays_up_until_the_hangup_then_closes_itself_with_exit() {
+    let (logs, _guard) = Logs::capture();
+    let (rig, mut rx, call) = greeter_call(22).await;
+    assert_eq!(rx.until(|m| m == "answered").await, "answered");
     // The call stays up until the caller hangs up.
     assert!(rig.sim.channel(&call.uuid).is_some());
     assert!(rig.sim.hangup(&call.uuid, "NORMAL_CLEARING"));
@@ -410,13 +433,13 @@ impl Interrupted {
     }
 }
 
-#[tokio::test]
-async fn a_hangup_during_an_application_fails_it_promptly_and_ends_the_session_normally() {
-    let (logs, _guard) = Logs::capture();
-    let mut cfg = config(25);
+/// A rig whose calls run `Interrupted`, and one call whose caller hangs up
+/// 50 ms into the endless playback.
+async fn interrupted_call(seed: u64) -> (Rig, Rx<(Duration, librevox::Result<Event>)>, CallHandle) {
+    let mut cfg = config(seed);
     cfg.file_durations
         .insert("endless.wav".to_owned(), Duration::MAX);
-    let (seen, mut rx) = recorder();
+    let (seen, rx) = recorder();
     let rig = Rig::start(cfg, move || Interrupted { seen: seen.clone() }).await;
     let call = rig
         .sim
@@ -425,6 +448,12 @@ async fn a_hangup_during_an_application_fails_it_promptly_and_ends_the_session_n
             hangup_cause: Some("NORMAL_CLEARING".to_owned()),
             ..CallerScript::default()
         }));
+    (rig, rx, call)
+}
+
+#[tokio::test]
+async fn a_hangup_during_an_application_fails_it_promptly_with_the_cause() {
+    let (rig, mut rx, call) = interrupted_call(25).await;
     let (elapsed, result) = rx.next().await;
     match result {
         Err(Error::Hangup { uuid, cause }) => {
@@ -435,6 +464,14 @@ async fn a_hangup_during_an_application_fails_it_promptly_and_ends_the_session_n
     }
     // Promptly: well before the 2 s hangup grace could have expired.
     assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+    rig.wait_destroyed(&call.uuid).await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_hangup_during_an_application_ends_the_session_normally() {
+    let (logs, _guard) = Logs::capture();
+    let (rig, _rx, call) = interrupted_call(26).await;
     rig.wait_destroyed(&call.uuid).await;
     logs.wait_text(Level::INFO, "outbound session ended").await;
     let rec = outbound_record(&rig.sim, &call.uuid).unwrap();

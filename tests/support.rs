@@ -253,6 +253,17 @@ impl<T> Rx<T> {
             .expect("every sender was dropped")
     }
 
+    /// The next report that satisfies `pred`, skipping the others (each
+    /// wait fails the test after [`T`]).
+    pub async fn until(&mut self, pred: impl Fn(&T) -> bool) -> T {
+        loop {
+            let v = self.next().await;
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
     /// Everything reported so far, without waiting.
     pub fn drain(&mut self) -> Vec<T> {
         let mut out = Vec::new();
