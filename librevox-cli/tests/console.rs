@@ -366,6 +366,14 @@ async fn tab_completes_channel_uuids_and_console_commands() {
         // Ctrl-C drops the line; Ctrl-D on an empty line leaves.
         c.send("\x03");
         c.wait_cursor_line(&prompt(port));
+        // API names and their arguments come from the switch's own
+        // `console_complete`.
+        c.send("sho\t");
+        c.wait_cursor_line(&format!("{} show", prompt(port)));
+        c.send("chan\t");
+        c.wait_cursor_line(&format!("{} show channels", prompt(port)));
+        c.send("\x03");
+        c.wait_cursor_line(&prompt(port));
         c.send("\x04");
         assert_eq!(c.exit_code(), 0);
     })
