@@ -1,10 +1,10 @@
 //! [`CommandSocket`]: an authenticated inbound connection for one-off
 //! commands (`api`, `bgapi`, applications on a channel, raw commands).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::OnceCell;
 use tracing::info;
 
 use crate::connection::{
@@ -124,8 +124,12 @@ impl ConnectOptions {
 pub struct CommandSocket {
     conn: Connection,
     events: Option<EventStream>,
-    jobs_subscribed: AtomicBool,
-    completions_subscribed: AtomicBool,
+    /// Set once FreeSWITCH acknowledged the subscription `bgapi` needs.
+    /// Concurrent first calls all wait on the one `event` command (a
+    /// `bgapi` written before the acknowledgement could lose its job).
+    jobs_subscribed: OnceCell<()>,
+    /// The same for the completions and hangups `execute` needs.
+    completions_subscribed: OnceCell<()>,
 }
 
 impl CommandSocket {
@@ -187,8 +191,8 @@ impl CommandSocket {
         Ok(CommandSocket {
             conn,
             events,
-            jobs_subscribed: AtomicBool::new(false),
-            completions_subscribed: AtomicBool::new(false),
+            jobs_subscribed: OnceCell::new(),
+            completions_subscribed: OnceCell::new(),
         })
     }
 
@@ -212,17 +216,21 @@ impl CommandSocket {
     /// Runs `bgapi <command>` and returns the job to await. Subscribes the
     /// socket to BACKGROUND_JOB (in its current format) the first time.
     pub async fn bgapi(&self, command: &str) -> Result<BackgroundJob> {
-        if !self.jobs_subscribed.swap(true, Ordering::SeqCst) {
-            if let Err(e) = self
-                .conn
-                .subscribe(self.conn.format(), &["BACKGROUND_JOB"])
-                .await
-            {
-                self.jobs_subscribed.store(false, Ordering::SeqCst);
-                return Err(e);
-            }
-        }
+        self.subscribe_once(&self.jobs_subscribed, &["BACKGROUND_JOB"])
+            .await?;
         self.conn.bgapi(command).await
+    }
+
+    /// Subscribes to `names` the first time `done` is consulted; every
+    /// concurrent caller waits for that one acknowledgement. A failed
+    /// subscription is not remembered: the next call tries again.
+    async fn subscribe_once(&self, done: &OnceCell<()>, names: &[&str]) -> Result<()> {
+        done.get_or_try_init(|| async {
+            self.conn.subscribe(self.conn.format(), names).await?;
+            Ok::<(), Error>(())
+        })
+        .await?;
+        Ok(())
     }
 
     /// Sends any command and returns the reply as it came (`-ERR` too).
@@ -256,17 +264,13 @@ impl CommandSocket {
                     .into(),
             ));
         }
-        if !self.completions_subscribed.swap(true, Ordering::SeqCst) {
-            let names = [
-                "CHANNEL_EXECUTE_COMPLETE",
-                "CHANNEL_HANGUP",
-                "CHANNEL_HANGUP_COMPLETE",
-            ];
-            if let Err(e) = self.conn.subscribe(self.conn.format(), &names).await {
-                self.completions_subscribed.store(false, Ordering::SeqCst);
-                return Err(e);
-            }
-        }
+        let names = [
+            "CHANNEL_EXECUTE_COMPLETE",
+            "CHANNEL_HANGUP",
+            "CHANNEL_HANGUP_COMPLETE",
+        ];
+        self.subscribe_once(&self.completions_subscribed, &names)
+            .await?;
         self.conn.execute(msg).await
     }
 
