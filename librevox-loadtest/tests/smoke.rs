@@ -33,6 +33,12 @@ fn soak_smoke_run_is_correct() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("all correctness checks passed"), "{stdout}");
-    assert!(stdout.contains("| soak | outbound"), "{stdout}");
-    assert!(stdout.contains("| soak | inbound"), "{stdout}");
+    assert!(
+        stdout.contains("| soak | multi-thread | outbound"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| soak | multi-thread | inbound"),
+        "{stdout}"
+    );
 }
