@@ -184,6 +184,14 @@ mod files {
             (d.event_capacity, d.max_backlog, d.limits)
         );
         assert_eq!(c.liveness, d.liveness);
+        assert_eq!(c.write_high_water, d.write_high_water);
+    }
+
+    #[test]
+    fn the_write_high_water_mark_is_a_setting() {
+        let c: ConnectionConfig = toml::from_str("write_high_water = 65536").unwrap();
+        assert_eq!(c.write_high_water, 65_536);
+        assert_eq!(ConnectionConfig::default().write_high_water, 1 << 20);
     }
 
     #[test]

@@ -1054,3 +1054,57 @@ mod robustness {
         }
     }
 }
+
+/// 13.8: a peer that stops reading. Past `write_high_water` unwritten
+/// bytes the connection takes no more commands: their callers time out
+/// and are never written, so what the connection held (everything it
+/// writes once the peer reads again) stays within the mark, and later
+/// replies stay aligned.
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_stops_reading_bounds_the_write_buffer_and_callers_time_out() {
+    const HIGH_WATER: usize = 32 * 1024;
+    const CALLERS: usize = 400;
+    let pad = "x".repeat(4000);
+    let config = ConnectionConfig {
+        reply_timeout: Duration::from_secs(1),
+        write_high_water: HIGH_WATER,
+        liveness: None,
+        ..ConnectionConfig::default()
+    };
+    let (conn, _events, mut peer) = pair(config);
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|i| {
+            let c = conn.clone();
+            let cmd = format!("echo {i} {pad}");
+            tokio::spawn(async move { c.api(&cmd).await })
+        })
+        .collect();
+    for t in callers {
+        let err = t.await.unwrap().unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { .. }),
+            "expected a timeout, got {err}"
+        );
+    }
+    let c = conn.with_timeout(Duration::from_secs(60));
+    let marker = tokio::spawn(async move { c.api("echo marker").await });
+    // The peer reads again and answers every command, in order.
+    let mut before_marker = 0;
+    loop {
+        let p = peer.packet().await;
+        peer.send(api(&p.command)).await;
+        if p.command == "api echo marker" {
+            break;
+        }
+        before_marker += p.raw.len();
+    }
+    assert_eq!(marker.await.unwrap().unwrap().text(), "api echo marker");
+    // The in-memory pipe holds 64 KiB; the connection at most the mark plus
+    // the one command that crossed it.
+    let bound = (1 << 16) + HIGH_WATER + pad.len() + 64;
+    assert!(
+        before_marker <= bound,
+        "{before_marker} bytes were written for callers that had given up (bound {bound}; {} were sent)",
+        CALLERS * pad.len()
+    );
+}

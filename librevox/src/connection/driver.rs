@@ -71,6 +71,10 @@ pub(crate) struct Driver<T> {
     /// True when `rbuf` may hold an allocation larger than the idle one.
     rbuf_grown: bool,
     wbuf: BytesMut,
+    /// No request is taken while `wbuf` holds this many bytes or more.
+    write_high_water: usize,
+    /// True while requests are held back by `write_high_water` (for the log).
+    writes_held: bool,
     requests: mpsc::Receiver<Box<Request>>,
     handles_alive: bool,
     pending: VecDeque<Pending>,
@@ -139,6 +143,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             read_chunk: MIN_READ_CHUNK,
             rbuf_grown: true,
             wbuf: BytesMut::new(),
+            write_high_water: config.write_high_water.max(1),
+            writes_held: false,
             requests,
             handles_alive: true,
             pending: VecDeque::new(),
@@ -246,8 +252,9 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             }
             let spare = self.rbuf.capacity() - self.rbuf.len();
             let probing = self.liveness.is_some() && self.handles_alive;
+            let take_requests = self.handles_alive && self.write_room();
             let step = tokio::select! {
-                req = self.requests.recv(), if self.handles_alive => Step::Request(req),
+                req = self.requests.recv(), if take_requests => Step::Request(req),
                 res = self.writer.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => Step::Wrote(res),
                 res = self.reader.read_buf(&mut self.rbuf), if may_read => Step::Read(res),
                 permit = self.events.reserve(), if !self.parked.is_empty() => match permit {
@@ -330,6 +337,25 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 Step::Nothing => {}
             }
         }
+    }
+
+    /// False while the unwritten bytes are at the high-water mark: requests
+    /// then wait (in the channel, or in their callers) until the peer reads.
+    fn write_room(&mut self) -> bool {
+        let room = self.wbuf.len() < self.write_high_water;
+        if room == self.writes_held {
+            self.writes_held = !room;
+            if room {
+                debug!("the peer reads again; taking commands");
+            } else {
+                debug!(
+                    buffered = self.wbuf.len(),
+                    high_water = self.write_high_water,
+                    "the peer is not reading: write buffer at its high-water mark, holding commands"
+                );
+            }
+        }
+        room
     }
 
     /// The liveness timer fired: send a probe after `interval` of silence,

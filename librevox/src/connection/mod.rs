@@ -49,6 +49,10 @@
 //!   connection with [`Error::EventBacklog`] rather than let memory grow or
 //!   drop events. With [`OverflowPolicy::DropNewest`] an event that finds
 //!   the channel full is dropped and counted ([`Connection::dropped_events`]).
+//! * **Writes** are bounded too: once
+//!   [`ConnectionConfig::write_high_water`] bytes wait to be written (a peer
+//!   that stopped reading), no further command is taken until the peer reads;
+//!   callers wait within their own timeout and fail with [`Error::Timeout`].
 //! * **Handshake.** The inbound greeting and authentication
 //!   (`auth`/`userauth`, rude-rejection) are here too, used by
 //!   [`CommandSocket`](crate::CommandSocket) and inbound listeners alike.
@@ -127,6 +131,13 @@ pub struct ConnectionConfig {
     /// closed with [`Error::EventBacklog`] (default 100 000, FreeSWITCH's own
     /// per-socket queue size).
     pub max_backlog: usize,
+    /// Bytes of commands accepted but not yet written to the socket above
+    /// which the connection takes no more commands (default 1 MiB). A peer
+    /// that stops reading fills the socket's buffers, then this one; past
+    /// the mark, callers wait for room and their own timeout applies (a
+    /// caller that gives up while waiting is never written), so memory stays
+    /// bounded. One command is always taken, whatever its size.
+    pub write_high_water: usize,
     /// Frame size limits.
     pub limits: Limits,
     /// Probing a silent peer (default: probe after 30 s of silence, give up
@@ -197,6 +208,7 @@ impl Default for ConnectionConfig {
             event_capacity: 8192,
             overflow: OverflowPolicy::Backpressure,
             max_backlog: 100_000,
+            write_high_water: 1024 * 1024,
             limits: Limits::default(),
             liveness: Some(Liveness::default()),
         }
