@@ -75,13 +75,6 @@ struct Known {
 /// The known differences (see [`Known`]).
 const KNOWN: &[Known] = &[
     Known {
-        script: "api",
-        write: "> api eval ${no_such_global_variable}",
-        switch: "  [body] \"-ERR no reply\\n\"",
-        simulator: "  [body] \"-ERR eval Command not found!\\n\"",
-        why: "open: sim-mismatches.md M1 (the simulator has no `eval` API)",
-    },
-    Known {
         script: ORIGINATE,
         write: ORIGINATE_WRITE,
         switch: "  [body] \"+OK <uuid>\\n\"",
@@ -320,6 +313,24 @@ fn scripts() -> Vec<Script> {
                 ),
                 ex("api global_getvar no_such_global_variable\n\n", 1),
                 ex("api eval ${no_such_global_variable}\n\n", 1),
+                ex("api global_setvar librevox_diff_global=a b\n\n", 1),
+                ex(
+                    "api eval [${librevox_diff_global:2}]|${LIBREVOX_DIFF_GLOBAL}|\\${x}|\
+                     ${echo(${librevox_diff_global})}|${Event-Name}\n\n",
+                    1,
+                ),
+                ex("api global_setvar librevox_diff_global=\n\n", 1),
+                ex("api eval ${librevox_diff_global}\n\n", 1),
+            ],
+        },
+        Script {
+            name: "eval runs APIs",
+            exchanges: vec![
+                ex("auth {password}\n\n", 1),
+                ex("event plain API\n\n", 1),
+                // The reply, the API events of the two APIs it runs (the
+                // unknown one too), then its own.
+                ex("api eval ${echo(a)}|${no_such_api(q)}\n\n", 4),
             ],
         },
         Script {

@@ -5,6 +5,7 @@
 mod args;
 mod calls;
 mod complete;
+mod eval;
 mod show;
 mod system;
 
@@ -23,16 +24,22 @@ type WaitFn = for<'a> fn(&'a Arc<Switch>, &'a Args<'a>) -> BoxFut<'a, Option<Str
 /// An API that answers from the names of every API (the table it is in).
 type NamesFn = fn(&Arc<Switch>, &Args<'_>, &[String]) -> Option<String>;
 
+/// An API that runs other APIs (`eval`'s `${api(args)}`).
+type NestingFn =
+    for<'a> fn(&'a Arc<Switch>, &'a Args<'a>, eval::RunApi) -> BoxFut<'a, Option<String>>;
+
 #[derive(Clone, Copy)]
 enum Api {
     Now(NowFn),
     Wait(WaitFn),
     Names(NamesFn),
+    Nesting(NestingFn),
 }
 
 /// The built-in APIs, by name.
 const BUILTINS: &[(&str, Api)] = &[
     ("echo", Api::Now(system::echo)),
+    ("eval", Api::Nesting(eval::eval)),
     ("version", Api::Now(system::version)),
     ("uptime", Api::Now(system::uptime)),
     ("status", Api::Now(system::status)),
@@ -83,7 +90,18 @@ pub(crate) async fn execute(
         Api::Now(f) => f(switch, &args),
         Api::Wait(f) => f(switch, &args).await,
         Api::Names(f) => f(switch, &args, &names(switch)),
+        Api::Nesting(f) => f(switch, &args, nested).await,
     }
+}
+
+/// An API run by another (`${api(args)}` in `eval`): its output ("" when
+/// unknown), its API event fired as the switch does for every execution.
+fn nested(switch: &Arc<Switch>, command: String, args: String) -> BoxFut<'_, String> {
+    Box::pin(async move {
+        let out = execute(switch, &command, &args, None).await;
+        fire_api_event(&switch.core, &command, &args);
+        out.unwrap_or_default()
+    })
 }
 
 /// Fires the `API` event of an API execution.

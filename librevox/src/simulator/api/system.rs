@@ -66,7 +66,8 @@ pub(super) fn global_getvar(switch: &Arc<Switch>, args: &Args<'_>) -> Option<Str
     })
 }
 
-/// `global_setvar <name>=<value>` (an empty value unsets).
+/// `global_setvar <name>=<value>` (an empty value unsets); the switch
+/// answers `+OK` without a newline (`testdata/live/eval.transcript.txt`).
 pub(super) fn global_setvar(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String> {
     let (n, v) = args.line.split_once('=').unwrap_or((args.line, ""));
     let mut st = lock(&switch.core.state);
@@ -74,7 +75,7 @@ pub(super) fn global_setvar(switch: &Arc<Switch>, args: &Args<'_>) -> Option<Str
     if !v.is_empty() {
         st.globals.push((n.trim().to_owned(), v.to_owned()));
     }
-    Some("+OK\n".to_owned())
+    Some("+OK".to_owned())
 }
 
 /// `hash insert|select|delete/<realm>/<key>[/<value>]`.
