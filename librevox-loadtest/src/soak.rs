@@ -53,6 +53,27 @@ fn series(samples: &[u64]) -> String {
         .join(" / ")
 }
 
+/// Reports one RSS series and, unless this is a smoke run, fails the run
+/// when it is not flat within 5 % after warm-up.
+fn judge(report: &mut Report, sizes: &SoakSizes, side: &str, what: String, samples: &[u64]) {
+    let dev = deviation(samples);
+    report.row(
+        "soak",
+        what,
+        series(samples),
+        "",
+        dev.map_or("n/a".into(), |d| format!("±{:.1} %", d * 100.0)),
+        "flat within 5 % after warm-up",
+        dev.map(|d| d <= 0.05),
+    );
+    if sizes.check_flat {
+        report.check(
+            dev.is_some_and(|d| d <= 0.05),
+            format!("soak: {side} RSS not flat: {}", series(samples)),
+        );
+    }
+}
+
 pub async fn soak(sizes: &SoakSizes, report: &mut Report) {
     outbound(sizes, report).await;
     inbound(sizes, report).await;
@@ -113,9 +134,10 @@ async fn outbound(sizes: &SoakSizes, report: &mut Report) {
     }
     server.quit().await;
     let elapsed = started.elapsed().as_secs_f64();
-    let dev = deviation(&samples);
-    report.row(
-        "soak",
+    judge(
+        report,
+        sizes,
+        "outbound",
         format!(
             "outbound: server RSS (KiB) every {} of {} calls, {} at once ({:.0} s, {:.0} calls/s)",
             sizes.sample_every,
@@ -124,18 +146,8 @@ async fn outbound(sizes: &SoakSizes, report: &mut Report) {
             elapsed,
             done_calls as f64 / elapsed
         ),
-        series(&samples),
-        "",
-        dev.map_or("n/a".into(), |d| format!("±{:.1} %", d * 100.0)),
-        "flat within 5 % after warm-up",
-        dev.map(|d| d <= 0.05),
+        &samples,
     );
-    if sizes.check_flat {
-        report.check(
-            dev.is_some_and(|d| d <= 0.05),
-            format!("soak: outbound RSS not flat: {}", series(&samples)),
-        );
-    }
 }
 
 async fn inbound(sizes: &SoakSizes, report: &mut Report) {
@@ -189,25 +201,10 @@ async fn inbound(sizes: &SoakSizes, report: &mut Report) {
             Vec::new()
         }
     };
-    let dev = deviation(&samples);
-    report.row(
-        "soak",
-        format!(
+    judge(report, sizes, "inbound", format!(
             "inbound: process RSS (KiB) every {step} of {count} events ({elapsed:.0} s, {:.0}k events/s)",
             count as f64 / elapsed / 1000.0
-        ),
-        series(&samples),
-        "",
-        dev.map_or("n/a".into(), |d| format!("±{:.1} %", d * 100.0)),
-        "flat within 5 % after warm-up",
-        dev.map(|d| d <= 0.05),
-    );
-    if sizes.check_flat {
-        report.check(
-            dev.is_some_and(|d| d <= 0.05),
-            format!("soak: inbound RSS not flat: {}", series(&samples)),
-        );
-    }
+        ), &samples);
 }
 
 #[cfg(test)]

@@ -218,11 +218,7 @@ impl Decoder for EslCodec {
                 State::Head { scanned } => {
                     if *scanned == 0 {
                         // Blank lines between frames are harmless (§7).
-                        let skip = buf
-                            .iter()
-                            .position(|&b| b != b'\n' && b != b'\r')
-                            .unwrap_or(buf.len());
-                        buf.advance(skip);
+                        skip_blank_lines(buf);
                         if buf.is_empty() {
                             return Ok(None);
                         }
@@ -304,4 +300,14 @@ impl Encoder<&Command> for EslCodec {
     fn encode(&mut self, cmd: &Command, dst: &mut BytesMut) -> Result<()> {
         cmd.encode_into(dst)
     }
+}
+
+/// Drops the CR/LF bytes at the front of `buf`: blank lines between frames
+/// (and between client packets) carry nothing.
+pub(crate) fn skip_blank_lines(buf: &mut BytesMut) {
+    let skip = buf
+        .iter()
+        .position(|&b| b != b'\n' && b != b'\r')
+        .unwrap_or(buf.len());
+    buf.advance(skip);
 }

@@ -15,7 +15,7 @@
 //! * a `Content-Length` header (any case) makes exactly that many body bytes
 //!   follow; outside 0..=16 MiB the connection is dropped.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// FreeSWITCH's cap on a client packet body (16 MiB).
 pub const MAX_CLIENT_BODY: i64 = 16 * 1024 * 1024;
@@ -126,11 +126,7 @@ fn body_len(headers: &[(String, String)]) -> Result<usize, PacketError> {
 /// Reads one packet from `buf`, FreeSWITCH style. Returns `Ok(None)` until a
 /// whole packet (and its body) is buffered.
 pub fn read_packet(buf: &mut BytesMut) -> Result<Option<Packet>, PacketError> {
-    let skip = buf
-        .iter()
-        .position(|&b| b != b'\n' && b != b'\r')
-        .unwrap_or(buf.len());
-    buf.advance(skip);
+    super::codec::skip_blank_lines(buf);
     if buf.is_empty() {
         return Ok(None);
     }

@@ -19,12 +19,20 @@ fn millis(ms: u32) -> Duration {
     Duration::from_millis(ms.into())
 }
 
-/// The wait between digits: the digit timeout when one is given (not 0),
-/// else the first digit's.
-fn digit_timeout(d: &Digits) -> Duration {
-    d.digit_timeout_ms
-        .filter(|t| *t > 0)
-        .map_or(millis(d.timeout_ms), millis)
+/// The collection limits `read` and `play_and_get_digits` share: the
+/// first digit waits `timeout`, later ones the digit timeout when one is
+/// given (not 0), else `timeout` too.
+fn limits<'a>(prompt: &'a str, d: &'a Digits) -> Collect<'a> {
+    Collect {
+        prompt,
+        max: d.max.max(1) as usize,
+        first_timeout: millis(d.timeout_ms),
+        digit_timeout: d
+            .digit_timeout_ms
+            .filter(|t| *t > 0)
+            .map_or(millis(d.timeout_ms), millis),
+        terminators: &d.terminators,
+    }
 }
 
 /// `read <min> <max> <file> <variable> <timeout> <terminators>
@@ -40,14 +48,7 @@ pub(super) fn read<'a>(
             r.ch.set_var(&d.variable, "");
         }
         r.feed_input();
-        let timeout = millis(d.timeout_ms);
-        let limits = Collect {
-            prompt: &file,
-            max: d.max.max(1) as usize,
-            first_timeout: timeout,
-            digit_timeout: digit_timeout(&d),
-            terminators: &d.terminators,
-        };
+        let limits = limits(&file, &d);
         let got = r.collect(&limits, nested).await;
         set_terminator(r, &got);
         let ok = !got.digits.is_empty() && got.digits.len() >= d.min as usize;
@@ -73,14 +74,7 @@ pub(super) fn play_and_get_digits<'a>(
             r.ch.set_var(&d.variable, "");
         }
         let re = Regex::new(&d.regexp, false, false).filter(|_| !d.regexp.is_empty());
-        let timeout = millis(d.timeout_ms);
-        let limits = Collect {
-            prompt: &file,
-            max: d.max.max(1) as usize,
-            first_timeout: timeout,
-            digit_timeout: digit_timeout(&d),
-            terminators: &d.terminators,
-        };
+        let limits = limits(&file, &d);
         for _ in 0..d.tries.max(1) {
             r.feed_input();
             let got = r.collect(&limits, nested).await;
