@@ -446,6 +446,39 @@ async fn no_color_turns_colours_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_line_wider_than_the_terminal_is_shown_whole() {
+    let (sim, port) = sim().await;
+    let home = home("wide");
+    let p = port.to_string();
+    let sim = Arc::new(sim);
+    let s = sim.clone();
+    steps(move || {
+        let mut c = Console::spawn(&home, &["--port", &p], &[]);
+        c.wait_cursor_line(&prompt(port));
+        c.send("/event CHANNEL_PARK\r");
+        c.wait_text("+OK event listener enabled plain");
+        // A caller number long enough that the event's line wraps.
+        let caller: String = (0..COLS as usize)
+            .map(|i| char::from(b'0' + (i % 10) as u8))
+            .collect();
+        let call = s.place_call(CallSpec::new("park").caller(&caller));
+        c.wait_text(&format!("CHANNEL_PARK [{}]", call.uuid));
+        c.wait_cursor_line(&prompt(port));
+        // The wrapped rows, joined, hold the whole line: the prompt did not
+        // overwrite its continuation.
+        let flat: String = c.text().lines().collect();
+        assert!(
+            flat.contains(&format!("{caller}->park")),
+            "the continuation of the wrapped line is missing:\n{}",
+            c.text()
+        );
+        c.send("\x04");
+        assert_eq!(c.exit_code(), 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_and_background_jobs_print_while_the_prompt_waits() {
     let (sim, port) = sim().await;
     let home = home("events");

@@ -8,8 +8,10 @@
 //! (every 100 ms) and leaves a Ctrl-R search or a menu alone. reedline
 //! 0.49 measures the cursor before it flushes such lines, so two or more
 //! lines shown in one poll make it believe the screen scrolled and redraw
-//! the prompt at the top of an emptied screen. Anything more than one line
-//! at a time therefore takes the other way: the editor is interrupted
+//! the prompt at the top of an emptied screen, and it counts every line as
+//! one row, so the prompt it redraws overwrites the rest of a line wider
+//! than the terminal. Anything more than one row at a time therefore takes
+//! the other way: the editor is interrupted
 //! (its break signal), the lines are written directly, and editing resumes
 //! on the same buffer below them. No line is lost or reordered between the
 //! two ways: the interrupted editor writes what its printer still holds
@@ -20,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use reedline::ExternalPrinter;
+use unicode_width::UnicodeWidthStr;
 
 /// How many lines the editor's printer may hold.
 const PRINTER_CAPACITY: usize = 64;
@@ -50,6 +53,25 @@ fn write_direct(text: &str) {
     let _ = out.flush();
 }
 
+/// Whether `text` takes one row of the terminal: no newline, and fewer
+/// columns than the terminal has (colour sequences take none; a line of
+/// exactly the width leaves the cursor waiting to wrap). An unknown width
+/// counts as too narrow.
+fn one_row(text: &str) -> bool {
+    if text.contains('\n') {
+        return false;
+    }
+    let Ok((cols, _)) = crossterm::terminal::size() else {
+        return false;
+    };
+    fits(text, cols)
+}
+
+fn fits(text: &str, cols: u16) -> bool {
+    let width = anstream::adapter::strip_str(text).to_string().width();
+    width < usize::from(cols)
+}
+
 impl Output {
     /// Starts the writer thread.
     pub(crate) fn new() -> Output {
@@ -70,9 +92,8 @@ impl Output {
                         write_direct(&text);
                         continue;
                     }
-                    let alone = st.pending.is_empty()
-                        && !text.contains('\n')
-                        && st.printer.receiver().is_empty();
+                    let alone =
+                        st.pending.is_empty() && one_row(&text) && st.printer.receiver().is_empty();
                     if alone {
                         if let Err(e) = st.printer.sender().try_send(text) {
                             st.pending.push(e.into_inner());
@@ -125,5 +146,28 @@ impl Output {
         for text in held.iter().chain(&pending) {
             write_direct(text);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fits;
+
+    #[test]
+    fn a_row_is_narrower_than_the_terminal_not_counting_colours() {
+        assert!(fits("abc", 4));
+        assert!(
+            !fits("abcd", 4),
+            "a full row leaves the cursor waiting to wrap"
+        );
+        assert!(
+            fits("\x1b[31mabc\x1b[0m", 4),
+            "colour sequences take no columns"
+        );
+        assert!(
+            !fits("\u{4e2d}\u{6587}", 4),
+            "wide characters take two columns"
+        );
+        assert!(fits("\u{4e2d}", 4));
     }
 }
