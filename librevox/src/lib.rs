@@ -140,6 +140,9 @@ extern crate self as librevox;
 
 pub mod apps;
 pub mod blocking;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod bridge;
 mod command_socket;
 pub mod commands;
 pub mod connection;
