@@ -618,6 +618,13 @@ async fn setup(conn: &Connection, options: &OutboundOptions) -> Result<Event> {
     let data = reply
         .into_channel_data()
         .ok_or_else(|| Error::protocol("the connect reply carried no channel data"))?;
+    // Every sendmsg names the channel by its Unique-ID: without one the
+    // session could only send commands addressed to no channel (13.4).
+    if data.unique_id().is_none_or(str::is_empty) {
+        return Err(Error::protocol(
+            "the connect reply's channel data has no Unique-ID",
+        ));
+    }
     let myevents = match options.format {
         EventFormat::Plain => Command::myevents(),
         other => Command::myevents_format(other),
