@@ -153,6 +153,7 @@ pub mod protocol;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod target;
+pub mod telemetry;
 
 pub use command_socket::{Channel, CommandSocket, ConnectOptions};
 pub use connection::{

@@ -16,6 +16,7 @@ use crate::connection::{
 };
 use crate::error::{Error, Result};
 use crate::protocol::{Command, Message};
+use crate::telemetry::{self, ConnectionGauge, Health, Role};
 
 /// The context hooks of an inbound listener receive: the connection (all of
 /// [`Connection`]'s methods through `Deref`: `api`, `bgapi`, `command`,
@@ -206,6 +207,7 @@ pub async fn run_inbound<L: InboundListener>(
     listener.subscription().validate()?;
     let mut attempt: u32 = 0;
     let mut connected_before = false;
+    let ready = Health::global().register(format!("inbound {}", settings.addr));
     loop {
         if shutdown.is_triggered() {
             return Ok(());
@@ -217,6 +219,9 @@ pub async fn run_inbound<L: InboundListener>(
         let delay = match outcome {
             Ok((ctx, events)) => {
                 info!(addr = %settings.addr, "inbound listener connected");
+                telemetry::connected(&settings.addr, connected_before);
+                ready.set_ready(true);
+                let _open = ConnectionGauge::open(Role::Inbound);
                 if connected_before {
                     warn!(addr = %settings.addr, "reconnected; events fired while disconnected were missed");
                     listener.reconnected(&ctx).await;
@@ -224,7 +229,9 @@ pub async fn run_inbound<L: InboundListener>(
                 connected_before = true;
                 attempt = 0;
                 listener.connection_completed(&ctx).await;
-                match serve(&listener, ctx, events, &settings, &shutdown).await {
+                let ended = serve(&listener, ctx, events, &settings, &shutdown).await;
+                ready.set_ready(false);
+                match ended {
                     Ended::Shutdown => return Ok(()),
                     Ended::Lost(e) => {
                         warn!(addr = %settings.addr, error = %e, "inbound connection lost; reconnecting");
@@ -235,9 +242,11 @@ pub async fn run_inbound<L: InboundListener>(
             Err(e @ (Error::Auth { .. } | Error::Rejected { .. }))
                 if settings.give_up_on_refusal =>
             {
+                telemetry::auth_failed(&settings.addr);
                 return Err(e);
             }
             Err(e @ (Error::Auth { .. } | Error::Rejected { .. })) => {
+                telemetry::auth_failed(&settings.addr);
                 error!(addr = %settings.addr, error = %e, "FreeSWITCH refused this listener; retrying in {:?}", settings.backoff.max);
                 settings.backoff.max
             }
@@ -328,7 +337,10 @@ async fn serve<L: InboundListener>(
         }
         for msg in batch.drain(..) {
             match msg {
-                Message::Event(event) => dispatcher.dispatch(event).await,
+                Message::Event(event) => {
+                    telemetry::event_received(event.name());
+                    dispatcher.dispatch(event).await
+                }
                 Message::DisconnectNotice(n) => debug!(?n, "disconnect-notice"),
                 Message::Log(line) => {
                     debug!(level = line.level, text = %line.text.trim_end(), "FreeSWITCH log")

@@ -19,6 +19,7 @@ use crate::protocol::{
     HangupCause, Message, SendMsg,
 };
 use crate::target::AppTarget;
+use crate::telemetry;
 
 /// Where the outbound server listens and how it treats calls.
 #[derive(Debug, Clone)]
@@ -303,12 +304,21 @@ impl Session {
         let msg = msg.or_event_lock(self.inner.event_lock);
         let ends_call = msg.ends_call();
         let _in_flight = InFlight::enter(&self.inner);
-        let done = match self
+        let app = msg.app_name().unwrap_or("").to_owned();
+        let sent = std::time::Instant::now();
+        let done = self
             .inner
             .conn
             .execute_on(msg, Some(self.inner.uuid.clone()))
-            .await
-        {
+            .await;
+        let failed = match &done {
+            // Ending the call is what hangup/redirect/deflect are for.
+            Err(e) if ends_call && (e.is_hangup() || e.is_closed()) => None,
+            Err(e) => Some(e),
+            Ok(_) => None,
+        };
+        telemetry::application_done(&app, sent.elapsed(), failed);
+        let done = match done {
             Ok(done) => done,
             // The call ended as this application asked.
             Err(Error::Hangup { .. }) if ends_call => return Ok(self.channel_data()),
@@ -424,7 +434,10 @@ where
     let shutdown: Shutdown = shutdown.into();
     let settings = Arc::new(settings);
     let mut calls = JoinSet::new();
-    info!(addr = %listener.local_addr()?, "outbound listener accepting calls");
+    let local = listener.local_addr()?;
+    info!(addr = %local, "outbound listener accepting calls");
+    let ready = telemetry::Health::global().register(format!("outbound {local}"));
+    ready.set_ready(true);
     loop {
         tokio::select! {
             _ = shutdown.wait() => break,
@@ -458,6 +471,7 @@ where
         }
     }
     drop(listener);
+    drop(ready);
     info!(
         running = calls.len(),
         "outbound listener stopped accepting; waiting for running calls"
@@ -756,6 +770,7 @@ async fn run_session<L: OutboundListener>(
     let span = info_span!("session", uuid = %session.uuid());
     async move {
         info!("outbound session started");
+        let _open = telemetry::ConnectionGauge::open(telemetry::Role::Outbound);
         let handler = Arc::new(handler);
         let h = handler.clone();
         let s = session.clone();
@@ -845,6 +860,7 @@ async fn run_session<L: OutboundListener>(
             hung_up: ending.hangup_complete,
             duration,
         };
+        telemetry::session_ended(end.hangup_cause.as_ref().map(|c| c.as_str()));
         session_ended(&*handler, &session, &end, settings.session_grace).await;
         if !conn.is_closed() {
             let _ = tokio::time::timeout(Duration::from_secs(5), conn.exit()).await;

@@ -49,6 +49,8 @@ pub struct Runner {
     shutdown: Shutdown,
     signals: bool,
     logging: Option<LogOptions>,
+    #[cfg(feature = "prometheus")]
+    metrics: Option<String>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -76,6 +78,8 @@ impl Runner {
             shutdown: Shutdown::new(),
             signals: true,
             logging: Some(LogOptions::default()),
+            #[cfg(feature = "prometheus")]
+            metrics: None,
         }
     }
 
@@ -85,6 +89,16 @@ impl Runner {
     /// `tracing` subscriber of its own first.
     pub fn logging(mut self, options: LogOptions) -> Runner {
         self.logging = Some(options);
+        self
+    }
+
+    /// Serve Prometheus metrics, `/health` and `/ready` on `addr` (for
+    /// example `127.0.0.1:9464`) while the runner runs; see
+    /// [`telemetry::serve`](crate::telemetry::serve). `run` fails at once
+    /// when the address cannot be bound.
+    #[cfg(feature = "prometheus")]
+    pub fn metrics(mut self, addr: impl Into<String>) -> Runner {
+        self.metrics = Some(addr.into());
         self
     }
 
@@ -148,6 +162,10 @@ impl Runner {
     pub async fn run(self) -> Result<()> {
         if let Some(options) = &self.logging {
             init_logging(options)?;
+        }
+        #[cfg(feature = "prometheus")]
+        if let Some(addr) = &self.metrics {
+            crate::telemetry::serve(addr).await?;
         }
         let shutdown = self.shutdown.clone();
         let signals = self.signals.then(|| {
