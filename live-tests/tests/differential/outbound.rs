@@ -1,0 +1,223 @@
+//! The outbound scripts: a call originated with `&socket(...)` reaches a
+//! socket in the test, which runs answer, playback and hangup on it. The
+//! transcript has two parts: each write with its reply, then the channel's
+//! events in the order they came, each as its name, its application and
+//! whose channel it is, with the disconnect-notices where they came among
+//! them. How replies interleave with events is timing (the applications run
+//! with `event-lock`), so it is not compared; the order of a channel's
+//! events is (their headers are compared by the inbound scripts).
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use librevox::protocol::{EslCodec, Event, EventFormat, Frame};
+use librevox_live_tests::{within, WAIT};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{fresh_uuid, mask, mask_uuids, Conn};
+
+/// How long the test waits for the switch to dial its socket.
+const DIALED: Duration = Duration::from_secs(5);
+
+/// An outbound script: the socket application's mode and what the socket
+/// writes once the call reached it (each write then reads up to its
+/// reply, the last one until the switch closes the socket).
+pub(super) struct Call {
+    pub(super) name: &'static str,
+    mode: &'static str,
+    steps: &'static [&'static str],
+}
+
+const ANSWER_PLAY_HANGUP: &[&str] = &[
+    "connect\n\n",
+    "myevents\n\n",
+    "linger 1\n\n",
+    "sendmsg\ncall-command: execute\nexecute-app-name: answer\nevent-lock: true\n\n",
+    "sendmsg\ncall-command: execute\nexecute-app-name: playback\n\
+     execute-app-arg: silence_stream://200\nevent-lock: true\n\n",
+    "sendmsg\ncall-command: execute\nexecute-app-name: hangup\nevent-lock: true\n\n",
+];
+
+/// The outbound scripts.
+pub(super) fn calls() -> Vec<Call> {
+    vec![
+        Call {
+            name: "outbound async full: answer, playback, hangup",
+            mode: "async full",
+            steps: ANSWER_PLAY_HANGUP,
+        },
+        Call {
+            name: "outbound sync full: answer, playback, hangup",
+            mode: "full",
+            steps: ANSWER_PLAY_HANGUP,
+        },
+    ]
+}
+
+/// The exchanges of `call`: the originate, each step, the close.
+pub(super) fn exchanges(call: &Call) -> usize {
+    call.steps.len() + 2
+}
+
+/// The far end: answers at once and parks, so the A leg reaches the socket
+/// answered.
+const FAR_END: &str = "loopback/^^;answer;park/default/inline";
+
+/// Outer headers of a reply or notice kept in the transcript (the connect
+/// reply's channel data is left to the inbound scripts).
+const KEPT: &[&str] = &[
+    "Content-Type",
+    "Reply-Text",
+    "Content-Disposition",
+    "Socket-Mode",
+    "Control",
+    "Channel-State",
+    "Answer-State",
+];
+
+/// A frame as transcript lines: an event as `[event] NAME (app) on <leg>`
+/// into `events`, a notice as its kept outer headers and body into
+/// `events`, anything else so into `out`.
+fn summary(frame: &Frame, a_leg: &str, out: &mut Vec<String>, events: &mut Vec<String>) {
+    let out = if frame.content_type() == Some("text/disconnect-notice") {
+        events
+    } else {
+        out
+    };
+    let format = frame
+        .content_type()
+        .and_then(EventFormat::from_content_type);
+    if let Some(format) = format {
+        match Event::parse(format, frame.body()) {
+            Ok(e) => {
+                let out = events;
+                let whose = match e.header("Unique-ID") {
+                    Some(u) if u == a_leg => "the A leg",
+                    Some(_) => "another channel",
+                    None => "no channel",
+                };
+                let app = e
+                    .header("Application")
+                    .map(|a| format!(" ({a})"))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "  [event] {}{app} on {whose}",
+                    e.header("Event-Name").unwrap_or("?")
+                ));
+            }
+            Err(e) => out.push(format!("  [undecodable event: {e}]")),
+        }
+        return;
+    }
+    for (name, value) in frame.headers() {
+        if KEPT.iter().any(|k| k.eq_ignore_ascii_case(name)) {
+            out.push(format!("{name}: {}", mask(name, value)));
+        }
+    }
+    if !frame.body().is_empty() {
+        out.push(format!(
+            "  [body] {:?}",
+            mask_uuids(&String::from_utf8_lossy(frame.body()))
+        ));
+    }
+}
+
+/// Reads frames into `out` until one `until` accepts (`true`), the peer
+/// closes (`[closed]`) or nothing comes for [`WAIT`].
+async fn read_until(
+    conn: &mut Conn,
+    a_leg: &str,
+    (out, events): (&mut Vec<String>, &mut Vec<String>),
+    until: impl Fn(&Frame) -> bool,
+) -> bool {
+    loop {
+        match conn.frame(WAIT).await {
+            Ok(Some(frame)) => {
+                summary(&frame, a_leg, out, events);
+                if until(&frame) {
+                    return true;
+                }
+            }
+            Ok(None) => {
+                out.push("[closed]".to_owned());
+                return false;
+            }
+            Err(e) => {
+                out.push(format!("[{e}]"));
+                return false;
+            }
+        }
+    }
+}
+
+fn conn(stream: TcpStream) -> Conn {
+    Conn {
+        stream,
+        codec: EslCodec::default(),
+        buf: BytesMut::new(),
+    }
+}
+
+/// Runs `call` against the switch at `addr`: the control connection
+/// originates the call to a socket on `listen_host`, then the socket's
+/// transcript.
+pub(super) async fn run(addr: &str, password: &str, listen_host: &str, call: &Call) -> Vec<String> {
+    let listener = TcpListener::bind((listen_host, 0))
+        .await
+        .expect("a free port for the outbound socket");
+    let port = listener.local_addr().expect("bound").port();
+    let stream = within("connect", WAIT, TcpStream::connect(addr))
+        .await
+        .unwrap_or_else(|e| panic!("no switch at {addr}: {e}"));
+    let mut control = conn(stream);
+    let uuid = fresh_uuid();
+    let mut ignored = Vec::new();
+    let mut out = Vec::new();
+    control.frames(1, &mut ignored).await;
+    let originate = format!(
+        "bgapi originate {{origination_uuid={uuid}}}{FAR_END} \
+         &socket('{listen_host}:{port} {}')\n\n",
+        call.mode
+    );
+    for send in [format!("auth {password}\n\n"), originate] {
+        control
+            .stream
+            .write_all(send.as_bytes())
+            .await
+            .expect("write");
+        control.frames(1, &mut ignored).await;
+    }
+    out.push(format!(
+        "> (control) bgapi originate {{origination_uuid=<uuid>}}{FAR_END} \
+         &socket('<host>:<port> {}')",
+        call.mode
+    ));
+    let socket = match tokio::time::timeout(DIALED, listener.accept()).await {
+        Ok(Ok((socket, _))) => socket,
+        Ok(Err(e)) => panic!("accept: {e}"),
+        Err(_) => {
+            out.push(format!(
+                "[the switch did not dial the socket within {DIALED:?}]"
+            ));
+            return out;
+        }
+    };
+    out.push("> (the switch dialled the socket)".to_owned());
+    let mut socket = conn(socket);
+    let reply = |f: &Frame| f.content_type() == Some("command/reply");
+    for step in call.steps {
+        out.push(format!("> {}", step.trim_end().replace('\n', "\\n")));
+        socket
+            .stream
+            .write_all(step.as_bytes())
+            .await
+            .expect("write");
+        if !read_until(&mut socket, &uuid, &mut out, reply).await {
+            return out;
+        }
+    }
+    out.push("> (until the switch closes the socket)".to_owned());
+    read_until(&mut socket, &uuid, &mut out, |_| false).await;
+    out
+}
