@@ -80,18 +80,12 @@ const KEPT: &[&str] = &[
 /// into `events`, a notice as its kept outer headers and body into
 /// `events`, anything else so into `out`.
 fn summary(frame: &Frame, a_leg: &str, out: &mut Vec<String>, events: &mut Vec<String>) {
-    let out = if frame.content_type() == Some("text/disconnect-notice") {
-        events
-    } else {
-        out
-    };
     let format = frame
         .content_type()
         .and_then(EventFormat::from_content_type);
     if let Some(format) = format {
         match Event::parse(format, frame.body()) {
             Ok(e) => {
-                let out = events;
                 let whose = match e.header("Unique-ID") {
                     Some(u) if u == a_leg => "the A leg",
                     Some(_) => "another channel",
@@ -101,15 +95,20 @@ fn summary(frame: &Frame, a_leg: &str, out: &mut Vec<String>, events: &mut Vec<S
                     .header("Application")
                     .map(|a| format!(" ({a})"))
                     .unwrap_or_default();
-                out.push(format!(
+                events.push(format!(
                     "  [event] {}{app} on {whose}",
                     e.header("Event-Name").unwrap_or("?")
                 ));
             }
-            Err(e) => out.push(format!("  [undecodable event: {e}]")),
+            Err(e) => events.push(format!("  [undecodable event: {e}]")),
         }
         return;
     }
+    let out = if frame.content_type() == Some("text/disconnect-notice") {
+        events
+    } else {
+        out
+    };
     for (name, value) in frame.headers() {
         if KEPT.iter().any(|k| k.eq_ignore_ascii_case(name)) {
             out.push(format!("{name}: {}", mask(name, value)));
@@ -205,6 +204,8 @@ pub(super) async fn run(addr: &str, password: &str, listen_host: &str, call: &Ca
     };
     out.push("> (the switch dialled the socket)".to_owned());
     let mut socket = conn(socket);
+    let mut events = Vec::new();
+    let mut open = true;
     let reply = |f: &Frame| f.content_type() == Some("command/reply");
     for step in call.steps {
         out.push(format!("> {}", step.trim_end().replace('\n', "\\n")));
@@ -213,11 +214,16 @@ pub(super) async fn run(addr: &str, password: &str, listen_host: &str, call: &Ca
             .write_all(step.as_bytes())
             .await
             .expect("write");
-        if !read_until(&mut socket, &uuid, &mut out, reply).await {
-            return out;
+        if !read_until(&mut socket, &uuid, (&mut out, &mut events), reply).await {
+            open = false;
+            break;
         }
     }
-    out.push("> (until the switch closes the socket)".to_owned());
-    read_until(&mut socket, &uuid, &mut out, |_| false).await;
+    if open {
+        out.push("> (until the switch closes the socket)".to_owned());
+        read_until(&mut socket, &uuid, (&mut out, &mut events), |_| false).await;
+    }
+    out.push("> (the A leg's events and notices, in the order they came)".to_owned());
+    out.extend(events);
     out
 }
