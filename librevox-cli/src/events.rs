@@ -49,6 +49,10 @@ pub(crate) struct EventsArgs {
     /// reconnect when it has not answered SECS later; 0 turns the probe off.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     liveness: f64,
+    /// Serve Prometheus metrics, /health and /ready on ADDR (e.g.
+    /// 127.0.0.1:9464) while running.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -226,6 +230,9 @@ pub(crate) async fn run(args: EventsArgs, target: &Target) -> ExitCode {
         },
         ..InboundSettings::default()
     };
+    if let Err(code) = crate::serve_metrics("events", args.metrics.as_deref()).await {
+        return code;
+    }
     let stop = done.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;

@@ -134,6 +134,25 @@ pub(crate) fn parse_pair(s: &str) -> Result<(String, String), String> {
 }
 
 /// Prints an error the way every subcommand does and returns status 1.
+/// `--metrics ADDR`: serve Prometheus metrics, `/health` and `/ready` on
+/// ADDR while the command runs; says where on stderr (the port, when ADDR
+/// asks for port 0).
+pub(crate) async fn serve_metrics(cmd: &str, addr: Option<&str>) -> Result<(), ExitCode> {
+    let Some(addr) = addr else {
+        return Ok(());
+    };
+    match librevox::telemetry::serve(addr).await {
+        Ok(server) => {
+            eprintln!(
+                "librevox {cmd}: metrics on http://{}/metrics (also /health, /ready)",
+                server.local_addr()
+            );
+            Ok(())
+        }
+        Err(e) => Err(fail(&e)),
+    }
+}
+
 pub(crate) fn fail(e: &Error) -> ExitCode {
     match e {
         Error::CommandFailed { reply, .. } => eprintln!("{reply}"),

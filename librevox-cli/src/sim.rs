@@ -32,6 +32,10 @@ pub(crate) struct SimArgs {
     /// interrupted).
     #[arg(long)]
     exit_after_calls: bool,
+    /// Serve Prometheus metrics, /health and /ready on ADDR (e.g.
+    /// 127.0.0.1:9464) while running.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 pub(crate) async fn run(args: SimArgs, target: &Target) -> ExitCode {
@@ -56,6 +60,9 @@ pub(crate) async fn run(args: SimArgs, target: &Target) -> ExitCode {
             "socket",
             format!("{dial} {}", args.mode).trim(),
         ));
+    }
+    if let Err(code) = crate::serve_metrics("sim", args.metrics.as_deref()).await {
+        return code;
     }
     let sim = match Simulator::start(config).await {
         Ok(s) => s,

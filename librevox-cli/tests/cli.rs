@@ -793,3 +793,108 @@ fn completions_and_the_manual_page_are_generated() {
         "{page}"
     );
 }
+
+/// A blocking HTTP/1.0 GET of the exporter: (status, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf[9..12].parse().unwrap();
+    (status, buf.split_once("\r\n\r\n").unwrap().1.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_serves_metrics_of_its_connection() {
+    use std::io::BufRead;
+    let sim = sim().await;
+    let port = sim.local_addr().unwrap().port();
+    let mut child = bin()
+        .args([
+            "events",
+            "--port",
+            &port.to_string(),
+            "--metrics",
+            "127.0.0.1:0",
+            "--count",
+            "1",
+            "CHANNEL_CREATE",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read stderr to its end (a closed pipe would fail the child's next
+    // log line); the address line is passed on as it comes.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("librevox events: metrics on http://") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(rest.split('/').next().unwrap_or("").to_owned());
+                }
+            }
+        }
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(20), rx)
+        .await
+        .expect("events said where it serves metrics")
+        .expect("events said where it serves metrics before closing stderr");
+    sim.wait_for(Duration::from_secs(10), |s| {
+        s.connections().iter().any(|c| {
+            c.received
+                .iter()
+                .any(|p| p.starts_with(b"event plain CHANNEL_CREATE\n"))
+                && c.sent.len() >= 3
+        })
+    })
+    .await
+    .expect("the CLI subscribed");
+    // The subscription's reply is on its way; the listener counts the
+    // connection once it has read it.
+    let switch = format!("librevox_connects_total{{switch=\"127.0.0.1:{port}\"}} 1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let a = addr.clone();
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(&a, "/metrics"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        if body.lines().any(|l| l == switch) {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no `{switch}` in\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        body.lines()
+            .any(|l| l == r#"librevox_commands_total{kind="auth"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l == r#"librevox_connections{role="inbound"} 1"#),
+        "{body}"
+    );
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(&addr, "/ready"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"not_ready":[],"ready":true}"#)
+    );
+    sim.place_call(librevox::simulator::CallSpec::new("park"));
+    let out = tokio::task::spawn_blocking(move || wait_or_kill(child, Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+}

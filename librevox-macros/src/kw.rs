@@ -38,6 +38,8 @@ pub(crate) const PASSWORD: &str = "password";
 pub(crate) const USER: &str = "user";
 /// `start!(Listener(factory = || Listener::new()))`.
 pub(crate) const FACTORY: &str = "factory";
+/// `start!(metrics = "127.0.0.1:9464", ...)`: the runner's exporter.
+pub(crate) const METRICS: &str = "metrics";
 /// Options of an entry of `start!`.
 pub(crate) const START_OPTIONS: &[&str] = &[FACTORY, HOST, PASSWORD, PORT, USER];
 

@@ -259,6 +259,14 @@ pub fn app(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ).await
 /// ```
 ///
+/// Before the listeners, `metrics = "127.0.0.1:9464"` serves Prometheus
+/// metrics, `/health` and `/ready` on that address while they run
+/// (`Runner::metrics`; needs librevox's `prometheus` feature):
+///
+/// ```ignore
+/// librevox::start!(metrics = "127.0.0.1:9464", Monitor, Ivr).await
+/// ```
+///
 /// Option values may be any expression of the right type (e.g.
 /// `password = std::env::var("FS_PASSWORD").unwrap()`). Whether a type is
 /// inbound or outbound comes from its `#[inbound]` / `#[outbound]` impl.

@@ -2,6 +2,8 @@
 //! `/ready` 503 while the switch is frozen and 200 after it recovers.
 #![cfg(all(feature = "prometheus", feature = "simulator"))]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,38 +16,10 @@ use librevox::simulator::{
     CallSpec, Extension, Fault, FaultProxy, Rule, Simulator, SimulatorConfig,
 };
 use librevox::{Event, Liveness};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use support::scrape::{get, value};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// A plain HTTP/1.0 GET: (status code, body).
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = String::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut buf))
-        .await
-        .expect("the exporter answered")
-        .unwrap();
-    let status = buf[9..12].parse().unwrap();
-    let body = buf.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
-}
-
-/// The value of the series whose line starts with `prefix` (name and labels).
-fn value(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 struct Answer;
 

@@ -15,16 +15,27 @@ use syn::spanned::Spanned;
 /// The whole macro.
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
-    let entries = start::parse(&cx, input);
+    let start = start::parse(&cx, input);
     let p = private();
     let result = cx.check();
     // After a mistake in the macro's input, no listener is added: their
     // type checks would report consequences of it (a `Default` missing
     // because an option was misspelled) next to the real error.
-    let adds: Vec<TokenStream> = match result {
-        Ok(()) => entries.iter().map(add).collect(),
+    let mut adds: Vec<TokenStream> = match result {
+        Ok(()) => start.entries.iter().map(add).collect(),
         Err(_) => Vec::new(),
     };
+    if let (Ok(()), Some((key, addr))) = (&result, &start.metrics) {
+        // Spanned on the key: without the `prometheus` feature the error
+        // names this option.
+        let call = quote_spanned!(key.span()=> #p::metrics);
+        adds.insert(
+            0,
+            quote! {
+                let __runner = #call(__runner, #addr);
+            },
+        );
+    }
     // An expression: the errors go inside the block, not after it.
     let errors = with_errors(TokenStream::new(), result);
     quote!({
@@ -141,6 +152,24 @@ mod tests {
             2,
             "{out}"
         );
+    }
+
+    #[test]
+    fn metrics_is_a_runner_setting_not_a_listener() {
+        let out = expand_str("metrics = \"127.0.0.1:9464\", Monitor");
+        assert!(!out.contains("compile_error"), "{out}");
+        let metrics = out.find(":: metrics (__runner").expect(&out);
+        let monitor = out.find("add_default :: < Monitor , _ >").expect(&out);
+        assert!(metrics < monitor, "{out}");
+        assert!(!out.contains("< metrics"), "{out}");
+    }
+
+    #[test]
+    fn a_metrics_address_without_a_port_is_refused() {
+        let out = expand_str("metrics = \"127.0.0.1\", Monitor");
+        assert!(out.contains("give the port too"), "{out}");
+        let out = expand_str("metrics = \"127.0.0.1\", Monitor");
+        assert!(!out.contains("add_default"), "{out}");
     }
 
     #[test]

@@ -9,6 +9,13 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{token, Expr, Ident, Lit, LitStr, Path, Token};
 
+/// What `start!` was given: the listeners, and the runner's own settings.
+pub(crate) struct Start {
+    pub(crate) entries: Vec<Entry>,
+    /// `metrics = "127.0.0.1:9464"`: the key (for spans) and the address.
+    pub(crate) metrics: Option<(Ident, Expr)>,
+}
+
 /// One listener to start.
 pub(crate) struct Entry {
     /// The listener type.
@@ -66,22 +73,30 @@ impl Parse for RawEntry {
 }
 
 /// Reads the listeners; records every problem.
-pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Vec<Entry> {
+pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Start {
+    let mut start = Start {
+        entries: Vec::new(),
+        metrics: None,
+    };
     let list = match Punctuated::<RawEntry, Token![,]>::parse_terminated.parse2(tokens) {
         Ok(list) => list,
         Err(e) => {
             cx.syn_error(e);
-            return Vec::new();
+            return start;
         }
     };
-    if list.is_empty() {
-        cx.error_at(
-            Span::call_site(),
-            "name the listeners to start: `librevox::start!(Monitor, Ivr(port = 8084))`",
-        );
-    }
     let mut out: Vec<Entry> = Vec::new();
     for raw in list {
+        if let Some(key) = raw.path.get_ident().filter(|i| *i == kw::METRICS) {
+            read_metrics(
+                cx,
+                &mut start.metrics,
+                key,
+                raw.options.is_some(),
+                raw.value,
+            );
+            continue;
+        }
         let mut entry = Entry {
             path: raw.path,
             host: None,
@@ -107,7 +122,79 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Vec<Entry> {
         check_duplicate(cx, &out, &entry);
         out.push(entry);
     }
-    out
+    if out.is_empty() && cx.is_clean() {
+        cx.error_at(
+            Span::call_site(),
+            "name the listeners to start: `librevox::start!(Monitor, Ivr(port = 8084))`",
+        );
+    }
+    start.entries = out;
+    start
+}
+
+/// `metrics = "host:port"`: where the runner serves `/metrics`, `/health`
+/// and `/ready`.
+fn read_metrics(
+    cx: &Ctxt,
+    slot: &mut Option<(Ident, Expr)>,
+    key: &Ident,
+    parens: bool,
+    value: Option<Expr>,
+) {
+    const EXAMPLE: &str = "`metrics = \"127.0.0.1:9464\"`";
+    if parens {
+        cx.error_spanned_by(
+            key,
+            format!("`metrics` takes no options, only an address: {EXAMPLE}"),
+        );
+        return;
+    }
+    let Some(value) = value else {
+        cx.error_spanned_by(
+            key,
+            format!("`metrics` needs the address to serve them on: {EXAMPLE}"),
+        );
+        return;
+    };
+    if slot.is_some() {
+        cx.error_spanned_by(key, "`metrics` is given more than once; keep one");
+        return;
+    }
+    if let Some(lit) = args::lit_str_opt(&value) {
+        check_metrics_addr(cx, lit);
+    } else if let Expr::Lit(lit) = &value {
+        cx.error_spanned_by(
+            lit,
+            format!("the metrics address is a string, host and port: {EXAMPLE}"),
+        );
+        return;
+    }
+    *slot = Some((key.clone(), value));
+}
+
+/// A literal metrics address is `host:port`.
+fn check_metrics_addr(cx: &Ctxt, lit: &LitStr) {
+    let addr = lit.value();
+    let port = addr
+        .rsplit_once(':')
+        .map(|(host, port)| (host, port.parse::<u16>()));
+    match port {
+        _ if addr.is_empty() || addr.chars().any(char::is_whitespace) => cx.error_spanned_by(
+            lit,
+            "a metrics address is `host:port` without spaces, e.g. `\"127.0.0.1:9464\"`",
+        ),
+        Some((host, Ok(_))) if !host.is_empty() => {}
+        Some((host, _)) if !host.is_empty() => cx.error_spanned_by(
+            lit,
+            format!(
+                "the port after `{host}:` is a number between 0 and 65535, e.g. `\"{host}:9464\"`"
+            ),
+        ),
+        _ => cx.error_spanned_by(
+            lit,
+            format!("give the port too: `metrics = \"{addr}:9464\"`"),
+        ),
+    }
 }
 
 fn read_options(cx: &Ctxt, entry: &mut Entry, tokens: TokenStream) {

@@ -52,6 +52,9 @@ const ENDED_MEMORY: usize = 4096;
 struct Pending {
     tx: oneshot::Sender<Result<Reply>>,
     describe: String,
+    /// The command's verb and when it was queued (`librevox_reply_seconds`).
+    kind: &'static str,
+    queued: Instant,
 }
 
 struct AppEntry {
@@ -101,6 +104,10 @@ pub(crate) struct Driver<T> {
     overflow: OverflowPolicy,
     hangup_grace: Duration,
     dropped: Arc<AtomicU64>,
+    /// `librevox_events_dropped_total` for this policy, from the first drop.
+    dropped_metric: Option<metrics::Counter>,
+    /// This connection's share of `librevox_event_backlog`.
+    backlog: Arc<crate::telemetry::Backlog>,
     closed: Arc<Latch<Error>>,
     exit_deadline: Option<Instant>,
     /// Who is at the other end, for errors.
@@ -160,6 +167,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             overflow: config.overflow,
             hangup_grace: config.hangup_grace,
             dropped,
+            dropped_metric: None,
+            backlog: Arc::new(crate::telemetry::Backlog::new()),
             closed,
             exit_deadline: None,
             peer: String::from("the peer"),
@@ -168,6 +177,12 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             probe_sent: None,
             liveness_timer: Box::pin(tokio::time::sleep_until(first_check)),
         }
+    }
+
+    /// This connection's share of `librevox_event_backlog`, for its event
+    /// stream to report what it takes.
+    pub(crate) fn backlog(&self) -> Arc<crate::telemetry::Backlog> {
+        self.backlog.clone()
     }
 
     /// Names the peer (its address) in errors.
@@ -189,6 +204,14 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         // promise reads it rather than a generic message.
         self.closed.set(reason.clone());
         self.fail_all(&reason);
+        let lost = self.parked.len();
+        if lost > 0 {
+            warn!(
+                lost,
+                "events read but never delivered: the event stream was full when the connection closed"
+            );
+            crate::telemetry::events_dropped(self.overflow, lost as u64);
+        }
         let _ = self.writer.shutdown().await;
     }
 
@@ -225,6 +248,8 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 }
             }
             self.flush_parked();
+            self.backlog
+                .report(self.events.max_capacity() - self.events.capacity() + self.parked.len());
             if self.parked.len() > self.park_limit {
                 return Err(Error::EventBacklog {
                     limit: self.park_limit,
@@ -280,10 +305,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     // Expect the `+OK bye` like any reply, so it is not taken
                     // for a stray one.
                     let (tx, _) = oneshot::channel();
-                    self.pending.push_back(Pending {
-                        tx,
-                        describe: "exit".into(),
-                    });
+                    self.push_pending(tx, "exit".into(), "exit");
                     self.wbuf.extend_from_slice(b"exit\n\n");
                     self.exit_deadline = Some(Instant::now() + Duration::from_secs(5));
                 }
@@ -371,6 +393,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     silent_ms = silent_for.as_millis() as u64,
                     "no answer to the liveness probe; closing the connection"
                 );
+                crate::telemetry::liveness_failure();
                 return Some(Error::Unresponsive {
                     peer: self.peer.clone(),
                     silent_for,
@@ -385,11 +408,9 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             );
             // Its reply is taken in order like any other, then dropped.
             let (tx, _) = oneshot::channel();
-            self.pending.push_back(Pending {
-                tx,
-                describe: "api version (liveness probe)".into(),
-            });
+            self.push_pending(tx, "api version (liveness probe)".into(), "api");
             self.wbuf.extend_from_slice(b"api version\n\n");
+            crate::telemetry::liveness_probe();
             self.probe_sent = Some(now);
             self.liveness_timer.as_mut().reset(now + live.timeout);
         } else {
@@ -449,11 +470,25 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 );
             }
         }
-        self.pending.push_back(Pending {
-            tx: reply,
-            describe,
-        });
+        let kind = crate::telemetry::command_kind(&bytes);
+        self.push_pending(reply, describe, kind);
         self.wbuf.extend_from_slice(&bytes);
+    }
+
+    /// Awaits the reply of a command about to be written (and counts it).
+    fn push_pending(
+        &mut self,
+        tx: oneshot::Sender<Result<Reply>>,
+        describe: String,
+        kind: &'static str,
+    ) {
+        crate::telemetry::command_sent(kind);
+        self.pending.push_back(Pending {
+            tx,
+            describe,
+            kind,
+            queued: Instant::now(),
+        });
     }
 
     /// Routes one message; returns the close reason if it ends the connection.
@@ -491,6 +526,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
     fn resolve_reply(&mut self, reply: Reply) {
         match self.pending.pop_front() {
             Some(p) => {
+                crate::telemetry::reply_received(p.kind, p.queued.elapsed());
                 if p.tx.send(Ok(reply)).is_err() {
                     trace!(command = %p.describe, "reply for a caller that stopped waiting discarded");
                 }
@@ -663,6 +699,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             OverflowPolicy::Backpressure => self.parked.push_back(msg),
             OverflowPolicy::DropNewest => {
                 let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                self.dropped_metric
+                    .get_or_insert_with(|| {
+                        metrics::counter!("librevox_events_dropped_total", "policy" => "drop_newest")
+                    })
+                    .increment(1);
                 if n.is_power_of_two() {
                     warn!(
                         dropped = n,

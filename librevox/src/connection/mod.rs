@@ -279,6 +279,7 @@ impl std::fmt::Debug for Connection {
 pub struct EventStream {
     rx: mpsc::Receiver<Incoming>,
     batch: Vec<Incoming>,
+    backlog: Arc<crate::telemetry::Backlog>,
 }
 
 /// What the driver hands the event stream: a typed message, or a plain
@@ -322,14 +323,18 @@ impl EventStream {
     /// The next message, or `None` once the connection is closed and every
     /// message was received.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.rx.recv().await.map(Incoming::into_message)
+        let incoming = self.rx.recv().await;
+        self.backlog.report(self.rx.len());
+        incoming.map(Incoming::into_message)
     }
 
     /// The next message, skipping without parsing them the plain events
     /// whose name `wanted` rejects.
     pub(crate) async fn recv_wanted(&mut self, wanted: impl Fn(&str) -> bool) -> Option<Message> {
         loop {
-            let incoming = self.rx.recv().await?;
+            let incoming = self.rx.recv().await;
+            self.backlog.report(self.rx.len());
+            let incoming = incoming?;
             if let Incoming::Plain(frame) = &incoming {
                 let name = peek_event_name(frame.body()).and_then(|n| std::str::from_utf8(n).ok());
                 if name.is_some_and(|n| !wanted(n)) {
@@ -342,7 +347,9 @@ impl EventStream {
 
     /// The next message if one is ready now.
     pub fn try_recv(&mut self) -> Option<Message> {
-        self.rx.try_recv().ok().map(Incoming::into_message)
+        let incoming = self.rx.try_recv().ok();
+        self.backlog.report(self.rx.len());
+        incoming.map(Incoming::into_message)
     }
 
     /// Receives up to `limit` ready messages into `buf` (waiting for at least
@@ -357,6 +364,7 @@ impl EventStream {
     /// runtime; elsewhere it costs one extra poll).
     pub async fn recv_many(&mut self, buf: &mut Vec<Message>, limit: usize) -> usize {
         let n = self.rx.recv_many(&mut self.batch, limit).await;
+        self.backlog.report(self.rx.len());
         if n == limit && limit > 1 {
             requeue().await;
         }
@@ -481,6 +489,7 @@ impl Connection {
             &config,
         )
         .named(peer);
+        let backlog = driver.backlog();
         tokio::spawn(driver.run());
         let conn = Connection {
             shared: Arc::new(Shared {
@@ -497,6 +506,7 @@ impl Connection {
             EventStream {
                 rx: events_rx,
                 batch: Vec::new(),
+                backlog,
             },
         )
     }

@@ -177,6 +177,60 @@ where
     runner.outbound(factory, options.outbound_settings())
 }
 
+/// What `metrics = ...` takes: the address as a string.
+#[diagnostic::on_unimplemented(
+    message = "`metrics` takes the address to serve on as a string, not `{Self}`",
+    label = "expected a `host:port` string",
+    note = "write `metrics = \"127.0.0.1:9464\"` (or any expression giving a `&str` or a `String`)"
+)]
+pub trait MetricsAddr {
+    /// The address as an owned string.
+    fn into_addr(self) -> String;
+}
+impl MetricsAddr for &str {
+    fn into_addr(self) -> String {
+        self.to_owned()
+    }
+}
+impl MetricsAddr for String {
+    fn into_addr(self) -> String {
+        self
+    }
+}
+impl MetricsAddr for &String {
+    fn into_addr(self) -> String {
+        self.clone()
+    }
+}
+impl MetricsAddr for Cow<'_, str> {
+    fn into_addr(self) -> String {
+        self.into_owned()
+    }
+}
+
+/// `start!(metrics = "host:port", ...)`: the runner serves `/metrics`,
+/// `/health` and `/ready` there ([`Runner::metrics`]).
+#[cfg(feature = "prometheus")]
+pub fn metrics(runner: Runner, addr: impl MetricsAddr) -> Runner {
+    runner.metrics(addr.into_addr())
+}
+
+/// Without the `prometheus` feature there is no exporter to serve.
+#[cfg(not(feature = "prometheus"))]
+#[diagnostic::on_unimplemented(
+    message = "`metrics = ...` in `start!` needs librevox's `prometheus` feature",
+    label = "the built-in exporter is behind the `prometheus` feature",
+    note = "enable it in Cargo.toml: `librevox = {{ version = \"0.1\", features = [\"prometheus\"] }}`, or remove `metrics`"
+)]
+pub trait PrometheusFeature {}
+
+/// `start!(metrics = ...)` without the `prometheus` feature: a compile
+/// error naming the feature (no type implements [`PrometheusFeature`]).
+#[cfg(not(feature = "prometheus"))]
+pub fn metrics<R: PrometheusFeature>(runner: R, _addr: impl MetricsAddr) -> R {
+    runner
+}
+
 /// Checks (at compile time) that `password`/`user` were given to an
 /// inbound listener.
 pub fn inbound_only<T: InboundOnly>() {}

@@ -20,6 +20,12 @@
 //! | `librevox_sessions_total` (cause) | counter | outbound sessions ended, by hangup cause (`none` when the call did not hang up) |
 //! | `librevox_application_seconds` (application) | histogram | time from sending an application to its completion |
 //! | `librevox_applications_failed_total` (kind) | counter | applications that ended with an error, by kind |
+//! | `librevox_events_dropped_total` (policy) | counter | events read and never delivered: dropped by `DropNewest`, or parked when a connection closed |
+//! | `librevox_event_backlog` | gauge | events read that their consumers have not taken yet, over all connections |
+//! | `librevox_commands_total` (kind) | counter | commands written, by ESL verb (liveness probes are `api`) |
+//! | `librevox_reply_seconds` (kind) | histogram | from queueing a command to its reply |
+//! | `librevox_liveness_probes_total` | counter | liveness probes sent |
+//! | `librevox_liveness_failures_total` | counter | probes unanswered: connections closed as unresponsive |
 
 mod health;
 #[cfg(feature = "prometheus")]
@@ -124,5 +130,139 @@ pub(crate) fn error_kind(e: &Error) -> &'static str {
         e if e.is_closed() => "closed",
         Error::CommandFailed { .. } => "command_failed",
         _ => "other",
+    }
+}
+
+/// The `kind` label of a command: its ESL verb (`api`, `bgapi`, `sendmsg`,
+/// `event`, ...); anything unexpected is `other`, so the values stay bounded.
+pub(crate) fn command_kind(bytes: &[u8]) -> &'static str {
+    let end = bytes
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    const KINDS: &[&str] = &[
+        "api",
+        "bgapi",
+        "sendmsg",
+        "sendevent",
+        "event",
+        "nixevent",
+        "noevents",
+        "filter",
+        "myevents",
+        "divert_events",
+        "linger",
+        "nolinger",
+        "log",
+        "nolog",
+        "resume",
+        "connect",
+        "auth",
+        "userauth",
+        "exit",
+    ];
+    KINDS
+        .iter()
+        .find(|k| k.as_bytes() == &bytes[..end])
+        .copied()
+        .unwrap_or("other")
+}
+
+/// A command written to the socket.
+pub(crate) fn command_sent(kind: &'static str) {
+    metrics::counter!("librevox_commands_total", "kind" => kind).increment(1);
+}
+
+/// A command's reply arrived `took` after the command was queued for writing.
+pub(crate) fn reply_received(kind: &'static str, took: Duration) {
+    metrics::histogram!("librevox_reply_seconds", "kind" => kind).record(took.as_secs_f64());
+}
+
+/// The `policy` label of `librevox_events_dropped_total`.
+pub(crate) fn policy_label(policy: crate::OverflowPolicy) -> &'static str {
+    match policy {
+        crate::OverflowPolicy::Backpressure => "backpressure",
+        crate::OverflowPolicy::DropNewest => "drop_newest",
+    }
+}
+
+/// `n` events were lost under `policy`.
+pub(crate) fn events_dropped(policy: crate::OverflowPolicy, n: u64) {
+    metrics::counter!("librevox_events_dropped_total", "policy" => policy_label(policy))
+        .increment(n);
+}
+
+/// A liveness probe was sent.
+pub(crate) fn liveness_probe() {
+    metrics::counter!("librevox_liveness_probes_total").increment(1);
+}
+
+/// A liveness probe went unanswered: the connection is closed.
+pub(crate) fn liveness_failure() {
+    metrics::counter!("librevox_liveness_failures_total").increment(1);
+}
+
+/// One connection's share of `librevox_event_backlog`: events read from its
+/// socket that its consumer has not taken yet. Both the socket task and the
+/// event stream report what they see; the gauge moves by the difference, so
+/// the series is the sum over all connections, and a connection that ends
+/// takes its share back.
+pub(crate) struct Backlog {
+    gauge: metrics::Gauge,
+    reported: std::sync::atomic::AtomicUsize,
+}
+
+impl Backlog {
+    pub(crate) fn new() -> Backlog {
+        Backlog {
+            gauge: metrics::gauge!("librevox_event_backlog"),
+            reported: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// The backlog is `now` events.
+    pub(crate) fn report(&self, now: usize) {
+        let before = self
+            .reported
+            .swap(now, std::sync::atomic::Ordering::Relaxed);
+        if before != now {
+            self.gauge.increment(now as f64 - before as f64);
+        }
+    }
+}
+
+impl Drop for Backlog {
+    fn drop(&mut self) {
+        let left = *self.reported.get_mut();
+        if left > 0 {
+            self.gauge.decrement(left as f64);
+        }
+    }
+}
+
+impl std::fmt::Debug for Backlog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backlog")
+            .field("reported", &self.reported)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_kinds_are_the_verb_or_other() {
+        assert_eq!(command_kind(b"api status\n\n"), "api");
+        assert_eq!(command_kind(b"bgapi originate x\n\n"), "bgapi");
+        assert_eq!(
+            command_kind(b"sendmsg abc\ncall-command: execute\n\n"),
+            "sendmsg"
+        );
+        assert_eq!(command_kind(b"exit\n\n"), "exit");
+        assert_eq!(command_kind(b"event plain ALL\n\n"), "event");
+        assert_eq!(command_kind(b"apix status\n\n"), "other");
+        assert_eq!(command_kind(b""), "other");
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod peer;
+pub mod scrape;
 
 use std::path::PathBuf;
 

@@ -43,4 +43,9 @@ fn main() {
         Ivr(host = "::1", port = 8086),
     };
     drop(run);
+    let addr = format!("127.0.0.1:{}", 9464);
+    let run = start!(metrics = "127.0.0.1:9464", Monitor, Ivr);
+    drop(run);
+    let run = start!(metrics = addr, Monitor);
+    drop(run);
 }
