@@ -324,13 +324,39 @@ async fn input_applications_return_the_variable_and_none_when_empty() {
 mod against_the_simulator {
     use super::*;
     use librevox::listener::serve_outbound;
-    use librevox::simulator::{CallSpec, CallerScript, Extension, Simulator, SimulatorConfig};
+    use librevox::simulator::{
+        CallSpec, CallerScript, Extension, Order, Simulator, SimulatorConfig,
+    };
     use tokio::net::TcpListener;
     use tokio_util::sync::CancellationToken;
 
+    /// The orders each call runs in: the simulator's one, and three seeded
+    /// ones (CHANNEL_PARK at another time after `connect` each).
+    const ORDERS: [Order; 4] = [
+        Order::Fixed,
+        Order::Seeded(1),
+        Order::Seeded(2),
+        Order::Seeded(3),
+    ];
+
     /// Places one call into the simulator that runs `script` in our outbound
-    /// listener; returns what the script returned.
-    async fn call<T, F, Fut>(spec: CallSpec, script: F) -> T
+    /// listener, once under each of [`ORDERS`]; returns what the script
+    /// returned each time.
+    async fn call<T, F, Fut>(spec: CallSpec, script: F) -> Vec<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Session) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = librevox::Result<T>> + Send + 'static,
+    {
+        let mut out = Vec::new();
+        for order in ORDERS {
+            out.push(call_in(order, spec.clone(), script.clone()).await);
+        }
+        out
+    }
+
+    /// One call of [`call`], under `order`.
+    async fn call_in<T, F, Fut>(order: Order, spec: CallSpec, script: F) -> T
     where
         T: Send + 'static,
         F: FnOnce(Session) -> Fut + Send + Sync + 'static,
@@ -338,12 +364,12 @@ mod against_the_simulator {
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let sim = Simulator::start(SimulatorConfig::default().extension(Extension::socket(
+        let mut config = SimulatorConfig::default().extension(Extension::socket(
             &spec.destination,
             &format!("{addr} async full"),
-        )))
-        .await
-        .unwrap();
+        ));
+        config.order = order;
+        let sim = Simulator::start(config).await.unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let script = Arc::new(Mutex::new(Some(script)));
         let token = CancellationToken::new();
@@ -381,7 +407,7 @@ mod against_the_simulator {
 
     #[tokio::test]
     async fn read_returns_what_the_caller_typed() {
-        let digits = call(CallSpec::new("ivr").input("1234"), |c| async move {
+        let all = call(CallSpec::new("ivr").input("1234"), |c| async move {
             c.answer().await?;
             c.read(
                 "tone_stream://%(200,0,350)",
@@ -390,12 +416,14 @@ mod against_the_simulator {
             .await
         })
         .await;
-        assert_eq!(digits.as_deref(), Some("1234"));
+        for digits in all {
+            assert_eq!(digits.as_deref(), Some("1234"));
+        }
     }
 
     #[tokio::test]
     async fn read_returns_none_when_nothing_was_typed() {
-        let digits = call(CallSpec::new("ivr"), |c| async move {
+        let all = call(CallSpec::new("ivr"), |c| async move {
             c.answer().await?;
             c.read(
                 "tone_stream://%(200,0,350)",
@@ -404,12 +432,14 @@ mod against_the_simulator {
             .await
         })
         .await;
-        assert_eq!(digits, None);
+        for digits in all {
+            assert_eq!(digits, None);
+        }
     }
 
     #[tokio::test]
     async fn play_and_get_digits_returns_valid_input_only() {
-        let (ok, invalid) = call(
+        let all = call(
             CallSpec::new("ivr").input("42#").input("42#"),
             |c| async move {
                 c.answer().await?;
@@ -431,8 +461,10 @@ mod against_the_simulator {
             },
         )
         .await;
-        assert_eq!(ok.as_deref(), Some("42"));
-        assert_eq!(invalid, None);
+        for (ok, invalid) in all {
+            assert_eq!(ok.as_deref(), Some("42"));
+            assert_eq!(invalid, None);
+        }
     }
 
     #[tokio::test]
@@ -441,24 +473,26 @@ mod against_the_simulator {
             bridge_failure: Some("USER_BUSY".into()),
             ..CallerScript::default()
         };
-        let done = call(CallSpec::new("ivr").script(script), |c| async move {
+        let all = call(CallSpec::new("ivr").script(script), |c| async move {
             c.answer().await?;
             let done = c.bridge("sofia/gateway/trunk/5551234").await?;
             c.set("after_bridge", "yes").await?;
             Ok(done)
         })
         .await;
-        assert_eq!(done.application(), Some("bridge"));
-        assert_eq!(
-            done.variable("bridge_hangup_cause")
-                .or(done.variable("originate_disposition")),
-            Some("USER_BUSY")
-        );
+        for done in all {
+            assert_eq!(done.application(), Some("bridge"));
+            assert_eq!(
+                done.variable("bridge_hangup_cause")
+                    .or(done.variable("originate_disposition")),
+                Some("USER_BUSY")
+            );
+        }
     }
 
     #[tokio::test]
     async fn every_catalogue_application_runs_on_the_simulator() {
-        let n = call(CallSpec::new("ivr").input("1").input("2"), |c| async move {
+        let all = call(CallSpec::new("ivr").input("1").input("2"), |c| async move {
             c.answer().await?;
             c.pre_answer().await?;
             c.ring_ready().await?;
@@ -505,7 +539,7 @@ mod against_the_simulator {
             Ok(24)
         })
         .await;
-        assert_eq!(n, 24);
+        assert_eq!(all, [24; ORDERS.len()]);
     }
 
     #[tokio::test]

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use librevox::protocol::{EslCodec, Event, Frame};
-use librevox::simulator::{CallSpec, Extension, Simulator, SimulatorConfig, SyncHangupOrder};
+use librevox::simulator::{
+    CallSpec, Extension, Order, Simulator, SimulatorConfig, SyncHangupOrder,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
@@ -72,6 +74,11 @@ fn sendmsg(app: &str, n: u32) -> String {
 /// Runs answer and hangup on a sync `full` socket with `linger` and returns
 /// what arrived from the hangup's `+OK` up to its completion, and the notice.
 async fn hangup_frames(order: SyncHangupOrder) -> (Vec<String>, Frame) {
+    hangup_frames_with(order, Order::Fixed).await
+}
+
+/// [`hangup_frames`] under `order_mode` ([`SimulatorConfig::order`]).
+async fn hangup_frames_with(order: SyncHangupOrder, order_mode: Order) -> (Vec<String>, Frame) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut config = SimulatorConfig::deterministic(3)
@@ -81,6 +88,7 @@ async fn hangup_frames(order: SyncHangupOrder) -> (Vec<String>, Frame) {
             &format!("127.0.0.1:{port} full"),
         ));
     config.sync_hangup_order = order;
+    config.order = order_mode;
     let sim = Simulator::start(config).await.unwrap();
     sim.place_call(CallSpec::new("socket_sync_full").uuid(UUID));
     let (io, _) = tokio::time::timeout(T, listener.accept())
@@ -145,18 +153,65 @@ async fn by_default_the_hangups_events_come_before_the_linger_notice() {
     assert_eq!(String::from_utf8(bytes(&notice)).unwrap(), LINGER_NOTICE);
 }
 
+/// The order of `testdata/live/differential/outbound_sync_full__answer__playback__hangup.switch-1.txt`:
+/// the real switch's linger notice overtook the `hangup` application's
+/// CHANNEL_EXECUTE too, not only CHANNEL_HANGUP (the simulator put it
+/// between the two until the differential test saw it).
 #[tokio::test]
-async fn notice_first_puts_the_linger_notice_before_channel_hangup() {
+async fn notice_first_puts_the_linger_notice_before_the_hangup_applications_execute() {
     let (seen, notice) = hangup_frames(SyncHangupOrder::NoticeFirst).await;
     assert_eq!(
         seen,
         [
             "reply +OK",
-            "CHANNEL_EXECUTE hangup",
             "notice linger",
+            "CHANNEL_EXECUTE hangup",
             "CHANNEL_HANGUP",
             "CHANNEL_EXECUTE_COMPLETE hangup",
         ]
     );
     assert_eq!(String::from_utf8(bytes(&notice)).unwrap(), LINGER_NOTICE);
+}
+
+const EVENTS_FIRST: [&str; 5] = [
+    "reply +OK",
+    "CHANNEL_EXECUTE hangup",
+    "CHANNEL_HANGUP",
+    "CHANNEL_EXECUTE_COMPLETE hangup",
+    "notice linger",
+];
+
+const NOTICE_FIRST: [&str; 5] = [
+    "reply +OK",
+    "notice linger",
+    "CHANNEL_EXECUTE hangup",
+    "CHANNEL_HANGUP",
+    "CHANNEL_EXECUTE_COMPLETE hangup",
+];
+
+/// Under `Order::Seeded`, the call gets the order its seed draws (whatever
+/// `sync_hangup_order` says), and some of the seeds draw each order.
+#[tokio::test]
+async fn a_seeded_call_gets_the_order_its_seed_draws() {
+    let mut met = Vec::new();
+    for seed in 1..=8 {
+        let config = SimulatorConfig {
+            order: Order::Seeded(seed),
+            ..SimulatorConfig::default()
+        };
+        let drawn = config.call_order(UUID).sync_hangup;
+        let (seen, notice) =
+            hangup_frames_with(SyncHangupOrder::EventsFirst, Order::Seeded(seed)).await;
+        let expected = match drawn {
+            SyncHangupOrder::NoticeFirst => NOTICE_FIRST,
+            _ => EVENTS_FIRST,
+        };
+        assert_eq!(seen, expected, "seed {seed} drew {drawn:?}");
+        assert_eq!(String::from_utf8(bytes(&notice)).unwrap(), LINGER_NOTICE);
+        met.push(drawn);
+    }
+    assert!(
+        met.contains(&SyncHangupOrder::NoticeFirst) && met.contains(&SyncHangupOrder::EventsFirst),
+        "seeds 1..=8 drew {met:?}"
+    );
 }

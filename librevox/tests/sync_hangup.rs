@@ -10,13 +10,16 @@
 //! other threads). A [`FaultProxy`] between the two holds whatever follows
 //! the linger notice for a while, so the client sees the notice alone first,
 //! as it does against FreeSWITCH.
+//!
+//! The `across_seeds` tests run the calls under [`Order::Seeded`], each
+//! call in the order its seed draws, and check that both orders were met.
 #![cfg(feature = "simulator")]
 
 use std::time::Duration;
 
 use librevox::prelude::*;
 use librevox::simulator::{
-    CallSpec, CallerScript, Direction, Extension, Fault, FaultProxy, Rule, Simulator,
+    CallSpec, CallerScript, Direction, Extension, Fault, FaultProxy, Order, Rule, Simulator,
     SimulatorConfig, SyncHangupOrder,
 };
 use librevox::{outbound, Error, HangupCause, OutboundSettings};
@@ -71,15 +74,19 @@ impl CutShort {
     }
 }
 
+/// The seeds the `across_seeds` tests run.
+const SEEDS: [u64; 4] = [1, 2, 3, 4];
+
 /// Places `CALLS` calls, one after another, on a socket in `mode`, each
 /// run by a fresh listener from `make`, and returns every report and every
-/// session's own result.
+/// session's own result, with the order each call got (`order` for every
+/// call, or under `seeded` the one drawn for its UUID).
 async fn run_calls<L, F>(
-    order: SyncHangupOrder,
+    (order, seeded): (SyncHangupOrder, Option<u64>),
     mode: &str,
     script: CallerScript,
     make: F,
-) -> Vec<(String, String)>
+) -> Vec<(String, String, SyncHangupOrder)>
 where
     L: librevox::OutboundListener,
     F: Fn(Report) -> L,
@@ -101,15 +108,21 @@ where
             &format!("{} {mode}", proxy.addr()),
         ));
     config.sync_hangup_order = order;
+    if let Some(seed) = seeded {
+        config.order = Order::Seeded(seed);
+    }
+    let orders = config.clone();
     config
         .file_durations
         .insert("endless.wav".to_owned(), Duration::MAX);
     let sim = Simulator::start(config).await.unwrap();
     let settings = OutboundSettings::default();
     let mut results = Vec::new();
-    for _ in 0..CALLS {
+    for i in 0..CALLS {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        sim.place_call(CallSpec::new("ivr").script(script.clone()));
+        let uuid = format!("5eed0000-0000-4000-8000-{:04}{i:08}", seeded.unwrap_or(0));
+        let drawn = orders.call_order(&uuid).sync_hangup;
+        sim.place_call(CallSpec::new("ivr").uuid(&uuid).script(script.clone()));
         let (io, _) = tokio::time::timeout(T, listener.accept())
             .await
             .expect("the simulator dialled the socket")
@@ -121,40 +134,82 @@ where
         .await
         .expect("the session ended by itself");
         let report = rx.try_recv().expect("the script reported");
-        results.push((report, outcome(&session)));
+        results.push((report, outcome(&session), drawn));
     }
     sim.shutdown().await;
     results
 }
 
-async fn hangs_up(order: SyncHangupOrder, mode: &str) {
+/// Every call's script reports `report` and its session ends `Ok`; returns
+/// the orders the calls got.
+async fn hangs_up_with(order: (SyncHangupOrder, Option<u64>), mode: &str) -> Vec<SyncHangupOrder> {
     let results = run_calls(order, mode, CallerScript::default(), |report| HangsUp {
         report,
     })
     .await;
-    for (i, r) in results.iter().enumerate() {
-        assert_eq!(
-            r,
-            &("hangup: ok".to_owned(), "ok".to_owned()),
-            "call {i} of {CALLS} ({order:?}, {mode})"
-        );
-    }
+    check(&results, "hangup: ok", order, mode)
 }
 
-async fn cut_short(order: SyncHangupOrder, mode: &str) {
+async fn cut_short_with(order: (SyncHangupOrder, Option<u64>), mode: &str) -> Vec<SyncHangupOrder> {
     let script = CallerScript {
         hangup_during: Some(("playback".to_owned(), Duration::from_millis(20))),
         hangup_cause: Some("USER_BUSY".to_owned()),
         ..CallerScript::default()
     };
     let results = run_calls(order, mode, script, |report| CutShort { report }).await;
-    for (i, r) in results.iter().enumerate() {
+    check(&results, "playback: hangup USER_BUSY", order, mode)
+}
+
+fn check(
+    results: &[(String, String, SyncHangupOrder)],
+    report: &str,
+    order: (SyncHangupOrder, Option<u64>),
+    mode: &str,
+) -> Vec<SyncHangupOrder> {
+    for (i, (got, session, drawn)) in results.iter().enumerate() {
         assert_eq!(
-            r,
-            &("playback: hangup USER_BUSY".to_owned(), "ok".to_owned()),
-            "call {i} of {CALLS} ({order:?}, {mode})"
+            (got.as_str(), session.as_str()),
+            (report, "ok"),
+            "call {i} of {CALLS} ({order:?} drew {drawn:?}, {mode})"
         );
     }
+    results.iter().map(|r| r.2).collect()
+}
+
+async fn hangs_up(order: SyncHangupOrder, mode: &str) {
+    hangs_up_with((order, None), mode).await;
+}
+
+async fn cut_short(order: SyncHangupOrder, mode: &str) {
+    cut_short_with((order, None), mode).await;
+}
+
+/// Both orders were drawn among `orders`.
+fn both_met(orders: &[SyncHangupOrder]) {
+    for order in [SyncHangupOrder::EventsFirst, SyncHangupOrder::NoticeFirst] {
+        assert!(
+            orders.contains(&order),
+            "no call of seeds {SEEDS:?} drew {order:?}: {orders:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hangup_succeeds_on_a_sync_socket_across_seeds() {
+    let mut orders = Vec::new();
+    for seed in SEEDS {
+        orders.extend(hangs_up_with((SyncHangupOrder::EventsFirst, Some(seed)), "full").await);
+    }
+    both_met(&orders);
+}
+
+#[tokio::test]
+async fn a_cut_short_playback_carries_the_cause_on_a_sync_socket_across_seeds() {
+    let mut orders = Vec::new();
+    for seed in SEEDS {
+        orders.extend(cut_short_with((SyncHangupOrder::EventsFirst, Some(seed)), "full").await);
+    }
+    both_met(&orders);
 }
 
 #[tokio::test]

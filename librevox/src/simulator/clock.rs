@@ -88,6 +88,15 @@ pub(crate) fn date_gmt(us: u64) -> String {
     )
 }
 
+/// One step of splitmix64: advances `state` and returns the next value.
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// UUID source: random v4, or a deterministic sequence from a seed.
 #[derive(Debug)]
 pub(crate) struct UuidGen {
@@ -102,12 +111,7 @@ impl UuidGen {
     }
 
     fn next_u64(state: &mut u64) -> u64 {
-        // splitmix64
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        splitmix64(state)
     }
 
     pub(crate) fn next(&self) -> String {

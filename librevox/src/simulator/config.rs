@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::order::Order;
+
 /// An inbound ACL: returns true when a peer address may connect.
 pub type AclFn = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
 
@@ -255,8 +257,12 @@ pub struct SimulatorConfig {
     /// Global variables (`global_getvar`).
     pub globals: Vec<(String, String)>,
     /// On a sync outbound socket, whether the linger disconnect-notice comes
-    /// after or before the hangup's events (the real switch does either).
+    /// after or before the hangup's events (the real switch does either);
+    /// used by every call under [`Order::Fixed`].
     pub sync_hangup_order: SyncHangupOrder,
+    /// One order for every call (default), or each call's drawn from a seed
+    /// ([`Order::Seeded`]) among the orders the real switch produces.
+    pub order: Order,
 }
 
 /// The order in which a sync (`Socket-Mode: static`) outbound socket
@@ -265,9 +271,11 @@ pub struct SimulatorConfig {
 /// The real FreeSWITCH writes the linger disconnect-notice from the
 /// channel's thread, while events reach the socket through the event
 /// dispatch thread; so the notice can overtake CHANNEL_HANGUP and the
-/// completion of the application that was running (seen on FreeSWITCH
-/// 1.11.3 in about 2 of 5 calls under load). Tests of a client select
-/// each order to prove it copes with both.
+/// completion of the application that was running, and when the `hangup`
+/// application hung up, that application's CHANNEL_EXECUTE too (seen on
+/// FreeSWITCH 1.11.3 in about 2 of 5 calls). Tests of a client select each
+/// order to prove it copes with both, or run across seeds of
+/// [`Order::Seeded`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SyncHangupOrder {
@@ -276,7 +284,8 @@ pub enum SyncHangupOrder {
     #[default]
     EventsFirst,
     /// The linger notice first, then CHANNEL_HANGUP and the running
-    /// application's CHANNEL_EXECUTE_COMPLETE.
+    /// application's CHANNEL_EXECUTE_COMPLETE; when the `hangup`
+    /// application hangs up, the notice comes before its CHANNEL_EXECUTE.
     NoticeFirst,
 }
 
@@ -316,6 +325,7 @@ impl Default for SimulatorConfig {
             dialplan: Dialplan::default(),
             globals: Vec::new(),
             sync_hangup_order: SyncHangupOrder::default(),
+            order: Order::default(),
         }
     }
 }

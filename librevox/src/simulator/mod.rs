@@ -40,6 +40,7 @@ mod config;
 mod core;
 mod esl;
 mod fault_proxy;
+mod order;
 mod regex;
 pub mod serialize;
 mod state;
@@ -62,6 +63,7 @@ pub use self::config::{
 };
 pub use self::core::{ApiFn, ConnectionKind, ConnectionRecord};
 pub use self::fault_proxy::{Direction, Fault, FaultProxy, ProxyStats, Rule, RuleId};
+pub use self::order::{CallOrder, Order};
 
 use self::bus::Out;
 use self::channel::Switch;

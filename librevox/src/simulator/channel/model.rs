@@ -313,7 +313,7 @@ impl Channel {
         if !first {
             return false;
         }
-        if core.cfg.sync_hangup_order == SyncHangupOrder::NoticeFirst {
+        if core.cfg.call_order(&self.uuid).sync_hangup == SyncHangupOrder::NoticeFirst {
             // The sync socket's notice overtakes the hangup's events.
             core.send_to_session(&self.uuid, true, || Out::Down);
         }

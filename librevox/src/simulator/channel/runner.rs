@@ -16,6 +16,7 @@ use super::switch::Switch;
 use crate::protocol::{Event, LogLevel};
 use crate::simulator::bus::Out;
 use crate::simulator::core::{Core, Src, TextChannel};
+use crate::simulator::order;
 use crate::simulator::state::{cause_name, CallState, ChannelState};
 pub(crate) use crate::simulator::sync::BoxFut;
 
@@ -456,6 +457,10 @@ impl Runner {
         ch.set_var("current_application", app);
         ch.set_var("current_application_data", data);
         let extra = app_headers(app, data, None, app_uuid, opts);
+        if order::notice_before_execute(&core.cfg, &ch.uuid, app) {
+            // A sync socket's linger notice overtakes the hangup's events.
+            core.send_to_session(&ch.uuid, true, || Out::Down);
+        }
         ch.fire(core, "CHANNEL_EXECUTE", EXEC_SRC, true, &pairs(&extra));
         let line = format!(
             "EXECUTE [depth={}] {} {app}({data})\n",

@@ -107,7 +107,7 @@ async fn run_async(r: &mut Runner, connected: oneshot::Receiver<()>) {
         _ = connected => {}
         _ = wait_true(&mut r.down) => {}
     }
-    let delay = r.core.cfg.park_delay;
+    let delay = r.core.cfg.call_order(&r.ch.uuid).park_delay;
     if !r.down() && !delay.is_zero() {
         let _ = r.wait(Some(delay), false, false).await;
     }
