@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::order::Order;
+use super::order::{self, CallOrder, Order, SyncHangupOrder};
 
 /// An inbound ACL: returns true when a peer address may connect.
 pub type AclFn = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
@@ -265,30 +265,6 @@ pub struct SimulatorConfig {
     pub order: Order,
 }
 
-/// The order in which a sync (`Socket-Mode: static`) outbound socket
-/// delivers the end of its call.
-///
-/// The real FreeSWITCH writes the linger disconnect-notice from the
-/// channel's thread, while events reach the socket through the event
-/// dispatch thread; so the notice can overtake CHANNEL_HANGUP and the
-/// completion of the application that was running, and when the `hangup`
-/// application hung up, that application's CHANNEL_EXECUTE too (seen on
-/// FreeSWITCH 1.11.3 in about 2 of 5 calls). Tests of a client select each
-/// order to prove it copes with both, or run across seeds of
-/// [`Order::Seeded`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SyncHangupOrder {
-    /// CHANNEL_HANGUP and the running application's CHANNEL_EXECUTE_COMPLETE,
-    /// then the linger notice (the usual order).
-    #[default]
-    EventsFirst,
-    /// The linger notice first, then CHANNEL_HANGUP and the running
-    /// application's CHANNEL_EXECUTE_COMPLETE; when the `hangup`
-    /// application hangs up, the notice comes before its CHANNEL_EXECUTE.
-    NoticeFirst,
-}
-
 impl fmt::Debug for SimulatorConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimulatorConfig")
@@ -361,5 +337,24 @@ impl SimulatorConfig {
     pub fn in_memory(mut self) -> SimulatorConfig {
         self.listen = None;
         self
+    }
+
+    /// The order the call with UUID `uuid` gets under
+    /// [`SimulatorConfig::order`].
+    ///
+    /// ```
+    /// use librevox::simulator::{Order, SimulatorConfig, SyncHangupOrder};
+    ///
+    /// let mut config = SimulatorConfig::default();
+    /// let uuid = "94d9b7e2-d60f-4ec3-8648-0acb4dc403be";
+    /// assert_eq!(config.call_order(uuid).sync_hangup, SyncHangupOrder::EventsFirst);
+    /// // Some seed puts the linger notice first for this call.
+    /// assert!((0..20).any(|seed| {
+    ///     config.order = Order::Seeded(seed);
+    ///     config.call_order(uuid).sync_hangup == SyncHangupOrder::NoticeFirst
+    /// }));
+    /// ```
+    pub fn call_order(&self, uuid: &str) -> CallOrder {
+        order::draw(self.order, uuid, self.sync_hangup_order, self.park_delay)
     }
 }

@@ -59,11 +59,10 @@ use tokio::task::JoinHandle;
 pub use self::channel::ChannelSnapshot;
 pub use self::config::{
     AclFn, Action, CallSpec, CallerScript, Dialplan, EslUser, Extension, SimulatorConfig,
-    SyncHangupOrder,
 };
 pub use self::core::{ApiFn, ConnectionKind, ConnectionRecord};
 pub use self::fault_proxy::{Direction, Fault, FaultProxy, ProxyStats, Rule, RuleId};
-pub use self::order::{CallOrder, Order};
+pub use self::order::{CallOrder, Order, SyncHangupOrder};
 
 use self::bus::Out;
 use self::channel::Switch;

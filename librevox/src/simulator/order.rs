@@ -1,49 +1,80 @@
-//! The orders the real switch varies between calls, and the seeded mode that
-//! gives each simulated call one of them ([`Order`]).
-//!
-//! FreeSWITCH delivers a channel's events from its event-dispatch thread
-//! and its socket's notices from the channel's thread, so some frames come
-//! in a different order from one call to the next (seen on 1.11.3 by the
-//! differential test, `testdata/live/differential/`):
-//! * on a sync outbound socket, the linger disconnect-notice comes after
-//!   the hangup's events, or before them (in about 2 of 5 calls): before
-//!   the `hangup` application's CHANNEL_EXECUTE, or before CHANNEL_HANGUP
-//!   when the channel hung up under another application;
-//! * on an async outbound socket, CHANNEL_PARK comes a variable time after
-//!   `connect` (a media tick, about 20 ms), so it lands among the replies to
-//!   the client's first commands at different places.
-//!
-//! The simulator produces one order unless asked: [`Order::Fixed`] (the
-//! default) uses [`SimulatorConfig::sync_hangup_order`] and
-//! [`SimulatorConfig::park_delay`] for every call; [`Order::Seeded`] draws
-//! each call's order ([`CallOrder`]) from the seed and the call's UUID, so a
-//! test run across several seeds meets each order the switch produces, and
-//! one seed with [`SimulatorConfig::deterministic`] (or fixed UUIDs)
-//! reproduces a run exactly.
+//! The orders the real switch varies between calls, and the seeded mode
+//! that gives each simulated call one of them ([`Order`]).
 
 use std::time::Duration;
 
 use super::clock::splitmix64;
-use super::config::{SimulatorConfig, SyncHangupOrder};
+
+/// The order in which a sync (`Socket-Mode: static`) outbound socket
+/// delivers the end of its call.
+///
+/// The real FreeSWITCH writes the linger disconnect-notice from the
+/// channel's thread, while events reach the socket through the event
+/// dispatch thread; so the notice can overtake CHANNEL_HANGUP and the
+/// completion of the application that was running, and when the `hangup`
+/// application hung up, that application's CHANNEL_EXECUTE too (seen on
+/// FreeSWITCH 1.11.3 in about 2 of 5 calls). Tests of a client select each
+/// order to prove it copes with both, or run across seeds of
+/// [`Order::Seeded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SyncHangupOrder {
+    /// CHANNEL_HANGUP and the running application's CHANNEL_EXECUTE_COMPLETE,
+    /// then the linger notice (the usual order).
+    #[default]
+    EventsFirst,
+    /// The linger notice first, then CHANNEL_HANGUP and the running
+    /// application's CHANNEL_EXECUTE_COMPLETE; when the `hangup`
+    /// application hangs up, the notice comes before its CHANNEL_EXECUTE.
+    NoticeFirst,
+}
 
 /// How the simulator orders what the real switch delivers in a varying
-/// order ([`SimulatorConfig::order`]; see the [module](self) for the orders).
+/// order ([`SimulatorConfig::order`](super::SimulatorConfig::order)).
+///
+/// FreeSWITCH delivers a channel's events from its event-dispatch thread
+/// and its socket's notices from the channel's thread, so some frames come
+/// in a different order from one call to the next (seen on 1.11.3 by the
+/// differential test, `testdata/live/differential/`):
+/// * on a sync outbound socket, the linger disconnect-notice comes after
+///   the hangup's events, or before them ([`SyncHangupOrder`]);
+/// * on an async outbound socket, CHANNEL_PARK comes a variable time after
+///   `connect` (a media tick, about 20 ms), so it lands among the replies
+///   to the client's first commands at different places.
+///
+/// [`Order::Fixed`] (the default) gives every call the configured order;
+/// [`Order::Seeded`] draws each call's ([`CallOrder`]) from the seed and
+/// the call's UUID, so a test run across several seeds meets each order
+/// the switch produces, and a seed with
+/// [`SimulatorConfig::deterministic`](super::SimulatorConfig::deterministic)
+/// (or fixed [`CallSpec::uuid`](super::CallSpec::uuid)s) reproduces a run
+/// exactly.
+///
+/// ```
+/// use librevox::simulator::{Order, SimulatorConfig};
+///
+/// let config = SimulatorConfig {
+///     order: Order::Seeded(3),
+///     ..SimulatorConfig::deterministic(1)
+/// };
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Order {
     /// Every call in the same order: the configured
-    /// [`SimulatorConfig::sync_hangup_order`] and
-    /// [`SimulatorConfig::park_delay`].
+    /// [`SimulatorConfig::sync_hangup_order`](super::SimulatorConfig::sync_hangup_order) and
+    /// [`SimulatorConfig::park_delay`](super::SimulatorConfig::park_delay).
     #[default]
     Fixed,
     /// Each call in an order drawn from this seed and the call's UUID
-    /// ([`SimulatorConfig::call_order`]): the linger notice first in about
+    /// ([`SimulatorConfig::call_order`](super::SimulatorConfig::call_order)): the linger notice first in about
     /// 2 of 5 sync calls, and the park after a delay of ½, 1 or 1½ times
-    /// [`SimulatorConfig::park_delay`].
+    /// [`SimulatorConfig::park_delay`](super::SimulatorConfig::park_delay).
     Seeded(u64),
 }
 
-/// The order one call gets ([`SimulatorConfig::call_order`]).
+/// The order one call gets ([`SimulatorConfig::call_order`](super::SimulatorConfig::call_order)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CallOrder {
@@ -60,46 +91,36 @@ pub struct CallOrder {
 const NOTICE_FIRST: u64 = 2;
 const NOTICE_FIRST_OF: u64 = 5;
 
-impl SimulatorConfig {
-    /// The order the call with UUID `uuid` gets under
-    /// [`SimulatorConfig::order`].
-    ///
-    /// ```
-    /// use librevox::simulator::{Order, SimulatorConfig, SyncHangupOrder};
-    ///
-    /// let mut config = SimulatorConfig::default();
-    /// let uuid = "94d9b7e2-d60f-4ec3-8648-0acb4dc403be";
-    /// assert_eq!(config.call_order(uuid).sync_hangup, SyncHangupOrder::EventsFirst);
-    /// config.order = Order::Seeded(1);
-    /// // Some seed puts the linger notice first for this call.
-    /// assert!((0..20).any(|seed| {
-    ///     config.order = Order::Seeded(seed);
-    ///     config.call_order(uuid).sync_hangup == SyncHangupOrder::NoticeFirst
-    /// }));
-    /// ```
-    pub fn call_order(&self, uuid: &str) -> CallOrder {
-        match self.order {
-            Order::Fixed => CallOrder {
-                sync_hangup: self.sync_hangup_order,
-                park_delay: self.park_delay,
-            },
-            Order::Seeded(seed) => {
-                let mut state = seed;
-                for b in uuid.bytes() {
-                    state ^= u64::from(b);
-                    splitmix64(&mut state);
-                }
-                let draw = splitmix64(&mut state);
-                let sync_hangup = if draw % NOTICE_FIRST_OF < NOTICE_FIRST {
-                    SyncHangupOrder::NoticeFirst
-                } else {
-                    SyncHangupOrder::EventsFirst
-                };
-                let halves = 1 + u32::try_from((draw >> 32) % 3).unwrap_or(0);
-                CallOrder {
-                    sync_hangup,
-                    park_delay: self.park_delay * halves / 2,
-                }
+/// The order of the call `uuid` under `order`; `sync_hangup` and
+/// `park_delay` are the configured ones
+/// ([`SimulatorConfig::call_order`](super::SimulatorConfig::call_order)).
+pub(crate) fn draw(
+    order: Order,
+    uuid: &str,
+    sync_hangup: SyncHangupOrder,
+    park_delay: Duration,
+) -> CallOrder {
+    match order {
+        Order::Fixed => CallOrder {
+            sync_hangup,
+            park_delay,
+        },
+        Order::Seeded(seed) => {
+            let mut state = seed;
+            for b in uuid.bytes() {
+                state ^= u64::from(b);
+                splitmix64(&mut state);
+            }
+            let draw = splitmix64(&mut state);
+            let sync_hangup = if draw % NOTICE_FIRST_OF < NOTICE_FIRST {
+                SyncHangupOrder::NoticeFirst
+            } else {
+                SyncHangupOrder::EventsFirst
+            };
+            let halves = 1 + u32::try_from((draw >> 32) % 3).unwrap_or(0);
+            CallOrder {
+                sync_hangup,
+                park_delay: park_delay * halves / 2,
             }
         }
     }
@@ -108,14 +129,14 @@ impl SimulatorConfig {
 /// Whether a sync socket's linger notice overtakes the CHANNEL_EXECUTE of
 /// `app` on the channel `uuid`: the `hangup` application, when the call
 /// drew [`SyncHangupOrder::NoticeFirst`].
-pub(crate) fn notice_before_execute(cfg: &SimulatorConfig, uuid: &str, app: &str) -> bool {
-    app.eq_ignore_ascii_case("hangup")
-        && cfg.call_order(uuid).sync_hangup == SyncHangupOrder::NoticeFirst
+pub(crate) fn notice_before_execute(call: CallOrder, app: &str) -> bool {
+    app.eq_ignore_ascii_case("hangup") && call.sync_hangup == SyncHangupOrder::NoticeFirst
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulator::SimulatorConfig;
 
     #[test]
     fn seeded_calls_get_every_order_and_the_same_call_the_same_one() {

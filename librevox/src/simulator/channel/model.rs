@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::data::ChanData;
 use crate::protocol::Event;
 use crate::simulator::bus::Out;
-use crate::simulator::config::SyncHangupOrder;
 use crate::simulator::core::{Core, Src};
+use crate::simulator::order::SyncHangupOrder;
 use crate::simulator::state::{AnswerState, CallState, ChannelState};
 use crate::simulator::sync::lock;
 

@@ -457,7 +457,7 @@ impl Runner {
         ch.set_var("current_application", app);
         ch.set_var("current_application_data", data);
         let extra = app_headers(app, data, None, app_uuid, opts);
-        if order::notice_before_execute(&core.cfg, &ch.uuid, app) {
+        if order::notice_before_execute(core.cfg.call_order(&ch.uuid), app) {
             // A sync socket's linger notice overtakes the hangup's events.
             core.send_to_session(&ch.uuid, true, || Out::Down);
         }
