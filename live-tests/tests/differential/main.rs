@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use librevox::protocol::{EslCodec, Event, EventFormat, Frame};
-use librevox::simulator::{Simulator, SimulatorConfig};
+use librevox::simulator::{Order, Simulator, SimulatorConfig};
 use librevox_live_tests::{within, Switch, WAIT};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -56,6 +56,17 @@ fn real_outbound_runs() -> usize {
             .unwrap_or_else(|_| panic!("LIBREVOX_DIFF_OUTBOUND_RUNS={v:?} is not a count")),
         Err(_) => REAL_OUTBOUND_RUNS,
     }
+}
+
+/// The seeds of the simulator's order mode ([`Order::Seeded`]) the outbound
+/// scripts run under, each call with the UUID [`seeded_uuid`] gives it (so
+/// which order each seed draws is fixed): together they must produce every
+/// order the switch produced.
+const SIM_SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/// The UUID of the simulator's call under `seed`.
+fn seeded_uuid(seed: u64) -> String {
+    format!("5eed0000-0000-4000-8000-{seed:012}")
 }
 
 /// Scripts whose simulator transcript is known to differ as a whole (the
@@ -751,6 +762,34 @@ async fn simulator_and_switch_agree_on_every_script() {
         if let Err(failure) = compare(call.name, &simulated, &real) {
             failures.push(failure);
         }
+        // The socket's side again, the call placed through the simulator's
+        // dialplan, under each seed: each transcript one of the switch's,
+        // and every one of the switch's produced by some seed.
+        let placed_name = format!("{} (placed by the dialplan)", call.name);
+        let mut placed = BTreeSet::new();
+        for seed in SIM_SEEDS {
+            let config = SimulatorConfig {
+                order: Order::Seeded(seed),
+                ..SimulatorConfig::default()
+            };
+            let t = outbound::run_placed(config, &seeded_uuid(seed), &call).await;
+            if let Some(dir) = &dump {
+                let file = format!("{}.simulator-seed-{seed}.txt", file_name(call.name));
+                std::fs::write(dir.join(file), t.join("\n") + "\n").expect("dump written");
+            }
+            if !real.contains(&t) {
+                failures.push(format!("seed {seed}: {}", explain(&placed_name, &t, &real)));
+            }
+            placed.insert(t);
+        }
+        for t in real.difference(&placed) {
+            failures.push(format!(
+                "script {placed_name:?}: no seed of {SIM_SEEDS:?} made the simulator produce this \
+                 order of the switch's:\n{}",
+                t.join("\n")
+            ));
+        }
+        exchanges += outbound::exchanges(&call);
     }
     eprintln!(
         "differential: {} scripts, {exchanges} exchanges compared, {} masked headers",

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use librevox::protocol::{EslCodec, Event, EventFormat, Frame};
+use librevox::simulator::{CallSpec, Extension, Simulator, SimulatorConfig};
 use librevox_live_tests::{within, WAIT};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
@@ -158,6 +159,15 @@ fn conn(stream: TcpStream) -> Conn {
     }
 }
 
+/// The transcript's first line: the call the script makes.
+fn originate_line(call: &Call) -> String {
+    format!(
+        "> (control) bgapi originate {{origination_uuid=<uuid>}}{FAR_END} \
+         &socket('<host>:<port> {}')",
+        call.mode
+    )
+}
+
 /// Runs `call` against the switch at `addr`: the control connection
 /// originates the call to a socket on `listen_host`, then the socket's
 /// transcript.
@@ -172,7 +182,6 @@ pub(super) async fn run(addr: &str, password: &str, listen_host: &str, call: &Ca
     let mut control = conn(stream);
     let uuid = fresh_uuid();
     let mut ignored = Vec::new();
-    let mut out = Vec::new();
     control.frames(1, &mut ignored).await;
     let originate = format!(
         "bgapi originate {{origination_uuid={uuid}}}{FAR_END} \
@@ -187,11 +196,40 @@ pub(super) async fn run(addr: &str, password: &str, listen_host: &str, call: &Ca
             .expect("write");
         control.frames(1, &mut ignored).await;
     }
-    out.push(format!(
-        "> (control) bgapi originate {{origination_uuid=<uuid>}}{FAR_END} \
-         &socket('<host>:<port> {}')",
-        call.mode
+    socket_script(listener, &uuid, call).await
+}
+
+/// Runs `call`'s socket script on the simulator with the call placed
+/// through its dialplan (`answer`, then `socket`), not by `originate`: the
+/// socket then sees an answered call as it does from the switch's
+/// `originate`, so the socket's side of the script is compared even where
+/// the simulator's `originate` falls short. The first line is the
+/// switch's, as the socket's side is what is compared.
+pub(super) async fn run_placed(config: SimulatorConfig, uuid: &str, call: &Call) -> Vec<String> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("a free port for the outbound socket");
+    let port = listener.local_addr().expect("bound").port();
+    let config = config.extension(Extension::new(
+        "librevox_diff_socket",
+        &[
+            ("answer", String::new()),
+            ("socket", format!("127.0.0.1:{port} {}", call.mode)),
+        ],
     ));
+    let sim = Simulator::start(config)
+        .await
+        .expect("the simulator starts");
+    sim.place_call(CallSpec::new("librevox_diff_socket").uuid(uuid));
+    let out = socket_script(listener, uuid, call).await;
+    sim.shutdown().await;
+    out
+}
+
+/// The socket's side of `call` on the channel `uuid`, once the switch
+/// dials `listener`.
+async fn socket_script(listener: TcpListener, uuid: &str, call: &Call) -> Vec<String> {
+    let mut out = vec![originate_line(call)];
     let socket = match tokio::time::timeout(DIALED, listener.accept()).await {
         Ok(Ok((socket, _))) => socket,
         Ok(Err(e)) => panic!("accept: {e}"),
@@ -214,14 +252,14 @@ pub(super) async fn run(addr: &str, password: &str, listen_host: &str, call: &Ca
             .write_all(step.as_bytes())
             .await
             .expect("write");
-        if !read_until(&mut socket, &uuid, (&mut out, &mut events), reply).await {
+        if !read_until(&mut socket, uuid, (&mut out, &mut events), reply).await {
             open = false;
             break;
         }
     }
     if open {
         out.push("> (until the switch closes the socket)".to_owned());
-        read_until(&mut socket, &uuid, (&mut out, &mut events), |_| false).await;
+        read_until(&mut socket, uuid, (&mut out, &mut events), |_| false).await;
     }
     out.push("> (the A leg's events and notices, in the order they came)".to_owned());
     out.extend(events);
