@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use librevox::listener::{serve_outbound, OutboundListener, OutboundSettings, Session};
-use librevox::simulator::{CallHandle, CallSpec, CallerScript, Simulator, SimulatorConfig};
+use librevox::simulator::{
+    CallHandle, CallSpec, CallerScript, Order, Simulator, SimulatorConfig, SyncHangupOrder,
+};
 use librevox::{event, outbound, Error, Event, HangupCause, SessionEnd, SessionOutcome, Shutdown};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
@@ -145,10 +147,15 @@ impl Greeter {
 /// A rig whose calls run `Greeter`, and one call from +4512345678 with a
 /// `greeting` variable.
 async fn greeter_call(seed: u64) -> (Rig, Rx<String>, CallHandle) {
+    greeter_call_in(config(seed)).await
+}
+
+/// [`greeter_call`] on a simulator configured by `cfg`.
+async fn greeter_call_in(cfg: SimulatorConfig) -> (Rig, Rx<String>, CallHandle) {
     let (seen, rx) = recorder();
     let sim_slot: Arc<std::sync::OnceLock<Simulator>> = Arc::default();
     let slot = sim_slot.clone();
-    let rig = Rig::start(config(seed), move || Greeter {
+    let rig = Rig::start(cfg, move || Greeter {
         sim: slot.get().expect("the simulator is set").clone(),
         seen: seen.clone(),
     })
@@ -177,6 +184,54 @@ async fn handshake_is_connect_myevents_linger_and_session_starts_on_the_linger_r
     rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
     rig.wait_destroyed(&call.uuid).await;
     rig.stop().await;
+}
+
+/// The seeds the order-sensitive tests also run under ([`Order::Seeded`]).
+const ORDER_SEEDS: [u64; 6] = [1, 2, 3, 4, 5, 6];
+
+/// `config(seed)` in the order mode seeded with `seed` too.
+fn seeded_config(seed: u64) -> SimulatorConfig {
+    SimulatorConfig {
+        order: Order::Seeded(seed),
+        ..config(seed)
+    }
+}
+
+#[tokio::test]
+async fn the_handshake_is_the_same_whenever_the_channel_parks() {
+    let mut delays = Vec::new();
+    for seed in ORDER_SEEDS {
+        let cfg = seeded_config(seed);
+        let orders = cfg.clone();
+        let (rig, mut rx, call) = greeter_call_in(cfg).await;
+        delays.push(orders.call_order(&call.uuid).park_delay);
+        for sent in ["connect", "myevents", "linger"] {
+            assert_eq!(
+                rx.next().await,
+                format!("received \"{sent}\\n\\n\""),
+                "seed {seed}"
+            );
+        }
+        let replies = rx.next().await;
+        assert!(
+            replies.ends_with(r#"["%2BOK%0A", "+OK Events Enabled", "+OK will linger"]"#),
+            "seed {seed}: {replies}"
+        );
+        assert_eq!(
+            rx.until(|m| m == "answered").await,
+            "answered",
+            "seed {seed}"
+        );
+        rig.sim.hangup(&call.uuid, "NORMAL_CLEARING");
+        rig.wait_destroyed(&call.uuid).await;
+        rig.stop().await;
+    }
+    delays.sort();
+    delays.dedup();
+    assert!(
+        delays.len() > 1,
+        "the seeds drew one park delay: {delays:?}"
+    );
 }
 
 #[tokio::test]
@@ -768,7 +823,15 @@ async fn reporter_rig(
     script: Script,
     settings: impl FnOnce(&mut OutboundSettings),
 ) -> (Rig, Rx<String>) {
-    let mut cfg = config(seed);
+    reporter_rig_in(config(seed), script, settings).await
+}
+
+/// [`reporter_rig`] on a simulator configured by `cfg`.
+async fn reporter_rig_in(
+    mut cfg: SimulatorConfig,
+    script: Script,
+    settings: impl FnOnce(&mut OutboundSettings),
+) -> (Rig, Rx<String>) {
     cfg.file_durations.insert("short.wav".to_owned(), SHORT);
     cfg.file_durations
         .insert("endless.wav".to_owned(), Duration::MAX);
@@ -843,6 +906,34 @@ async fn session_ended_on_a_sync_socket_has_the_cause_of_channel_hangup() {
     );
     rig.wait_destroyed(&call.uuid).await;
     rig.stop().await;
+}
+
+#[tokio::test]
+async fn session_ended_on_a_sync_socket_has_the_cause_in_either_order() {
+    let mut drawn = Vec::new();
+    for seed in ORDER_SEEDS {
+        let cfg = seeded_config(seed);
+        let orders = cfg.clone();
+        let (rig, mut rx) = reporter_rig_in(cfg, Script::PlayEndless, |_| {}).await;
+        let call = rig
+            .sim
+            .place_call(CallSpec::new("sync").script(CallerScript {
+                hangup_during: Some(("playback".to_owned(), Duration::from_millis(30))),
+                hangup_cause: Some("CALL_REJECTED".to_owned()),
+                ..CallerScript::default()
+            }));
+        drawn.push(orders.call_order(&call.uuid).sync_hangup);
+        assert_eq!(
+            rx.next().await,
+            r#"ended: hung up; error false; cause Some("CALL_REJECTED"); hung up true; exit sent false"#,
+            "seed {seed}"
+        );
+        rig.wait_destroyed(&call.uuid).await;
+        rig.stop().await;
+    }
+    for order in [SyncHangupOrder::EventsFirst, SyncHangupOrder::NoticeFirst] {
+        assert!(drawn.contains(&order), "no seed drew {order:?}: {drawn:?}");
+    }
 }
 
 #[tokio::test]
