@@ -40,7 +40,8 @@ pub enum SyncHangupOrder {
 ///   the hangup's events, or before them ([`SyncHangupOrder`]);
 /// * on an async outbound socket, CHANNEL_PARK comes a variable time after
 ///   `connect` (a media tick, about 20 ms), so it lands among the replies
-///   to the client's first commands at different places.
+///   to the client's first commands at different places, or before the
+///   client's `myevents` took effect (the client never sees it).
 ///
 /// [`Order::Fixed`] (the default) gives every call the configured order;
 /// [`Order::Seeded`] draws each call's ([`CallOrder`]) from the seed and
@@ -69,7 +70,8 @@ pub enum Order {
     Fixed,
     /// Each call in an order drawn from this seed and the call's UUID
     /// ([`SimulatorConfig::call_order`](super::SimulatorConfig::call_order)): the linger notice first in about
-    /// 2 of 5 sync calls, and the park after a delay of ½, 1 or 1½ times
+    /// 2 of 5 sync calls, and the park after a delay of 0 (before a
+    /// client's `myevents` can take effect), ½, 1 or 1½ times
     /// [`SimulatorConfig::park_delay`](super::SimulatorConfig::park_delay).
     Seeded(u64),
 }
@@ -117,7 +119,7 @@ pub(crate) fn draw(
             } else {
                 SyncHangupOrder::EventsFirst
             };
-            let halves = 1 + u32::try_from((draw >> 32) % 3).unwrap_or(0);
+            let halves = u32::try_from((draw >> 32) % 4).unwrap_or(0);
             CallOrder {
                 sync_hangup,
                 park_delay: park_delay * halves / 2,
@@ -154,7 +156,7 @@ mod tests {
             .count();
         // About 2 in 5 (80 of 200), well away from never and always.
         assert!((50..=110).contains(&first), "{first} of 200 notice-first");
-        for ms in [10, 20, 30] {
+        for ms in [0, 10, 20, 30] {
             assert!(
                 orders
                     .iter()
@@ -162,7 +164,7 @@ mod tests {
                 "no call parks after {ms} ms"
             );
         }
-        assert!(orders.iter().all(|o| [10, 20, 30]
+        assert!(orders.iter().all(|o| [0, 10, 20, 30]
             .map(Duration::from_millis)
             .contains(&o.park_delay)));
         assert_eq!(config.call_order(&uuids[3]), orders[3]);

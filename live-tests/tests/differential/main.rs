@@ -655,10 +655,10 @@ fn saved_transcripts(name: &str, writes: &[&String]) -> Vec<Vec<String>> {
 }
 
 /// Adds the saved transcripts of `name` to the switch's `real` ones, and
-/// notes a real order not saved yet.
-fn with_saved(name: &str, real: &mut BTreeSet<Vec<String>>) {
+/// notes a real order not saved yet; returns the saved ones.
+fn with_saved(name: &str, real: &mut BTreeSet<Vec<String>>) -> BTreeSet<Vec<String>> {
     let Some(first) = real.iter().next() else {
-        return;
+        return BTreeSet::new();
     };
     let writes: Vec<&String> = first.iter().filter(|l| l.starts_with("> ")).collect();
     let saved: BTreeSet<Vec<String>> = saved_transcripts(name, &writes).into_iter().collect();
@@ -671,7 +671,40 @@ fn with_saved(name: &str, real: &mut BTreeSet<Vec<String>>) {
             );
         }
     }
-    real.extend(saved);
+    real.extend(saved.iter().cloned());
+    saved
+}
+
+/// Saved orders of the switch (files in `testdata/live/differential/`)
+/// that the simulator's order mode does not produce, each with the reason.
+/// Every other saved order must come from one of [`SIM_SEEDS`].
+const UNMODELLED: &[(&str, &str)] = &[
+    (
+        "outbound_sync_full__answer__playback__hangup.switch-2.txt",
+        "seen under load (the test binary looping beside other builds): the linger notice \
+         overtook the event-dispatch thread's backlog from the playback's \
+         CHANNEL_EXECUTE_COMPLETE on; the order mode models the notice overtaking the \
+         hangup's events only (a client waiting for an application's completion before its \
+         next command, as librevox's sessions do, cannot meet more)",
+    ),
+    (
+        "outbound_async_full__answer__playback__hangup.switch-1.txt",
+        "seen under load, as the sync switch-2: on an async socket too the linger notice \
+         overtook the backlog from the playback's CHANNEL_EXECUTE_COMPLETE on; the \
+         simulator's async socket always sends it after the channel's last event",
+    ),
+];
+
+/// The saved transcript `file` of `testdata/live/differential/`.
+fn saved_file(file: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/live/differential")
+        .join(file);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("UNMODELLED names {}: {e}", path.display()))
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// With `LIBREVOX_DIFF_DUMP=DIR`, every transcript is written to `DIR`
@@ -757,7 +790,7 @@ async fn simulator_and_switch_agree_on_every_script() {
         if let Some(dir) = &dump {
             dump_transcripts(dir, call.name, &real, &simulated);
         }
-        with_saved(call.name, &mut real);
+        let saved = with_saved(call.name, &mut real);
         exchanges += outbound::exchanges(&call);
         if let Err(failure) = compare(call.name, &simulated, &real) {
             failures.push(failure);
@@ -782,10 +815,26 @@ async fn simulator_and_switch_agree_on_every_script() {
             }
             placed.insert(t);
         }
-        for t in real.difference(&placed) {
+        // Every saved order, unless listed as unmodelled (an order of
+        // this run not saved yet is reported by `with_saved`: save it,
+        // then model it or list it).
+        let unmodelled: BTreeSet<Vec<String>> = UNMODELLED
+            .iter()
+            .map(|(file, _)| saved_file(file))
+            .collect();
+        for t in saved.difference(&placed) {
+            if !unmodelled.contains(t) {
+                failures.push(format!(
+                    "script {placed_name:?}: no seed of {SIM_SEEDS:?} made the simulator produce \
+                     this saved order of the switch's (model it, or list it in UNMODELLED):\n{}",
+                    t.join("\n")
+                ));
+            }
+        }
+        for t in placed.intersection(&unmodelled) {
             failures.push(format!(
-                "script {placed_name:?}: no seed of {SIM_SEEDS:?} made the simulator produce this \
-                 order of the switch's:\n{}",
+                "script {placed_name:?}: the simulator now produces an order listed in \
+                 UNMODELLED; remove its entry:\n{}",
                 t.join("\n")
             ));
         }
