@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use super::args::Args;
-use crate::simulator::channel::{spawn_call, ChanMsg, Channel, SendMsgData, Switch};
+use crate::commands::{Destination, Originate};
+use crate::protocol::Endpoint;
+use crate::simulator::channel::{spawn_call, spawn_leg, ChanMsg, Channel, SendMsgData, Switch};
+use crate::simulator::config::Action;
 use crate::simulator::config::CallSpec;
 use crate::simulator::state::cause_name;
 
@@ -14,22 +17,85 @@ fn channel(switch: &Switch, args: &Args<'_>) -> Option<Arc<Channel>> {
     switch.channel(args.word(0))
 }
 
-/// `originate <url> <app-or-extension>`: `loopback/<ext>[/<context>]` (or
-/// `sim/<ext>`) creates an inbound channel routed to `<ext>` in the
-/// simulated dialplan.
+/// `originate <dial> <&app(args) | extension [dialplan [context]]>`, read
+/// with the public [`Originate::parse`]. A `loopback/<ext>[/<context>]`
+/// (or `sim/<ext>`) endpoint makes the two loopback legs as FreeSWITCH
+/// does: the B leg (`loopback/<ext>-b`) routed to `<ext>` in the simulated
+/// dialplan, and the A leg (`loopback/<ext>-a`, whose UUID is the reply:
+/// `origination_uuid` when the dial string sets it) answered and running the
+/// `&app(args)` (or routed to the extension). The dial string's variables
+/// are the A leg's channel variables.
 pub(super) fn originate(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String> {
-    let mut parts = args.word(0).split('/');
-    let tech = parts.next().unwrap_or("");
-    let ext = parts.next().unwrap_or("");
-    if !(tech == "loopback" || tech == "sim") || ext.is_empty() {
+    let Ok(cmd) = Originate::parse(&format!("originate {}", args.line)) else {
+        return Some("-ERR INVALID_URL\n".to_owned());
+    };
+    let dial = cmd.dial();
+    let Some(leg) = dial.groups.first().and_then(|g| g.first()) else {
+        return Some("-ERR INVALID_URL\n".to_owned());
+    };
+    let Some((ext, context)) = loopback_target(&leg.endpoint) else {
         return Some("-ERR DESTINATION_OUT_OF_ORDER\n".to_owned());
+    };
+    let vars: Vec<(String, String)> = dial.vars.iter().chain(&leg.vars).cloned().collect();
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let core = &switch.core;
+    let (a_uuid, b_uuid) = (
+        var("origination_uuid").map_or_else(|| core.uuids.next(), str::to_owned),
+        core.uuids.next(),
+    );
+    let mut b = CallSpec::new(&ext).uuid(&b_uuid);
+    let mut a = CallSpec::new(&ext).uuid(&a_uuid);
+    a.channel_name = Some(format!("loopback/{ext}-a"));
+    if let Some(ctx) = context {
+        b.context = ctx.clone();
+        a.context = ctx;
     }
-    let mut spec = CallSpec::new(ext);
-    if let Some(ctx) = parts.next() {
-        spec.context = ctx.to_owned();
+    if let Some(number) = var("origination_caller_id_number") {
+        a.caller_id_number = number.to_owned();
     }
-    let ch = spawn_call(switch, spec);
+    if let Some(name) = var("origination_caller_id_name") {
+        a.caller_id_name = name.to_owned();
+    }
+    a.variables = vars.clone();
+    for (spec, leg, other) in [(&mut a, "A", &b_uuid), (&mut b, "B", &a_uuid)] {
+        spec.variables.push(("loopback_leg".into(), leg.into()));
+        spec.variables
+            .push(("other_loopback_leg_uuid".into(), other.clone()));
+    }
+    let inline = match cmd.destination() {
+        Destination::App { app, args } => {
+            vec![Action::new("answer", ""), Action::new(app, args)]
+        }
+        Destination::Extension { extension, .. } => {
+            vec![
+                Action::new("answer", ""),
+                Action::new("transfer", extension),
+            ]
+        }
+    };
+    spawn_call(switch, b);
+    let ch = spawn_leg(switch, a, Some(inline));
     Some(format!("+OK {}\n", ch.uuid))
+}
+
+/// The extension and context a simulated endpoint routes to.
+fn loopback_target(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
+    match endpoint {
+        Endpoint::Loopback {
+            extension, context, ..
+        } => Some((extension.clone(), context.clone())),
+        Endpoint::Raw(text) => {
+            let mut parts = text.split('/');
+            let (tech, ext) = (parts.next()?, parts.next()?);
+            (tech == "sim" && !ext.is_empty())
+                .then(|| (ext.to_owned(), parts.next().map(str::to_owned)))
+        }
+        _ => None,
+    }
 }
 
 /// `hupall [<cause>]`.

@@ -21,7 +21,7 @@ pub(crate) use self::switch::{OutboundCtx, SocketHost, Switch};
 
 use self::data::{ChanData, Times};
 use self::runner::Runner;
-use super::config::CallSpec;
+use super::config::{Action, CallSpec};
 use super::state::{cause_name, AnswerState, CallState, ChannelState};
 
 /// The variables a new loopback channel starts with, then the call's own.
@@ -49,6 +49,16 @@ fn initial_vars(uuid: &str, session_id: u64, name: &str, spec: &CallSpec) -> Vec
 
 /// Creates a channel for `spec`, registers it and starts its thread.
 pub(crate) fn spawn_call(switch: &Arc<Switch>, spec: CallSpec) -> Arc<Channel> {
+    spawn_leg(switch, spec, None)
+}
+
+/// Creates a channel for `spec` that runs `inline` (when given) instead of
+/// the dialplan's extension for its destination.
+pub(crate) fn spawn_leg(
+    switch: &Arc<Switch>,
+    spec: CallSpec,
+    inline: Option<Vec<Action>>,
+) -> Arc<Channel> {
     let core = &switch.core;
     let uuid = spec.uuid.clone().unwrap_or_else(|| core.uuids.next());
     let name = spec
@@ -86,7 +96,10 @@ pub(crate) fn spawn_call(switch: &Arc<Switch>, spec: CallSpec) -> Arc<Channel> {
             ch.hangup(&core, &cause, true);
         });
     }
-    let runner = Runner::new(switch.clone(), ch.clone(), receivers, apps::APPS);
+    let mut runner = Runner::new(switch.clone(), ch.clone(), receivers, apps::APPS);
+    if let Some(actions) = inline {
+        runner = runner.with_inline(actions);
+    }
     tokio::spawn(runner.run());
     core.notify();
     ch

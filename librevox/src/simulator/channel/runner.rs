@@ -15,6 +15,7 @@ use super::model::{ChanMsg, Channel, Receivers, SendMsgData};
 use super::switch::Switch;
 use crate::protocol::{Event, LogLevel};
 use crate::simulator::bus::Out;
+use crate::simulator::config::Action;
 use crate::simulator::core::{Core, Src, TextChannel};
 use crate::simulator::order;
 use crate::simulator::state::{cause_name, CallState, ChannelState};
@@ -74,6 +75,9 @@ pub(crate) struct Runner {
     pub(crate) down: watch::Receiver<bool>,
     /// Set by `transfer`: route again to this destination.
     pub(crate) transfer: Option<String>,
+    /// The actions run instead of the dialplan's extension (an originated
+    /// loopback A leg runs the `&app(args)` of its `originate`).
+    inline: Option<Vec<Action>>,
     depth: usize,
 }
 
@@ -101,8 +105,15 @@ impl Runner {
             dtmf: rx.dtmf,
             down: rx.down,
             transfer: None,
+            inline: None,
             depth: 0,
         }
+    }
+
+    /// Runs `actions` instead of routing through the dialplan.
+    pub(crate) fn with_inline(mut self, actions: Vec<Action>) -> Runner {
+        self.inline = Some(actions);
+        self
     }
 
     pub(crate) fn down(&self) -> bool {
@@ -156,12 +167,18 @@ impl Runner {
 
     /// The extension for the destination, action by action.
     async fn run_dialplan(&mut self) {
-        let dest = self.ch.with(|d| d.destination.clone());
-        let Some(ext) = self.core.cfg.dialplan.find(&dest).cloned() else {
-            self.ch.hangup(&self.core, "NO_ROUTE_DESTINATION", false);
-            return;
+        let actions = match self.inline.take() {
+            Some(actions) => actions,
+            None => {
+                let dest = self.ch.with(|d| d.destination.clone());
+                let Some(ext) = self.core.cfg.dialplan.find(&dest) else {
+                    self.ch.hangup(&self.core, "NO_ROUTE_DESTINATION", false);
+                    return;
+                };
+                ext.actions.clone()
+            }
         };
-        for action in &ext.actions {
+        for action in &actions {
             if self.down() || self.transfer.is_some() {
                 break;
             }
