@@ -259,6 +259,21 @@ impl Originate {
     pub fn destination(&self) -> &Destination {
         &self.destination
     }
+
+    /// The caller ID name of [`caller_id`](Self::caller_id), if set.
+    pub fn caller_id_name(&self) -> Option<&str> {
+        self.caller_id_name.as_deref()
+    }
+
+    /// The caller ID number of [`caller_id`](Self::caller_id), if set.
+    pub fn caller_id_number(&self) -> Option<&str> {
+        self.caller_id_number.as_deref()
+    }
+
+    /// The seconds of [`timeout`](Self::timeout), if set.
+    pub fn timeout_secs(&self) -> Option<u32> {
+        self.timeout
+    }
 }
 
 /// Quotes an argument for FreeSWITCH's space-separated `originate` line.

@@ -35,6 +35,18 @@ async fn user_api_and_builtins() {
     s.close().await.unwrap();
 }
 
+/// The names of the events fired for one channel, in order.
+fn event_names(sim: &Simulator, uuid: &str) -> Vec<String> {
+    sim.fired_events()
+        .iter()
+        .filter(|e| e.unique_id() == Some(uuid))
+        .map(|e| e.name().unwrap().to_owned())
+        .collect()
+}
+
+/// As on FreeSWITCH 1.11.3: `originate loopback/<ext> &app()` makes two
+/// legs; the B leg runs the extension, its answer answers the A leg (whose
+/// UUID is the reply), and its hangup hangs the A leg up with its cause.
 #[tokio::test]
 async fn originate_runs_dialplan_to_destroy() {
     let config = SimulatorConfig::default()
@@ -46,40 +58,69 @@ async fn originate_runs_dialplan_to_destroy() {
     let sim = Simulator::start(config).await.unwrap();
     let s = socket(&sim).await;
     let out = s.api("originate loopback/9000 &park()").await.unwrap();
-    let uuid = out.text().trim().strip_prefix("+OK ").unwrap().to_owned();
-    let destroy = sim
-        .wait_event(T, |e| {
-            e.is("CHANNEL_DESTROY") && e.unique_id() == Some(uuid.as_str())
-        })
-        .await
-        .unwrap();
+    let a = out.text().trim().strip_prefix("+OK ").unwrap().to_owned();
+    let destroyed = |uuid: String| {
+        let sim = &sim;
+        async move {
+            sim.wait_event(T, |e| {
+                e.is("CHANNEL_DESTROY") && e.unique_id() == Some(uuid.as_str())
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let a_destroy = destroyed(a.clone()).await;
+    assert_eq!(a_destroy.header("Channel-Name"), Some("loopback/9000-a"));
+    assert_eq!(a_destroy.header("Call-Direction"), Some("outbound"));
+    assert_eq!(a_destroy.variable("loopback_leg"), Some("A"));
     assert_eq!(
-        destroy.hangup_cause(),
+        a_destroy.hangup_cause(),
         Some(librevox::HangupCause::UserBusy)
     );
-    assert_eq!(destroy.variable("foo"), Some("bar"));
-    let names: Vec<String> = sim
-        .fired_events()
-        .iter()
-        .filter(|e| e.unique_id() == Some(uuid.as_str()))
-        .map(|e| e.name().unwrap().to_owned())
-        .collect();
-    let first = [
-        "CHANNEL_STATE",
-        "CHANNEL_CREATE",
-        "CHANNEL_CALLSTATE",
-        "CHANNEL_STATE",
-        "CHANNEL_STATE",
-    ];
-    assert_eq!(&names[..5], &first);
+    assert_eq!(a_destroy.variable("foo"), None, "set ran on the B leg");
+    let b = a_destroy
+        .variable("other_loopback_leg_uuid")
+        .unwrap()
+        .to_owned();
+    let b_destroy = destroyed(b.clone()).await;
+    assert_eq!(b_destroy.header("Channel-Name"), Some("loopback/9000-b"));
+    assert_eq!(b_destroy.variable("loopback_leg"), Some("B"));
+    assert_eq!(b_destroy.variable("other_loopback_leg_uuid"), Some(a.as_str()));
+    assert_eq!(
+        b_destroy.hangup_cause(),
+        Some(librevox::HangupCause::UserBusy)
+    );
+    assert_eq!(b_destroy.variable("foo"), Some("bar"));
     let last = [
         "CHANNEL_STATE",
         "CHANNEL_HANGUP_COMPLETE",
         "CHANNEL_DESTROY",
         "CHANNEL_STATE",
     ];
-    assert_eq!(&names[names.len() - 4..], &last);
-    assert!(sim.channel(&uuid).is_none());
+    let (a_names, b_names) = (event_names(&sim, &a), event_names(&sim, &b));
+    // The A leg is originated: no RINGING call state, answered by the B leg.
+    let a_first = [
+        "CHANNEL_STATE",
+        "CHANNEL_CREATE",
+        "CHANNEL_ORIGINATE",
+        "CHANNEL_STATE",
+        "CHANNEL_STATE",
+        "CHANNEL_ANSWER",
+        "CHANNEL_CALLSTATE",
+    ];
+    assert_eq!(&a_names[..7], &a_first, "{a_names:?}");
+    assert_eq!(&a_names[a_names.len() - 4..], &last);
+    let b_first = [
+        "CHANNEL_STATE",
+        "CHANNEL_CREATE",
+        "CHANNEL_CALLSTATE",
+        "CHANNEL_STATE",
+        "CHANNEL_STATE",
+    ];
+    assert_eq!(&b_names[..5], &b_first, "{b_names:?}");
+    assert_eq!(&b_names[b_names.len() - 4..], &last);
+    assert!(sim.channel(&a).is_none());
+    assert!(sim.channel(&b).is_none());
     s.close().await.unwrap();
 }
 

@@ -1,14 +1,15 @@
 //! The APIs on calls: `originate`, `hupall` and the `uuid_*` family.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::args::Args;
 use crate::commands::{Destination, Originate};
 use crate::protocol::Endpoint;
-use crate::simulator::channel::{spawn_call, spawn_leg, ChanMsg, Channel, SendMsgData, Switch};
-use crate::simulator::config::Action;
-use crate::simulator::config::CallSpec;
+use crate::simulator::channel::{originate_pair, AfterAnswer, ChanMsg, Channel, SendMsgData, Switch};
+use crate::simulator::config::{Action, CallSpec};
 use crate::simulator::state::cause_name;
+use crate::simulator::sync::BoxFut;
 
 const NO_SUCH_CHANNEL: &str = "-ERR No such channel!\n";
 
@@ -17,69 +18,94 @@ fn channel(switch: &Switch, args: &Args<'_>) -> Option<Arc<Channel>> {
     switch.channel(args.word(0))
 }
 
-/// `originate <dial> <&app(args) | extension [dialplan [context]]>`, read
-/// with the public [`Originate::parse`]. A `loopback/<ext>[/<context>]`
-/// (or `sim/<ext>`) endpoint makes the two loopback legs as FreeSWITCH
-/// does: the B leg (`loopback/<ext>-b`) routed to `<ext>` in the simulated
-/// dialplan, and the A leg (`loopback/<ext>-a`, whose UUID is the reply:
-/// `origination_uuid` when the dial string sets it) answered and running the
-/// `&app(args)` (or routed to the extension). The dial string's variables
-/// are the A leg's channel variables.
-pub(super) fn originate(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String> {
-    let Ok(cmd) = Originate::parse(&format!("originate {}", args.line)) else {
-        return Some("-ERR INVALID_URL\n".to_owned());
-    };
+/// The usage line FreeSWITCH answers an `originate` without a destination.
+const ORIGINATE_USAGE: &str = "-USAGE: <call url> <exten>|&<application_name>(<app_args>) \
+     [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n";
+
+/// How long an originate waits for an answer unless told.
+const ORIGINATE_TIMEOUT_SECS: u64 = 60;
+
+/// `originate <dial> <&app(args) | extension [dialplan [context]]> [<cid
+/// name> <cid number> [<timeout>]]`, read with the public
+/// [`Originate::parse`]. A `loopback/<ext>[/<context>]` (or `sim/<ext>`)
+/// endpoint makes the two loopback legs as FreeSWITCH does: the B leg
+/// (`loopback/<ext>-b`) routed to `<ext>` in the simulated dialplan, and
+/// the A leg (`loopback/<ext>-a`) answered when the B leg answers and then
+/// running the `&app(args)` (or routed to the extension). The reply waits
+/// for that: `+OK <A leg UUID>` (`origination_uuid` when the dial string
+/// sets it), or `-ERR <cause>` when the B leg hangs up first or nothing
+/// answers within `originate_timeout` (`NO_ANSWER`).
+pub(super) fn originate<'a>(switch: &'a Arc<Switch>, args: &'a Args<'a>) -> BoxFut<'a, Option<String>> {
+    Box::pin(async move {
+        if args.line.split_whitespace().nth(1).is_none() {
+            return Some(ORIGINATE_USAGE.to_owned());
+        }
+        let (a, b, then, timeout) = match originate_legs(switch, args.line) {
+            Ok(legs) => legs,
+            Err(reply) => return Some(format!("-ERR {reply}\n")),
+        };
+        Some(match originate_pair(switch, a, b, then, timeout).await {
+            Ok(ch) => format!("+OK {}\n", ch.uuid),
+            Err(cause) => format!("-ERR {cause}\n"),
+        })
+    })
+}
+
+/// The two legs of an originate, what the A leg does once answered and how
+/// long it waits; or the error FreeSWITCH answers.
+fn originate_legs(
+    switch: &Switch,
+    line: &str,
+) -> Result<(CallSpec, CallSpec, AfterAnswer, Duration), &'static str> {
+    let cmd = Originate::parse(&format!("originate {line}")).map_err(|_| "DESTINATION_OUT_OF_ORDER")?;
     let dial = cmd.dial();
-    let Some(leg) = dial.groups.first().and_then(|g| g.first()) else {
-        return Some("-ERR INVALID_URL\n".to_owned());
-    };
-    let Some((ext, context)) = loopback_target(&leg.endpoint) else {
-        return Some("-ERR DESTINATION_OUT_OF_ORDER\n".to_owned());
-    };
-    let vars: Vec<(String, String)> = dial.vars.iter().chain(&leg.vars).cloned().collect();
-    let var = |name: &str| {
-        vars.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let leg = dial.groups.first().and_then(|g| g.first());
+    let (ext, context) = leg
+        .and_then(|l| loopback_target(&l.endpoint))
+        .ok_or("CHAN_NOT_IMPLEMENTED")?;
+    if ext.is_empty() {
+        return Err("NO_ROUTE_DESTINATION");
+    }
+    let leg_vars = leg.map_or(&[][..], |l| &l.vars[..]);
+    let vars: Vec<(String, String)> = dial.vars.iter().chain(leg_vars).cloned().collect();
+    let var = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let core = &switch.core;
-    let (a_uuid, b_uuid) = (
-        var("origination_uuid").map_or_else(|| core.uuids.next(), str::to_owned),
-        core.uuids.next(),
-    );
+    let a_uuid = var("origination_uuid").map_or_else(|| core.uuids.next(), str::to_owned);
+    let b_uuid = core.uuids.next();
     let mut b = CallSpec::new(&ext).uuid(&b_uuid);
-    let mut a = CallSpec::new(&ext).uuid(&a_uuid);
-    a.channel_name = Some(format!("loopback/{ext}-a"));
     if let Some(ctx) = context {
-        b.context = ctx.clone();
-        a.context = ctx;
+        b.context = ctx;
     }
-    if let Some(number) = var("origination_caller_id_number") {
-        a.caller_id_number = number.to_owned();
+    if let Some(number) = var("origination_caller_id_number").or(cmd.caller_id_number()) {
+        b.caller_id_number = number.to_owned();
     }
-    if let Some(name) = var("origination_caller_id_name") {
-        a.caller_id_name = name.to_owned();
+    if let Some(name) = var("origination_caller_id_name").or(cmd.caller_id_name()) {
+        b.caller_id_name = name.to_owned();
     }
+    let mut a = b.clone().uuid(&a_uuid);
+    a.channel_name = Some(format!("loopback/{ext}-a"));
+    b.variables = vars.clone();
     a.variables = vars.clone();
+    a.variables.extend(
+        [("originate_early_media", "true"), ("originate_endpoint", "loopback")]
+            .map(|(n, v)| (n.to_owned(), v.to_owned())),
+    );
     for (spec, leg, other) in [(&mut a, "A", &b_uuid), (&mut b, "B", &a_uuid)] {
+        spec.variables.push(("other_loopback_leg_uuid".into(), other.clone()));
         spec.variables.push(("loopback_leg".into(), leg.into()));
-        spec.variables
-            .push(("other_loopback_leg_uuid".into(), other.clone()));
     }
-    let inline = match cmd.destination() {
-        Destination::App { app, args } => {
-            vec![Action::new("answer", ""), Action::new(app, args)]
-        }
-        Destination::Extension { extension, .. } => {
-            vec![
-                Action::new("answer", ""),
-                Action::new("transfer", extension),
-            ]
-        }
+    let then = match cmd.destination() {
+        Destination::App { app, args } => AfterAnswer::App(Action::new(app, args)),
+        Destination::Extension { extension, context, .. } => AfterAnswer::Extension {
+            extension: extension.clone(),
+            context: context.clone(),
+        },
     };
-    spawn_call(switch, b);
-    let ch = spawn_leg(switch, a, Some(inline));
-    Some(format!("+OK {}\n", ch.uuid))
+    let secs = var("originate_timeout")
+        .and_then(|t| t.parse().ok())
+        .or(cmd.timeout_secs().map(u64::from))
+        .unwrap_or(ORIGINATE_TIMEOUT_SECS);
+    Ok((a, b, then, Duration::from_secs(secs)))
 }
 
 /// The extension and context a simulated endpoint routes to.
@@ -90,8 +116,8 @@ fn loopback_target(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
         } => Some((extension.clone(), context.clone())),
         Endpoint::Raw(text) => {
             let mut parts = text.split('/');
-            let (tech, ext) = (parts.next()?, parts.next()?);
-            (tech == "sim" && !ext.is_empty())
+            let (tech, ext) = (parts.next()?, parts.next().unwrap_or(""));
+            matches!(tech, "sim" | "loopback")
                 .then(|| (ext.to_owned(), parts.next().map(str::to_owned)))
         }
         _ => None,

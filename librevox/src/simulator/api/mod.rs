@@ -49,7 +49,7 @@ const BUILTINS: &[(&str, Api)] = &[
     ("fsctl", Api::Now(system::fsctl)),
     ("log", Api::Now(system::log)),
     ("msleep", Api::Wait(system::msleep)),
-    ("originate", Api::Now(calls::originate)),
+    ("originate", Api::Wait(calls::originate)),
     ("hupall", Api::Now(calls::hupall)),
     ("uuid_dump", Api::Now(calls::uuid_dump)),
     ("uuid_exists", Api::Now(calls::uuid_exists)),

@@ -10,6 +10,9 @@ use crate::simulator::state::{q850, AnswerState, CallState, ChannelState};
 /// Everything a channel's events report, behind the channel's lock.
 pub(crate) struct ChanData {
     pub(crate) name: String,
+    /// An outgoing channel (the A leg of an originate): `Call-Direction:
+    /// outbound`, and its caller profile shows the caller ID flipped.
+    pub(crate) outbound: bool,
     /// The state last set (`Channel-State-Number`).
     pub(crate) state: ChannelState,
     /// The state the state machine runs (`Channel-State`).
@@ -81,6 +84,15 @@ impl ChanData {
         }
     }
 
+    /// `inbound`, or `outbound` for an originated leg.
+    fn direction(&self) -> &'static str {
+        if self.outbound {
+            "outbound"
+        } else {
+            "inbound"
+        }
+    }
+
     /// Appends the channel data of §4.1: state, caller profile, variables.
     pub(crate) fn push_channel_data(&self, uuid: &str, e: &mut Event, with_vars: bool) {
         e.push_header("Channel-State", self.running.as_str());
@@ -88,8 +100,8 @@ impl ChanData {
         e.push_header("Channel-State-Number", &self.state.number().to_string());
         e.push_header("Channel-Name", &self.name);
         e.push_header("Unique-ID", uuid);
-        e.push_header("Call-Direction", "inbound");
-        e.push_header("Presence-Call-Direction", "inbound");
+        e.push_header("Call-Direction", self.direction());
+        e.push_header("Presence-Call-Direction", self.direction());
         e.push_header("Channel-HIT-Dialplan", "true");
         e.push_header("Channel-Call-UUID", uuid);
         e.push_header("Answer-State", self.answer_state.as_str());
@@ -116,16 +128,25 @@ impl ChanData {
                 e.push_header(&format!("{prefix}{n}"), v);
             }
         };
-        p("Direction", "inbound");
-        p("Logical-Direction", "inbound");
+        let dialed = (self.caller_id_name.as_str(), self.caller_id_number.as_str());
+        let outbound_call = ("Outbound Call", self.context.as_str());
+        // The originated leg shows the caller ID flipped (FreeSWITCH sets
+        // `channel_cid_flipped`): the dialed ID is its callee.
+        let (caller, callee) = if self.outbound {
+            (outbound_call, dialed)
+        } else {
+            (dialed, outbound_call)
+        };
+        p("Direction", self.direction());
+        p("Logical-Direction", self.direction());
         p("Dialplan", "xml");
-        p("Caller-ID-Name", &self.caller_id_name);
-        p("Caller-ID-Number", &self.caller_id_number);
-        p("Orig-Caller-ID-Name", &self.caller_id_name);
-        p("Orig-Caller-ID-Number", &self.caller_id_number);
-        p("Callee-ID-Name", "Outbound Call");
-        p("Callee-ID-Number", &self.context);
-        p("ANI", &self.caller_id_number);
+        p("Caller-ID-Name", caller.0);
+        p("Caller-ID-Number", caller.1);
+        p("Orig-Caller-ID-Name", dialed.0);
+        p("Orig-Caller-ID-Number", dialed.1);
+        p("Callee-ID-Name", callee.0);
+        p("Callee-ID-Number", callee.1);
+        p("ANI", dialed.1);
         p("Destination-Number", &self.destination);
         p("Unique-ID", uuid);
         p("Source", "mod_loopback");

@@ -12,53 +12,73 @@ mod runner;
 mod switch;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::oneshot;
 use tokio::time::sleep;
 
 pub use self::model::ChannelSnapshot;
 pub(crate) use self::model::{ChanMsg, Channel, SendMsgData};
 pub(crate) use self::switch::{OutboundCtx, SocketHost, Switch};
 
+pub(crate) use self::runner::AfterAnswer;
+
 use self::data::{ChanData, Times};
-use self::runner::Runner;
-use super::config::{Action, CallSpec};
+use self::model::Receivers;
+use self::runner::{Originated, Runner, Start};
+use super::config::CallSpec;
 use super::state::{cause_name, AnswerState, CallState, ChannelState};
 
 /// The variables a new loopback channel starts with, then the call's own.
-fn initial_vars(uuid: &str, session_id: u64, name: &str, spec: &CallSpec) -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = [
-        ("direction", "inbound"),
-        ("uuid", uuid),
-        ("session_id", &session_id.to_string()),
-        ("channel_name", name),
+/// An outgoing leg starts as FreeSWITCH's originated loopback A leg does.
+fn initial_vars(
+    uuid: &str,
+    session_id: u64,
+    name: &str,
+    spec: &CallSpec,
+    outbound: bool,
+) -> Vec<(String, String)> {
+    let session_id = session_id.to_string();
+    let codecs = [
         ("read_codec", "L16"),
         ("read_rate", "8000"),
         ("write_codec", "L16"),
         ("write_rate", "8000"),
-        ("call_uuid", uuid),
-    ]
-    .into_iter()
-    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-    .collect();
+    ];
+    // In FreeSWITCH's order, which differs between the two legs.
+    let mut vars: Vec<(&str, &str)> = Vec::new();
+    if outbound {
+        vars.extend([
+            ("direction", "outbound"),
+            ("is_outbound", "true"),
+            ("session_id", &session_id),
+        ]);
+        vars.extend(codecs);
+        vars.extend([("channel_name", name), ("uuid", uuid)]);
+    } else {
+        vars.extend([
+            ("direction", "inbound"),
+            ("uuid", uuid),
+            ("session_id", &session_id),
+            ("channel_name", name),
+        ]);
+        vars.extend(codecs);
+    }
+    let mut vars: Vec<(String, String)> = vars
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
     for (n, v) in &spec.variables {
         vars.retain(|(x, _)| x != n);
         vars.push((n.clone(), v.clone()));
     }
+    vars.push(("call_uuid".to_owned(), uuid.to_owned()));
     vars
 }
 
-/// Creates a channel for `spec`, registers it and starts its thread.
-pub(crate) fn spawn_call(switch: &Arc<Switch>, spec: CallSpec) -> Arc<Channel> {
-    spawn_leg(switch, spec, None)
-}
-
-/// Creates a channel for `spec` that runs `inline` (when given) instead of
-/// the dialplan's extension for its destination.
-pub(crate) fn spawn_leg(
-    switch: &Arc<Switch>,
-    spec: CallSpec,
-    inline: Option<Vec<Action>>,
-) -> Arc<Channel> {
+/// Creates a channel for `spec` (an incoming call, or with `outbound` an
+/// originated leg) and registers it; its runner is not started yet.
+fn build(switch: &Arc<Switch>, spec: &CallSpec, outbound: bool) -> (Arc<Channel>, Receivers) {
     let core = &switch.core;
     let uuid = spec.uuid.clone().unwrap_or_else(|| core.uuids.next());
     let name = spec
@@ -67,8 +87,9 @@ pub(crate) fn spawn_leg(
         .unwrap_or_else(|| format!("loopback/{}-b", spec.destination));
     let session_id = switch.next_session_id();
     let data = ChanData {
-        vars: initial_vars(&uuid, session_id, &name, &spec),
+        vars: initial_vars(&uuid, session_id, &name, spec, outbound),
         name,
+        outbound,
         state: ChannelState::Init,
         running: ChannelState::Init,
         callstate: CallState::Down,
@@ -88,19 +109,60 @@ pub(crate) fn spawn_leg(
     };
     let (ch, receivers) = Channel::new(uuid, data);
     switch.add(ch.clone());
-    if let Some(after) = spec.script.hangup_after {
-        let cause = cause_name(spec.script.hangup_cause.as_deref().unwrap_or(""));
+    (ch, receivers)
+}
+
+/// Starts the channel's thread (and the scripted caller's hangup).
+fn start(switch: &Arc<Switch>, ch: &Arc<Channel>, rx: Receivers, how: Start) {
+    let core = &switch.core;
+    let script = ch.with(|d| d.script.clone());
+    if let Some(after) = script.hangup_after {
+        let cause = cause_name(script.hangup_cause.as_deref().unwrap_or(""));
         let (core, ch) = (core.clone(), ch.clone());
         tokio::spawn(async move {
             sleep(after).await;
             ch.hangup(&core, &cause, true);
         });
     }
-    let mut runner = Runner::new(switch.clone(), ch.clone(), receivers, apps::APPS);
-    if let Some(actions) = inline {
-        runner = runner.with_inline(actions);
-    }
+    let runner = Runner::new(switch.clone(), ch.clone(), rx, apps::APPS, how);
     tokio::spawn(runner.run());
     core.notify();
+}
+
+/// Creates a channel for `spec`, registers it and starts its thread.
+pub(crate) fn spawn_call(switch: &Arc<Switch>, spec: CallSpec) -> Arc<Channel> {
+    let (ch, rx) = build(switch, &spec, false);
+    start(switch, &ch, rx, Start::Dialplan);
     ch
+}
+
+/// Originates a loopback pair as `mod_loopback` does: the B leg (`b`, an
+/// incoming call routed by the dialplan) and the A leg (`a`, outgoing),
+/// paired so that answer and hangup spread between them. The A leg waits
+/// up to `timeout` for the B leg to answer, then runs `then`. Resolves once
+/// the A leg is answered (`Ok`, with it) or hung up (`Err`, the cause).
+pub(crate) async fn originate_pair(
+    switch: &Arc<Switch>,
+    a: CallSpec,
+    b: CallSpec,
+    then: AfterAnswer,
+    timeout: Duration,
+) -> Result<Arc<Channel>, String> {
+    let (a_ch, a_rx) = build(switch, &a, true);
+    let (b_ch, b_rx) = build(switch, &b, false);
+    Channel::pair(&a_ch, &b_ch);
+    let (tx, outcome) = oneshot::channel();
+    let how = Start::Originated(Originated {
+        then,
+        timeout,
+        outcome: tx,
+    });
+    start(switch, &a_ch, a_rx, how);
+    start(switch, &b_ch, b_rx, Start::Dialplan);
+    match outcome.await {
+        Ok(Ok(())) => Ok(a_ch),
+        Ok(Err(cause)) => Err(cause),
+        // The runner always reports; a dropped sender is a hangup.
+        Err(_) => Err("NORMAL_CLEARING".to_owned()),
+    }
 }

@@ -3,7 +3,7 @@
 //! (§4.1). The channel's own thread is the runner (`runner.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -69,6 +69,10 @@ pub(crate) struct Channel {
     holds: watch::Sender<usize>,
     markers_sent: AtomicBool,
     destroyed: AtomicBool,
+    /// Set once answered (an originated loopback A leg waits for it).
+    answered_tx: watch::Sender<bool>,
+    /// The other leg of a loopback pair: hangup and answer spread to it.
+    partner: OnceLock<Weak<Channel>>,
 }
 
 /// What a channel looks like from outside.
@@ -117,6 +121,7 @@ impl Channel {
         let (dtmf_tx, dtmf) = mpsc::unbounded_channel();
         let (down_tx, down) = watch::channel(false);
         let (holds, _) = watch::channel(0usize);
+        let (answered_tx, _) = watch::channel(false);
         let ch = Arc::new(Channel {
             uuid,
             data: Mutex::new(data),
@@ -127,8 +132,28 @@ impl Channel {
             holds,
             markers_sent: AtomicBool::new(false),
             destroyed: AtomicBool::new(false),
+            answered_tx,
+            partner: OnceLock::new(),
         });
         (ch, Receivers { queue, dtmf, down })
+    }
+
+    /// Pairs two loopback legs: from now on, a hangup of either hangs the
+    /// other up with the same cause, and answering one answers the other
+    /// (as `mod_loopback` does).
+    pub(crate) fn pair(a: &Arc<Channel>, b: &Arc<Channel>) {
+        let _ = a.partner.set(Arc::downgrade(b));
+        let _ = b.partner.set(Arc::downgrade(a));
+    }
+
+    /// The other loopback leg, while it exists.
+    fn partner(&self) -> Option<Arc<Channel>> {
+        self.partner.get().and_then(Weak::upgrade)
+    }
+
+    /// Watches whether the channel has been answered.
+    pub(crate) fn answered(&self) -> watch::Receiver<bool> {
+        self.answered_tx.subscribe()
     }
 
     /// Runs `f` on the channel's data, under its lock.
@@ -328,6 +353,10 @@ impl Channel {
             self.push_markers(core);
         }
         let _ = self.down_tx.send(true);
+        if let Some(other) = self.partner() {
+            // Hung up from this leg's thread: external to the other's.
+            other.hangup(core, cause, true);
+        }
         true
     }
 
@@ -353,6 +382,10 @@ impl Channel {
         if !first {
             return false;
         }
+        if let Some(other) = self.partner() {
+            // The loopback leg that answers answers its partner first.
+            other.mark_answered(core);
+        }
         let src = (
             "switch_channel.c",
             "switch_channel_perform_mark_answered",
@@ -361,6 +394,7 @@ impl Channel {
         self.fire(core, "CHANNEL_ANSWER", src, true, &[]);
         self.set_callstate(core, CallState::Active);
         self.set_var("endpoint_disposition", "ANSWER");
+        let _ = self.answered_tx.send(true);
         true
     }
 

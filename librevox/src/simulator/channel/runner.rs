@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep, sleep_until, Instant};
 
 use super::model::{ChanMsg, Channel, Receivers, SendMsgData};
@@ -75,10 +75,37 @@ pub(crate) struct Runner {
     pub(crate) down: watch::Receiver<bool>,
     /// Set by `transfer`: route again to this destination.
     pub(crate) transfer: Option<String>,
-    /// The actions run instead of the dialplan's extension (an originated
-    /// loopback A leg runs the `&app(args)` of its `originate`).
-    inline: Option<Vec<Action>>,
+    /// How the channel starts (routed by the dialplan, or originated).
+    start: Option<Start>,
     depth: usize,
+}
+
+/// How a channel's thread starts.
+pub(crate) enum Start {
+    /// An incoming call: routed by the dialplan.
+    Dialplan,
+    /// The A leg of an originate.
+    Originated(Originated),
+}
+
+/// An originated leg: it waits for its partner to answer it.
+pub(crate) struct Originated {
+    /// What runs once answered.
+    pub(crate) then: AfterAnswer,
+    /// How long to wait for the answer (`originate_timeout`).
+    pub(crate) timeout: Duration,
+    /// Answered (`Ok`) or hung up first (`Err`, the cause).
+    pub(crate) outcome: oneshot::Sender<Result<(), String>>,
+}
+
+/// What an answered originated leg does: `originate`'s `&app(args)`, or
+/// routing to an extension.
+pub(crate) enum AfterAnswer {
+    App(Action),
+    Extension {
+        extension: String,
+        context: Option<String>,
+    },
 }
 
 pub(crate) async fn wait_zero(rx: &mut watch::Receiver<usize>) {
@@ -95,6 +122,7 @@ impl Runner {
         ch: Arc<Channel>,
         rx: Receivers,
         apps: &'static [App],
+        start: Start,
     ) -> Runner {
         Runner {
             core: switch.core.clone(),
@@ -105,15 +133,9 @@ impl Runner {
             dtmf: rx.dtmf,
             down: rx.down,
             transfer: None,
-            inline: None,
+            start: Some(start),
             depth: 0,
         }
-    }
-
-    /// Runs `actions` instead of routing through the dialplan.
-    pub(crate) fn with_inline(mut self, actions: Vec<Action>) -> Runner {
-        self.inline = Some(actions);
-        self
     }
 
     pub(crate) fn down(&self) -> bool {
@@ -127,10 +149,20 @@ impl Runner {
     /// The channel's life: created, routed (again after each transfer),
     /// hung up, reported, destroyed.
     pub(crate) async fn run(mut self) {
-        self.create();
+        let mut inline = None;
+        match self.start.take() {
+            Some(Start::Originated(o)) => match self.originated(o).await {
+                Some(then) => inline = then,
+                None => return self.finish().await,
+            },
+            _ => self.create(),
+        }
         loop {
             self.ch.set_state(&self.core, ChannelState::Execute);
-            self.run_dialplan().await;
+            match inline.take() {
+                Some(action) => self.run_actions(&[action]).await,
+                None => self.run_dialplan().await,
+            }
             match self.transfer.take() {
                 Some(dest) if !self.down() => {
                     let now = self.core.clock.now_us();
@@ -165,20 +197,65 @@ impl Runner {
         ch.fire_state(core);
     }
 
+    /// An originated leg: CS_INIT, CHANNEL_CREATE, CHANNEL_ORIGINATE,
+    /// CS_ROUTING, CS_CONSUME_MEDIA (the call state stays DOWN), then the
+    /// wait for the partner's answer: answered, it reports and returns the
+    /// application to run (or routes to the extension: `None`); not
+    /// answered in time, it hangs up with NO_ANSWER (`None`: it is down).
+    async fn originated(&mut self, o: Originated) -> Option<Option<Action>> {
+        let (core, ch) = (self.core.clone(), self.ch.clone());
+        ch.fire_state(&core);
+        let src = ("switch_core_state_machine.c", "switch_core_session_run", 626);
+        ch.fire(&core, "CHANNEL_CREATE", src, true, &[]);
+        let src = ("switch_ivr_originate.c", "switch_ivr_originate", 2939);
+        ch.fire(&core, "CHANNEL_ORIGINATE", src, true, &[]);
+        ch.set_state(&core, ChannelState::Routing);
+        ch.set_state(&core, ChannelState::ConsumeMedia);
+        let mut answered = ch.answered();
+        tokio::select! {
+            _ = answered.wait_for(|a| *a) => {}
+            _ = wait_true(&mut self.down) => {}
+            _ = sleep(o.timeout) => { ch.hangup(&core, "NO_ANSWER", false); }
+        }
+        if !*answered.borrow() {
+            let cause = ch.with(|d| d.hangup_cause.clone()).unwrap_or_default();
+            let _ = o.outcome.send(Err(cause));
+            return None;
+        }
+        ch.with(|d| {
+            let (name, number) = (d.caller_id_name.clone(), d.caller_id_number.clone());
+            d.set_var("pre_transfer_caller_id_name", &name);
+            d.set_var("pre_transfer_caller_id_number", &number);
+            d.set_var("channel_cid_flipped", "yes");
+            d.set_var("call_uuid", &ch.uuid);
+        });
+        let _ = o.outcome.send(Ok(()));
+        Some(match o.then {
+            AfterAnswer::App(action) => Some(action),
+            AfterAnswer::Extension { extension, context } => {
+                ch.with(|d| {
+                    d.destination = extension;
+                    d.context = context.unwrap_or_else(|| d.context.clone());
+                });
+                None
+            }
+        })
+    }
+
     /// The extension for the destination, action by action.
     async fn run_dialplan(&mut self) {
-        let actions = match self.inline.take() {
-            Some(actions) => actions,
-            None => {
-                let dest = self.ch.with(|d| d.destination.clone());
-                let Some(ext) = self.core.cfg.dialplan.find(&dest) else {
-                    self.ch.hangup(&self.core, "NO_ROUTE_DESTINATION", false);
-                    return;
-                };
-                ext.actions.clone()
-            }
+        let dest = self.ch.with(|d| d.destination.clone());
+        let Some(ext) = self.core.cfg.dialplan.find(&dest) else {
+            self.ch.hangup(&self.core, "NO_ROUTE_DESTINATION", false);
+            return;
         };
-        for action in &actions {
+        let actions = ext.actions.clone();
+        self.run_actions(&actions).await;
+    }
+
+    /// Runs actions in turn until hangup or transfer.
+    async fn run_actions(&mut self, actions: &[Action]) {
+        for action in actions {
             if self.down() || self.transfer.is_some() {
                 break;
             }
