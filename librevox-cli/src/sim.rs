@@ -54,7 +54,9 @@ pub(crate) async fn run(args: SimArgs, target: &Target) -> ExitCode {
         password: target.password.clone(),
         ..SimulatorConfig::default()
     }
-    .extension(Extension::park("park"));
+    // Answered, then parked: `originate loopback/park &park()` returns once
+    // the far end answers, as on a real switch.
+    .extension(Extension::new("park", &[("answer", ""), ("park", "")]));
     if let Some(dial) = &args.dial {
         config = config.extension(Extension::socket(
             "socket",

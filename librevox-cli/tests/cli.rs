@@ -39,7 +39,7 @@ async fn sim() -> Simulator {
             listen: Some("127.0.0.1:0".parse().unwrap()),
             ..SimulatorConfig::default()
         }
-        .extension(Extension::park("park")),
+        .extension(Extension::new("park", &[("answer", ""), ("park", "")])),
     )
     .await
     .unwrap()
@@ -170,7 +170,7 @@ async fn originate_places_a_call_in_the_simulator() {
     let out = run(args(port, &["originate", "nowhere/1000", "1000"])).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("-ERR DESTINATION_OUT_OF_ORDER"),
+        text(&out.stderr).contains("-ERR CHAN_NOT_IMPLEMENTED"),
         "{}",
         text(&out.stderr)
     );

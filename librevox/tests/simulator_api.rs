@@ -85,7 +85,10 @@ async fn originate_runs_dialplan_to_destroy() {
     let b_destroy = destroyed(b.clone()).await;
     assert_eq!(b_destroy.header("Channel-Name"), Some("loopback/9000-b"));
     assert_eq!(b_destroy.variable("loopback_leg"), Some("B"));
-    assert_eq!(b_destroy.variable("other_loopback_leg_uuid"), Some(a.as_str()));
+    assert_eq!(
+        b_destroy.variable("other_loopback_leg_uuid"),
+        Some(a.as_str())
+    );
     assert_eq!(
         b_destroy.hangup_cause(),
         Some(librevox::HangupCause::UserBusy)
@@ -121,6 +124,224 @@ async fn originate_runs_dialplan_to_destroy() {
     assert_eq!(&b_names[b_names.len() - 4..], &last);
     assert!(sim.channel(&a).is_none());
     assert!(sim.channel(&b).is_none());
+    s.close().await.unwrap();
+}
+
+/// FreeSWITCH 1.11.3's usage line for an `originate` without a destination.
+const ORIGINATE_USAGE: &str = "-USAGE: <call url> <exten>|&<application_name>(<app_args>) \
+    [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n";
+
+/// The originates that place no call answer as FreeSWITCH 1.11.3 does
+/// (each reply taken from the real switch), and leave no channel behind.
+#[tokio::test(start_paused = true)]
+async fn originate_failures_answer_as_the_switch() {
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::park("park_test"));
+    let sim = Simulator::start(config).await.unwrap();
+    let s = socket(&sim).await;
+    let cases = [
+        ("originate", ORIGINATE_USAGE),
+        ("originate loopback/park_test", ORIGINATE_USAGE),
+        (
+            "originate loopback/9196 &park()",
+            "-ERR NO_ROUTE_DESTINATION\n",
+        ),
+        ("originate loopback &park()", "-ERR NO_ROUTE_DESTINATION\n"),
+        ("originate sofia/x/y &park()", "-ERR CHAN_NOT_IMPLEMENTED\n"),
+        ("originate foo &park()", "-ERR CHAN_NOT_IMPLEMENTED\n"),
+        (
+            "originate {a=b loopback/park_test &park()",
+            "-ERR DESTINATION_OUT_OF_ORDER\n",
+        ),
+    ];
+    for (command, reply) in cases {
+        let r = s.connection().api_raw(command).await.unwrap();
+        assert_eq!(r.text(), reply, "{command}");
+    }
+    // Nothing answers the parked B leg: both legs hang up with NO_ANSWER
+    // after the timeout (a dial-string variable or the last argument).
+    for command in [
+        "originate {originate_timeout=2}loopback/park_test &park()",
+        "originate loopback/park_test &park() XML default undef undef 2",
+    ] {
+        let started = tokio::time::Instant::now();
+        let r = s.connection().api_raw(command).await.unwrap();
+        assert_eq!(r.text(), "-ERR NO_ANSWER\n", "{command}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_millis(2500),
+            "{command}: {waited:?}"
+        );
+    }
+    sim.wait_for(T, |s| s.channels().is_empty()).await.unwrap();
+    let hangups: Vec<(String, String)> = sim
+        .fired_events()
+        .iter()
+        .filter(|e| e.is("CHANNEL_HANGUP"))
+        .map(|e| {
+            let name = e.header("Channel-Name").unwrap().to_owned();
+            (name, e.header("Hangup-Cause").unwrap().to_owned())
+        })
+        .collect();
+    let no_route = |leg: &str| {
+        (
+            format!("loopback/9196-{leg}"),
+            "NO_ROUTE_DESTINATION".into(),
+        )
+    };
+    let no_answer = |leg: &str| (format!("loopback/park_test-{leg}"), "NO_ANSWER".into());
+    assert_eq!(
+        hangups,
+        [
+            no_route("b"),
+            no_route("a"),
+            no_answer("a"),
+            no_answer("b"),
+            no_answer("a"),
+            no_answer("b"),
+        ]
+    );
+    s.close().await.unwrap();
+}
+
+/// As on the switch: the B leg's answer answers the A leg first, and a
+/// hangup of either leg hangs the other up with the same cause.
+#[tokio::test]
+async fn answer_and_hangup_spread_between_the_loopback_legs() {
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::new("echo_test", &[("answer", ""), ("echo", "")]));
+    let sim = Simulator::start(config).await.unwrap();
+    let s = socket(&sim).await;
+    for (n, kill_a) in [(1, true), (2, false)] {
+        let a = format!("0a1b2c3d-4e5f-4789-abcd-ef012345678{n}");
+        let r = s
+            .api(&format!(
+                "originate {{origination_uuid={a}}}loopback/echo_test &park()"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(r.text(), format!("+OK {a}\n"));
+        let getvar = |uuid: &str, name: &str| {
+            let cmd = format!("uuid_getvar {uuid} {name}");
+            let s = &s;
+            async move { s.api(&cmd).await.unwrap().text().into_owned() }
+        };
+        let b = getvar(&a, "other_loopback_leg_uuid").await;
+        assert_eq!(getvar(&a, "loopback_leg").await, "A");
+        assert_eq!(getvar(&b, "loopback_leg").await, "B");
+        assert_eq!(getvar(&b, "other_loopback_leg_uuid").await, a);
+        let answers: Vec<String> = sim
+            .fired_events()
+            .iter()
+            .filter(|e| e.is("CHANNEL_ANSWER"))
+            .filter_map(|e| e.unique_id().map(str::to_owned))
+            .filter(|u| *u == a || *u == b)
+            .collect();
+        assert_eq!(answers, [a.clone(), b.clone()]);
+        let killed = if kill_a { &a } else { &b };
+        let r = s
+            .api(&format!("uuid_kill {killed} USER_BUSY"))
+            .await
+            .unwrap();
+        assert_eq!(r.text(), "+OK\n");
+        for uuid in [&a, &b] {
+            let done = sim
+                .wait_event(T, |e| {
+                    e.is("CHANNEL_HANGUP_COMPLETE") && e.unique_id() == Some(uuid.as_str())
+                })
+                .await
+                .unwrap();
+            assert_eq!(done.header("Hangup-Cause"), Some("USER_BUSY"), "{uuid}");
+        }
+    }
+    s.close().await.unwrap();
+}
+
+/// A call originated to `&socket(...)` reaches the outbound socket
+/// answered, as the loopback A leg, its caller ID flipped, with the
+/// loopback and originate variables (header names and values as the switch
+/// sends them).
+#[tokio::test]
+async fn originated_socket_call_arrives_answered_with_loopback_variables() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::new("echo_test", &[("answer", ""), ("echo", "")]));
+    let sim = Simulator::start(config).await.unwrap();
+    let s = socket(&sim).await;
+    let command = format!(
+        "originate {{origination_caller_id_number=123}}loopback/echo_test \
+         &socket('127.0.0.1:{port} async full')"
+    );
+    let reply = s.api(&command).await.unwrap();
+    let (mut io, _) = tokio::time::timeout(T, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    io.write_all(b"connect\n\n").await.unwrap();
+    let mut data = Vec::new();
+    while !data.windows(2).any(|w| w == b"\n\n") {
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(T, io.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed before the connect reply");
+        data.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(data).unwrap();
+    let header = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+    };
+    let a = reply.text().trim().strip_prefix("+OK ").unwrap().to_owned();
+    let b = sim
+        .channels()
+        .into_iter()
+        .find(|c| c.name == "loopback/echo_test-b")
+        .unwrap()
+        .uuid;
+    assert_eq!(header("Unique-ID"), Some(a.as_str()));
+    for (name, value) in [
+        ("Channel-Name", "loopback/echo_test-a"),
+        ("Answer-State", "answered"),
+        ("Channel-Call-State", "ACTIVE"),
+        ("Call-Direction", "outbound"),
+        ("Caller-Direction", "outbound"),
+        ("Channel-Caller-ID-Name", "Outbound%20Call"),
+        ("Channel-Caller-ID-Number", "default"),
+        ("Channel-Orig-Caller-ID-Number", "123"),
+        ("Channel-Callee-ID-Number", "123"),
+        ("Caller-Caller-ID-Name", "Outbound%20Call"),
+        ("Caller-Caller-ID-Number", "default"),
+        ("Caller-Callee-ID-Number", "123"),
+        ("Caller-ANI", "123"),
+        ("variable_direction", "outbound"),
+        ("variable_is_outbound", "true"),
+        ("variable_origination_caller_id_number", "123"),
+        ("variable_originate_early_media", "true"),
+        ("variable_originate_endpoint", "loopback"),
+        ("variable_other_loopback_leg_uuid", b.as_str()),
+        ("variable_loopback_leg", "A"),
+        ("variable_endpoint_disposition", "ANSWER"),
+        ("variable_channel_cid_flipped", "yes"),
+    ] {
+        assert_eq!(header(name), Some(value), "{name} in\n{text}");
+    }
+    // No caller ID name was given: the switch sends no header for one.
+    for absent in [
+        "Channel-Callee-ID-Name",
+        "Caller-Callee-ID-Name",
+        "Caller-Orig-Caller-ID-Name",
+    ] {
+        assert_eq!(header(absent), None, "{absent} in\n{text}");
+    }
+    drop(io);
+    s.api("hupall").await.unwrap();
+    sim.wait_for(T, |s| s.channels().is_empty()).await.unwrap();
     s.close().await.unwrap();
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 use super::args::Args;
 use crate::commands::{Destination, Originate};
 use crate::protocol::Endpoint;
-use crate::simulator::channel::{originate_pair, AfterAnswer, ChanMsg, Channel, SendMsgData, Switch};
+use crate::simulator::channel::{
+    originate_pair, AfterAnswer, ChanMsg, Channel, SendMsgData, Switch,
+};
 use crate::simulator::config::{Action, CallSpec};
 use crate::simulator::state::cause_name;
 use crate::simulator::sync::BoxFut;
@@ -35,7 +37,10 @@ const ORIGINATE_TIMEOUT_SECS: u64 = 60;
 /// for that: `+OK <A leg UUID>` (`origination_uuid` when the dial string
 /// sets it), or `-ERR <cause>` when the B leg hangs up first or nothing
 /// answers within `originate_timeout` (`NO_ANSWER`).
-pub(super) fn originate<'a>(switch: &'a Arc<Switch>, args: &'a Args<'a>) -> BoxFut<'a, Option<String>> {
+pub(super) fn originate<'a>(
+    switch: &'a Arc<Switch>,
+    args: &'a Args<'a>,
+) -> BoxFut<'a, Option<String>> {
     Box::pin(async move {
         if args.line.split_whitespace().nth(1).is_none() {
             return Some(ORIGINATE_USAGE.to_owned());
@@ -57,7 +62,8 @@ fn originate_legs(
     switch: &Switch,
     line: &str,
 ) -> Result<(CallSpec, CallSpec, AfterAnswer, Duration), &'static str> {
-    let cmd = Originate::parse(&format!("originate {line}")).map_err(|_| "DESTINATION_OUT_OF_ORDER")?;
+    let cmd =
+        Originate::parse(&format!("originate {line}")).map_err(|_| "DESTINATION_OUT_OF_ORDER")?;
     let dial = cmd.dial();
     let leg = dial.groups.first().and_then(|g| g.first());
     let (ext, context) = leg
@@ -68,7 +74,11 @@ fn originate_legs(
     }
     let leg_vars = leg.map_or(&[][..], |l| &l.vars[..]);
     let vars: Vec<(String, String)> = dial.vars.iter().chain(leg_vars).cloned().collect();
-    let var = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     let core = &switch.core;
     let a_uuid = var("origination_uuid").map_or_else(|| core.uuids.next(), str::to_owned);
     let b_uuid = core.uuids.next();
@@ -87,16 +97,22 @@ fn originate_legs(
     b.variables = vars.clone();
     a.variables = vars.clone();
     a.variables.extend(
-        [("originate_early_media", "true"), ("originate_endpoint", "loopback")]
-            .map(|(n, v)| (n.to_owned(), v.to_owned())),
+        [
+            ("originate_early_media", "true"),
+            ("originate_endpoint", "loopback"),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned())),
     );
     for (spec, leg, other) in [(&mut a, "A", &b_uuid), (&mut b, "B", &a_uuid)] {
-        spec.variables.push(("other_loopback_leg_uuid".into(), other.clone()));
+        spec.variables
+            .push(("other_loopback_leg_uuid".into(), other.clone()));
         spec.variables.push(("loopback_leg".into(), leg.into()));
     }
     let then = match cmd.destination() {
         Destination::App { app, args } => AfterAnswer::App(Action::new(app, args)),
-        Destination::Extension { extension, context, .. } => AfterAnswer::Extension {
+        Destination::Extension {
+            extension, context, ..
+        } => AfterAnswer::Extension {
             extension: extension.clone(),
             context: context.clone(),
         },

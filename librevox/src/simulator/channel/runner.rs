@@ -205,7 +205,11 @@ impl Runner {
     async fn originated(&mut self, o: Originated) -> Option<Option<Action>> {
         let (core, ch) = (self.core.clone(), self.ch.clone());
         ch.fire_state(&core);
-        let src = ("switch_core_state_machine.c", "switch_core_session_run", 626);
+        let src = (
+            "switch_core_state_machine.c",
+            "switch_core_session_run",
+            626,
+        );
         ch.fire(&core, "CHANNEL_CREATE", src, true, &[]);
         let src = ("switch_ivr_originate.c", "switch_ivr_originate", 2939);
         ch.fire(&core, "CHANNEL_ORIGINATE", src, true, &[]);
