@@ -259,6 +259,33 @@ async fn answer_and_hangup_spread_between_the_loopback_legs() {
     s.close().await.unwrap();
 }
 
+/// The A leg's wait for the answer does not depend on which leg's thread
+/// runs first: on a multi-threaded runtime the B leg often answers before
+/// the A leg starts waiting, and every originate still answers at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originate_answers_whichever_leg_runs_first() {
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::new(
+            "echo_test",
+            &[("answer", ""), ("hangup", "")],
+        ));
+    let sim = Simulator::start(config).await.unwrap();
+    let s = socket(&sim).await;
+    for n in 0..200 {
+        let r = tokio::time::timeout(
+            T,
+            s.api("originate {originate_timeout=30}loopback/echo_test &park()"),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("originate {n} got no answer"))
+        .unwrap();
+        assert!(r.text().starts_with("+OK "), "{n}: {}", r.text());
+    }
+    sim.wait_for(T, |s| s.channels().is_empty()).await.unwrap();
+    s.close().await.unwrap();
+}
+
 /// A call originated to `&socket(...)` reaches the outbound socket
 /// answered, as the loopback A leg, its caller ID flipped, with the
 /// loopback and originate variables (header names and values as the switch

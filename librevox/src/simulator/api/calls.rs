@@ -16,8 +16,11 @@ use crate::simulator::sync::BoxFut;
 const NO_SUCH_CHANNEL: &str = "-ERR No such channel!\n";
 
 /// The channel the first word names.
+/// The channel the first word names, as `switch_core_session_locate`
+/// finds it: not once it is hung up (checked on FreeSWITCH 1.11.3: right
+/// after `uuid_kill`, every `uuid_*` API answers `No such channel`).
 fn channel(switch: &Switch, args: &Args<'_>) -> Option<Arc<Channel>> {
-    switch.channel(args.word(0))
+    switch.channel(args.word(0)).filter(|c| !c.is_down())
 }
 
 /// The usage line FreeSWITCH answers an `originate` without a destination.
@@ -161,7 +164,7 @@ pub(super) fn uuid_dump(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String>
 }
 
 pub(super) fn uuid_exists(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String> {
-    let exists = channel(switch, args).is_some_and(|c| !c.is_destroyed());
+    let exists = channel(switch, args).is_some();
     Some(exists.to_string())
 }
 

@@ -394,7 +394,8 @@ impl Channel {
         self.fire(core, "CHANNEL_ANSWER", src, true, &[]);
         self.set_callstate(core, CallState::Active);
         self.set_var("endpoint_disposition", "ANSWER");
-        let _ = self.answered_tx.send(true);
+        // Stored even before anyone watches (`send` would drop it then).
+        self.answered_tx.send_replace(true);
         true
     }
 
