@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -103,7 +103,14 @@ struct Span {
     name_end: u32,
     value_start: u32,
     value_end: u32,
+    /// [`LITERAL`] when `text[value_start..value_end]` is the value itself;
+    /// otherwise the value is still percent-encoded there and this is its
+    /// slot in [`EventData::decoded`].
+    slot: u32,
 }
+
+/// [`Span::slot`] of a value stored as it is.
+const LITERAL: u32 = u32::MAX;
 
 /// A FreeSWITCH event: ordered headers (values decoded) and an optional body.
 ///
@@ -129,10 +136,18 @@ pub struct Event {
 
 #[derive(Clone, Default)]
 struct EventData {
-    /// Header names and decoded values, concatenated; spans index into it.
+    /// Header names and values, concatenated; spans index into it. A parsed
+    /// event keeps its header block here as it came (one copy, no
+    /// decoding); a built one holds the pieces it was given.
     text: String,
     spans: Vec<Span>,
     body: Option<Bytes>,
+    /// How many spans have a slot (values still percent-encoded in `text`).
+    encoded: u32,
+    /// The decoded values of those spans, each decoded on first access (so
+    /// an event whose hooks read five headers decodes at most five). The
+    /// slots themselves are allocated on the first such access.
+    decoded: OnceLock<Box<[OnceLock<Box<str>>]>>,
 }
 
 impl EventData {
@@ -150,6 +165,7 @@ impl EventData {
             name_end,
             value_start: name_end,
             value_end: self.text.len() as u32,
+            slot: LITERAL,
         });
     }
 }
@@ -215,6 +231,7 @@ impl Event {
             text: String::with_capacity(self.d.text.len() + value.len()),
             spans: Vec::with_capacity(self.d.spans.len()),
             body: self.d.body.clone(),
+            ..EventData::default()
         };
         let mut done = false;
         for (n, v) in self.headers() {
@@ -239,6 +256,7 @@ impl Event {
             text: String::with_capacity(self.d.text.len()),
             spans: Vec::with_capacity(self.d.spans.len()),
             body: self.d.body.clone(),
+            ..EventData::default()
         };
         for (n, v) in self
             .headers()
@@ -276,7 +294,22 @@ impl Event {
     }
 
     fn value_of(&self, s: &Span) -> &str {
-        &self.d.text[s.value_start as usize..s.value_end as usize]
+        let raw = &self.d.text[s.value_start as usize..s.value_end as usize];
+        if s.slot == LITERAL {
+            return raw;
+        }
+        let slots = self.d.decoded.get_or_init(|| {
+            (0..self.d.encoded).map(|_| OnceLock::new()).collect()
+        });
+        match slots.get(s.slot as usize) {
+            Some(slot) => slot.get_or_init(|| {
+                percent_encoding::percent_decode_str(raw)
+                    .decode_utf8_lossy()
+                    .into()
+            }),
+            // Not reachable: slots are numbered below `encoded`.
+            None => raw,
+        }
     }
 
     /// All headers in order, values decoded.
@@ -480,13 +513,8 @@ impl Event {
     /// `Content-Length`) that many body bytes. The body shares `payload`'s
     /// memory.
     pub fn parse_plain(payload: &Bytes) -> Result<Event> {
-        let (head_end, body_start) = match memchr::memmem::find(payload, b"\n\n") {
-            Some(i) => (i, i + 2),
-            None => (payload.len(), payload.len()),
-        };
-        let mut builder = Builder::with_capacity(head_end, head_end / 32 + 8);
-        builder.parse_header_lines(&payload[..head_end], true);
-        let mut event = builder.finish();
+        let (head_end, body_start) = parse_lines(payload, true, &mut Vec::new());
+        let mut event = Event::from_encoded_head(&payload[..head_end]);
         // The serializer's own Content-Length comes last; anything earlier with
         // that name came from the client that built the event.
         if let Some(last) = event.d.spans.last().copied() {
@@ -516,9 +544,44 @@ impl Event {
     /// Parses a header block whose values are percent-encoded (the outbound
     /// `connect` reply), without any body handling.
     pub(crate) fn parse_encoded_block(block: &[u8]) -> Event {
-        let mut builder = Builder::with_capacity(block.len(), block.len() / 32 + 8);
-        builder.parse_header_lines(block, true);
-        builder.finish()
+        Event::from_encoded_head(block)
+    }
+
+    /// An event of the header lines of `head` (no blank line in it), values
+    /// percent-encoded. One pass finds the lines, one more the values that
+    /// hold a `%`; the block is copied once and checked to be UTF-8 once,
+    /// and each encoded value is decoded when it is first read.
+    fn from_encoded_head(head: &[u8]) -> Event {
+        let mut spans = Vec::with_capacity(head.len() / 32 + 8);
+        parse_lines(head, false, &mut spans);
+        match String::from_utf8(head.to_vec()) {
+            Ok(text) => {
+                let encoded = mark_encoded(text.as_bytes(), &mut spans);
+                EventData {
+                    text,
+                    spans,
+                    encoded,
+                    ..EventData::default()
+                }
+                .into_event()
+            }
+            Err(err) => {
+                // Rare: bytes that are not UTF-8 on the wire. Each piece is
+                // converted on its own (values decoded first).
+                let head = err.into_bytes();
+                let mut event = Event::default();
+                for s in &spans {
+                    let name =
+                        String::from_utf8_lossy(&head[s.name_start as usize..s.name_end as usize]);
+                    let value = percent_encoding::percent_decode(
+                        &head[s.value_start as usize..s.value_end as usize],
+                    )
+                    .decode_utf8_lossy();
+                    event.push_header(&name, &value);
+                }
+                event
+            }
+        }
     }
 
     /// Parses a `text/event-json` payload. Keys keep their order; duplicate
@@ -550,7 +613,7 @@ impl Event {
         let mut data = EventData {
             text: String::with_capacity(payload.len()),
             spans: Vec::with_capacity(entries.len()),
-            body: None,
+            ..EventData::default()
         };
         for (k, v) in &entries {
             match v {
@@ -588,147 +651,67 @@ pub(crate) fn join_array(items: &[String]) -> String {
     s
 }
 
-/// Builds an event's text buffer from raw header lines, percent-decoding
-/// values, with one UTF-8 check at the end.
-struct Builder {
-    buf: Vec<u8>,
-    spans: Vec<Span>,
+/// Finds the header lines of `bytes`: each line with a colon becomes a span
+/// (name before the colon, value after it and after the spaces or tabs that
+/// follow it, without the line's `\r`). With `stop_at_blank`, the header
+/// block ends at the first `\n\n`; returns where the block ends and where
+/// what follows it starts (both `bytes.len()` when it runs to the end).
+///
+/// One `memchr` pass over the block finds the line ends; only the short
+/// names are searched for their colon.
+fn parse_lines(bytes: &[u8], stop_at_blank: bool, spans: &mut Vec<Span>) -> (usize, usize) {
+    let mut line = |start: usize, end: usize| {
+        let mut line_end = end;
+        if line_end > start && bytes[line_end - 1] == b'\r' {
+            line_end -= 1;
+        }
+        if let Some(colon) = memchr::memchr(b':', &bytes[start..line_end]) {
+            let mut vstart = start + colon + 1;
+            while vstart < line_end && matches!(bytes[vstart], b' ' | b'\t') {
+                vstart += 1;
+            }
+            spans.push(Span {
+                name_start: start as u32,
+                name_end: (start + colon) as u32,
+                value_start: vstart as u32,
+                value_end: line_end as u32,
+                slot: LITERAL,
+            });
+        }
+    };
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', bytes) {
+        if stop_at_blank && nl == start && nl > 0 {
+            // An empty line right after a line end: the block ends at that
+            // line end.
+            return (nl - 1, nl + 1);
+        }
+        line(start, nl);
+        start = nl + 1;
+    }
+    if start < bytes.len() {
+        line(start, bytes.len());
+    }
+    (bytes.len(), bytes.len())
 }
 
-impl Builder {
-    fn with_capacity(bytes: usize, headers: usize) -> Builder {
-        Builder {
-            buf: Vec::with_capacity(bytes),
-            spans: Vec::with_capacity(headers),
+/// Gives every span whose value holds a `%` a decoding slot (in order);
+/// returns how many did. One `memchr` pass over the block.
+fn mark_encoded(text: &[u8], spans: &mut [Span]) -> u32 {
+    let mut count = 0;
+    let mut next = 0;
+    for p in memchr::memchr_iter(b'%', text) {
+        let p = p as u32;
+        while next < spans.len() && spans[next].value_end <= p {
+            next += 1;
+        }
+        let Some(s) = spans.get_mut(next) else { break };
+        if p >= s.value_start && s.slot == LITERAL {
+            s.slot = count;
+            count += 1;
         }
     }
-
-    /// Parses header lines: the block is copied whole, then each line's
-    /// name and value are located in the copy, and values holding a `%` are
-    /// decoded in place (decoding only shrinks them). The bytes between
-    /// spans (`: `, line ends, what decoding freed) are never read.
-    fn parse_header_lines(&mut self, block: &[u8], decode: bool) {
-        let base = self.buf.len();
-        self.buf.extend_from_slice(block);
-        let len = block.len();
-        // The next `%` at or after some point; values before it need no
-        // decoding. A few per event, so this search runs ahead of the lines.
-        let mut pct = if decode {
-            memchr::memchr(b'%', block)
-        } else {
-            None
-        };
-        let mut start = 0;
-        while start < len {
-            let end = memchr::memchr(b'\n', &block[start..]).map_or(len, |i| start + i);
-            let mut line_end = end;
-            if line_end > start && block[line_end - 1] == b'\r' {
-                line_end -= 1;
-            }
-            if let Some(colon) = memchr::memchr(b':', &block[start..line_end]) {
-                let mut vstart = start + colon + 1;
-                while vstart < line_end && matches!(block[vstart], b' ' | b'\t') {
-                    vstart += 1;
-                }
-                let encoded = match pct {
-                    Some(p) if p < vstart => {
-                        // That `%` was in a name or a line without a colon.
-                        pct = memchr::memchr(b'%', &block[vstart..]).map(|i| vstart + i);
-                        pct.is_some_and(|p| p < line_end)
-                    }
-                    Some(p) => p < line_end,
-                    None => false,
-                };
-                let value_end = if encoded {
-                    let end = decode_in_place(&mut self.buf, base + vstart, base + line_end);
-                    pct = memchr::memchr(b'%', &block[line_end..]).map(|i| line_end + i);
-                    end
-                } else {
-                    base + line_end
-                };
-                self.spans.push(Span {
-                    name_start: (base + start) as u32,
-                    name_end: (base + start + colon) as u32,
-                    value_start: (base + vstart) as u32,
-                    value_end: value_end as u32,
-                });
-            }
-            start = end + 1;
-        }
-    }
-
-    fn finish(self) -> Event {
-        match String::from_utf8(self.buf) {
-            Ok(text) => EventData {
-                text,
-                spans: self.spans,
-                body: None,
-            }
-            .into_event(),
-            Err(err) => {
-                // Rare: a value decoded to invalid UTF-8. Convert each piece on
-                // its own so the spans stay aligned.
-                let buf = err.into_bytes();
-                let mut event = Event::default();
-                for s in &self.spans {
-                    let name =
-                        String::from_utf8_lossy(&buf[s.name_start as usize..s.name_end as usize]);
-                    let value =
-                        String::from_utf8_lossy(&buf[s.value_start as usize..s.value_end as usize]);
-                    event.push_header(&name, &value);
-                }
-                event
-            }
-        }
-    }
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Percent-decodes `buf[start..end]` in place and returns where the decoded
-/// value ends: `%` and two hex digits become that byte; any other `%` stays
-/// as it is (the rules of `percent_encoding::percent_decode`). The bytes
-/// freed at the end become spaces, so the buffer stays UTF-8 wherever the
-/// input was.
-fn decode_in_place(buf: &mut [u8], start: usize, end: usize) -> usize {
-    let mut read = start;
-    let mut write = start;
-    while let Some(p) = memchr::memchr(b'%', &buf[read..end]).map(|i| read + i) {
-        buf.copy_within(read..p, write);
-        write += p - read;
-        let hi = buf
-            .get(p + 1)
-            .filter(|_| p + 1 < end)
-            .copied()
-            .and_then(hex_value);
-        let lo = buf
-            .get(p + 2)
-            .filter(|_| p + 2 < end)
-            .copied()
-            .and_then(hex_value);
-        match (hi, lo) {
-            (Some(hi), Some(lo)) => {
-                buf[write] = hi << 4 | lo;
-                read = p + 3;
-            }
-            _ => {
-                buf[write] = b'%';
-                read = p + 1;
-            }
-        }
-        write += 1;
-    }
-    buf.copy_within(read..end, write);
-    write += end - read;
-    buf[write..end].fill(b' ');
-    write
+    count
 }
 
 // ----- JSON -----
@@ -825,16 +808,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The value of `X` in a plain payload `X: <value>`, as `header` reads it.
     fn decoded(value: &[u8]) -> Vec<u8> {
         let mut buf = b"X: ".to_vec();
         buf.extend_from_slice(value);
         buf.extend_from_slice(b"\n");
-        let end = decode_in_place(&mut buf, 3, 3 + value.len());
-        buf[3..end].to_vec()
+        let event = Event::parse_plain(&Bytes::from(buf)).unwrap();
+        event.header("X").unwrap().as_bytes().to_vec()
     }
 
     #[test]
-    fn in_place_decoding_follows_percent_encoding() {
+    fn values_decode_as_percent_encoding_does() {
         for v in [
             &b"plain"[..],
             b"%2BOK%0A",
@@ -845,19 +829,92 @@ mod tests {
             b"a%%41b",
             b"%e2%82%ac",
         ] {
-            let want: Vec<u8> = percent_encoding::percent_decode(v).collect();
-            assert_eq!(decoded(v), want, "{:?}", String::from_utf8_lossy(v));
+            let want = percent_encoding::percent_decode(v).decode_utf8_lossy().into_owned();
+            assert_eq!(decoded(v), want.as_bytes(), "{:?}", String::from_utf8_lossy(v));
         }
+    }
+
+    #[test]
+    fn encoded_values_are_decoded_once_and_shared_by_clones_and_threads() {
+        let payload = Bytes::from_static(
+            b"Event-Name: CHANNEL_ANSWER\nCaller-Caller-ID-Name: Outbound%20Call\n\
+              Unique-ID: abc\nvariable_sip_full_to: %3Csip%3A2000%40192.0.2.2%3E\n\
+              Weird: 100%\n\n",
+        );
+        let event = Event::parse_plain(&payload).unwrap();
+        assert_eq!(event.d.encoded, 3, "three values hold a `%`");
+        assert!(event.d.decoded.get().is_none(), "nothing decoded before a read");
+        assert_eq!(event.unique_id(), Some("abc"));
+        assert!(event.d.decoded.get().is_none(), "a literal value decodes nothing");
+        let clone = event.clone();
+        let from_threads: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| clone.variable("sip_full_to").unwrap().to_owned()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(from_threads, vec!["<sip:2000@192.0.2.2>"; 4]);
+        // The clone shares the decoded value: the same memory.
+        assert!(std::ptr::eq(
+            event.variable("sip_full_to").unwrap(),
+            clone.variable("sip_full_to").unwrap()
+        ));
+        assert_eq!(event.header("Weird"), Some("100%"));
+        let all: Vec<(&str, &str)> = event.headers().collect();
+        assert_eq!(
+            all,
+            vec![
+                ("Event-Name", "CHANNEL_ANSWER"),
+                ("Caller-Caller-ID-Name", "Outbound Call"),
+                ("Unique-ID", "abc"),
+                ("variable_sip_full_to", "<sip:2000@192.0.2.2>"),
+                ("Weird", "100%"),
+            ]
+        );
+        // Changing a parsed event keeps every other value, decoded.
+        let mut changed = event.clone();
+        changed.push_header("Added", "a%20b");
+        changed.set_header("Unique-ID", "def");
+        changed.remove_header("Weird");
+        assert_eq!(
+            changed.headers().collect::<Vec<_>>(),
+            vec![
+                ("Event-Name", "CHANNEL_ANSWER"),
+                ("Caller-Caller-ID-Name", "Outbound Call"),
+                ("Unique-ID", "def"),
+                ("variable_sip_full_to", "<sip:2000@192.0.2.2>"),
+                ("Added", "a%20b"),
+            ]
+        );
+        assert_eq!(event.unique_id(), Some("abc"), "the original is unchanged");
+    }
+
+    #[test]
+    fn a_head_that_is_not_utf8_is_read_piece_by_piece() {
+        let payload = Bytes::from_static(b"Event-Name: X\nBad\xff: v\xfe%41\nOk: %C3%A9\n\n");
+        let event = Event::parse_plain(&payload).unwrap();
+        assert_eq!(
+            event.headers().collect::<Vec<_>>(),
+            vec![
+                ("Event-Name", "X"),
+                ("Bad\u{fffd}", "v\u{fffd}A"),
+                ("Ok", "\u{e9}"),
+            ]
+        );
     }
 
     proptest! {
         #[test]
-        fn in_place_decoding_matches_percent_decode(v in proptest::collection::vec(
+        fn decoding_matches_percent_decode(v in proptest::collection::vec(
             prop_oneof![Just(b'%'), Just(b'4'), Just(b'1'), Just(b'f'), Just(b'G'), any::<u8>()],
             0..40,
         )) {
-            let want: Vec<u8> = percent_encoding::percent_decode(&v).collect();
-            prop_assert_eq!(decoded(&v), want);
+            // Line ends would end the value: the reference reading covers them.
+            let v: Vec<u8> = v.into_iter().filter(|b| !matches!(b, b'\n' | b'\r')).collect();
+            let skip = v.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+            let v = &v[skip..];
+            let want = percent_encoding::percent_decode(v).decode_utf8_lossy().into_owned();
+            prop_assert_eq!(decoded(v), want.into_bytes());
         }
 
         #[test]
