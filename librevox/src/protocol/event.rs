@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
@@ -103,14 +103,7 @@ struct Span {
     name_end: u32,
     value_start: u32,
     value_end: u32,
-    /// [`LITERAL`] when `text[value_start..value_end]` is the value itself;
-    /// otherwise the value is still percent-encoded there and this is its
-    /// slot in [`EventData::decoded`].
-    slot: u32,
 }
-
-/// [`Span::slot`] of a value stored as it is.
-const LITERAL: u32 = u32::MAX;
 
 /// A FreeSWITCH event: ordered headers (values decoded) and an optional body.
 ///
@@ -137,17 +130,145 @@ pub struct Event {
 #[derive(Clone, Default)]
 struct EventData {
     /// Header names and values, concatenated; spans index into it. A parsed
-    /// event keeps its header block here as it came (one copy, no
-    /// decoding); a built one holds the pieces it was given.
+    /// event keeps its header block here as it came (one copy, values still
+    /// percent-encoded); a built one holds the pieces it was given.
     text: String,
-    spans: Vec<Span>,
+    index: Index,
     body: Option<Bytes>,
-    /// How many spans have a slot (values still percent-encoded in `text`).
-    encoded: u32,
-    /// The decoded values of those spans, each decoded on first access (so
-    /// an event whose hooks read five headers decodes at most five). The
-    /// slots themselves are allocated on the first such access.
+}
+
+/// Where an event's headers are in its `text`.
+#[derive(Clone)]
+enum Index {
+    /// A built event: every span known, values stored as they are.
+    Built(Vec<Span>),
+    /// A parsed event: lines found as lookups need them, values decoded
+    /// when first read.
+    Parsed(Box<Parsed>),
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index::Built(Vec::new())
+    }
+}
+
+/// The lazy index of a parsed header block. A lookup scans the block only
+/// as far as its header (FreeSWITCH writes `Event-Name`, `Event-Sequence`
+/// and `Unique-ID` among the first twenty of a hundred lines); whatever
+/// needs every header ([`Event::headers`], [`Event::len`], a header that is
+/// absent) finishes the scan once, and from then on `all` answers without
+/// taking the lock.
+struct Parsed {
+    /// Where the header lines end in `text` (before the line of the body's
+    /// own `Content-Length`, which is not a header).
+    end: u32,
+    scan: Mutex<Scan>,
+    all: OnceLock<Box<[Span]>>,
+    /// The decoded values of encoded ones, by span position, each decoded
+    /// on first read; the slots are allocated at the first such read (one
+    /// per line of the block, the most spans it can have).
     decoded: OnceLock<Box<[OnceLock<Box<str>>]>>,
+}
+
+/// The part of a header block scanned so far.
+#[derive(Clone, Default)]
+struct Scan {
+    spans: Vec<Span>,
+    /// Where the next line starts.
+    at: u32,
+}
+
+impl Clone for Parsed {
+    fn clone(&self) -> Self {
+        Parsed {
+            end: self.end,
+            scan: Mutex::new(self.lock().clone()),
+            all: self.all.clone(),
+            decoded: self.decoded.clone(),
+        }
+    }
+}
+
+impl Parsed {
+    fn new(end: usize) -> Parsed {
+        Parsed {
+            end: end as u32,
+            scan: Mutex::new(Scan::default()),
+            all: OnceLock::new(),
+            decoded: OnceLock::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Scan> {
+        // A scan only pushes complete spans: a panic elsewhere while the
+        // lock was held leaves it consistent.
+        self.scan.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every span, scanning what is left of the block the first time.
+    fn all(&self, text: &[u8]) -> &[Span] {
+        if let Some(all) = self.all.get() {
+            return all;
+        }
+        let mut scan = self.lock();
+        if self.all.get().is_none() {
+            scan.advance(text, self.end as usize, |_| false);
+            let spans = std::mem::take(&mut scan.spans);
+            // Set while the lock is held, so a lookup that takes the lock
+            // next finds it (see `find`).
+            let _ = self.all.set(spans.into_boxed_slice());
+        }
+        drop(scan);
+        self.all.get().map_or(&[], |all| all)
+    }
+
+    /// The first span `wanted` accepts, with its position, scanning no
+    /// further than it.
+    fn find(&self, text: &[u8], wanted: impl Fn(&Span) -> bool) -> Option<(usize, Span)> {
+        let search = |spans: &[Span]| spans.iter().position(&wanted).map(|i| (i, spans[i]));
+        if let Some(all) = self.all.get() {
+            return search(all);
+        }
+        let mut scan = self.lock();
+        if let Some(all) = self.all.get() {
+            drop(scan);
+            return search(all);
+        }
+        if let Some(found) = search(&scan.spans) {
+            return Some(found);
+        }
+        let found = scan.advance(text, self.end as usize, &wanted)?;
+        Some((found, scan.spans[found]))
+    }
+}
+
+impl Scan {
+    /// Scans lines until one that `wanted` accepts (returns its position)
+    /// or the end of the block.
+    fn advance(
+        &mut self,
+        text: &[u8],
+        end: usize,
+        wanted: impl Fn(&Span) -> bool,
+    ) -> Option<usize> {
+        let lines = Lines::new();
+        let mut at = self.at as usize;
+        let mut found = None;
+        while at < end {
+            let (span, next) = lines.next(text, at, end);
+            at = next;
+            if let Some(span) = span {
+                self.spans.push(span);
+                if wanted(&span) {
+                    found = Some(self.spans.len() - 1);
+                    break;
+                }
+            }
+        }
+        self.at = at as u32;
+        found
+    }
 }
 
 impl EventData {
@@ -155,24 +276,28 @@ impl EventData {
         Event { d: Arc::new(self) }
     }
 
+    /// Appends a header to a built event (a parsed one is rebuilt first:
+    /// [`Event::push_header`]).
     fn push_header(&mut self, name: &str, value: &str) {
         let name_start = self.text.len() as u32;
         self.text.push_str(name);
         let name_end = self.text.len() as u32;
         self.text.push_str(value);
-        self.spans.push(Span {
+        let span = Span {
             name_start,
             name_end,
             value_start: name_end,
             value_end: self.text.len() as u32,
-            slot: LITERAL,
-        });
+        };
+        if let Index::Built(spans) = &mut self.index {
+            spans.push(span);
+        }
     }
 }
 
 impl PartialEq for Event {
     fn eq(&self, other: &Self) -> bool {
-        self.d.spans.len() == other.d.spans.len()
+        self.len() == other.len()
             && self.headers().eq(other.headers())
             && self.body() == other.body()
     }
@@ -210,7 +335,23 @@ impl Event {
 
     /// Appends a header (duplicates are allowed and kept in order).
     pub fn push_header(&mut self, name: &str, value: &str) {
+        if matches!(self.d.index, Index::Parsed(_)) {
+            *self = self.rebuilt(|_| true);
+        }
         Arc::make_mut(&mut self.d).push_header(name, value);
+    }
+
+    /// A built event of the headers `keep` accepts, values decoded.
+    fn rebuilt(&self, keep: impl Fn(&str) -> bool) -> Event {
+        let mut rebuilt = EventData {
+            text: String::with_capacity(self.d.text.len()),
+            index: Index::Built(Vec::with_capacity(self.len() + 1)),
+            body: self.d.body.clone(),
+        };
+        for (n, v) in self.headers().filter(|(n, _)| keep(n)) {
+            rebuilt.push_header(n, v);
+        }
+        rebuilt.into_event()
     }
 
     /// Builder form of [`push_header`](Event::push_header).
@@ -229,9 +370,8 @@ impl Event {
         }
         let mut rebuilt = EventData {
             text: String::with_capacity(self.d.text.len() + value.len()),
-            spans: Vec::with_capacity(self.d.spans.len()),
+            index: Index::Built(Vec::with_capacity(self.len())),
             body: self.d.body.clone(),
-            ..EventData::default()
         };
         let mut done = false;
         for (n, v) in self.headers() {
@@ -252,19 +392,7 @@ impl Event {
         if self.header(name).is_none() {
             return;
         }
-        let mut rebuilt = EventData {
-            text: String::with_capacity(self.d.text.len()),
-            spans: Vec::with_capacity(self.d.spans.len()),
-            body: self.d.body.clone(),
-            ..EventData::default()
-        };
-        for (n, v) in self
-            .headers()
-            .filter(|(n, _)| !n.eq_ignore_ascii_case(name))
-        {
-            rebuilt.push_header(n, v);
-        }
-        *self = rebuilt.into_event();
+        *self = self.rebuilt(|n| !n.eq_ignore_ascii_case(name));
     }
 
     /// Sets the body (an empty body is stored as none).
@@ -293,51 +421,79 @@ impl Event {
         own.len() == name.len() && (own == name || own.eq_ignore_ascii_case(name))
     }
 
-    fn value_of(&self, s: &Span) -> &str {
+    /// The value of the span at position `at`: as stored for a built
+    /// event; for a parsed one, percent-decoded (on the first read) when it
+    /// holds a `%`.
+    fn value_of(&self, at: usize, s: &Span) -> &str {
         let raw = &self.d.text[s.value_start as usize..s.value_end as usize];
-        if s.slot == LITERAL {
+        let Index::Parsed(parsed) = &self.d.index else {
+            return raw;
+        };
+        if memchr::memchr(b'%', raw.as_bytes()).is_none() {
             return raw;
         }
-        let slots = self.d.decoded.get_or_init(|| {
-            (0..self.d.encoded).map(|_| OnceLock::new()).collect()
+        let slots = parsed.decoded.get_or_init(|| {
+            let block = &self.d.text.as_bytes()[..parsed.end as usize];
+            let lines = memchr::memchr_iter(b'\n', block).count() + 1;
+            (0..lines).map(|_| OnceLock::new()).collect()
         });
-        match slots.get(s.slot as usize) {
+        match slots.get(at) {
             Some(slot) => slot.get_or_init(|| {
                 percent_encoding::percent_decode_str(raw)
                     .decode_utf8_lossy()
                     .into()
             }),
-            // Not reachable: slots are numbered below `encoded`.
+            // Not reachable: a block has no more spans than lines.
             None => raw,
         }
     }
 
+    /// Every span (for a parsed event, scanning the rest of its block).
+    fn spans(&self) -> &[Span] {
+        match &self.d.index {
+            Index::Built(spans) => spans,
+            Index::Parsed(parsed) => parsed.all(self.d.text.as_bytes()),
+        }
+    }
+
+    /// The first span `wanted` accepts, with its position (for a parsed
+    /// event, scanning no further than that).
+    fn find(&self, wanted: impl Fn(&Span) -> bool) -> Option<&str> {
+        let (at, s) = match &self.d.index {
+            Index::Built(spans) => spans
+                .iter()
+                .position(&wanted)
+                .map(|at| (at, spans[at]))?,
+            Index::Parsed(parsed) => parsed.find(self.d.text.as_bytes(), wanted)?,
+        };
+        Some(self.value_of(at, &s))
+    }
+
     /// All headers in order, values decoded.
     pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.d
-            .spans
+        self.spans()
             .iter()
-            .map(move |s| (self.name_of(s), self.value_of(s)))
+            .enumerate()
+            .map(move |(at, s)| (self.name_of(s), self.value_of(at, s)))
     }
 
     /// Number of headers.
     pub fn len(&self) -> usize {
-        self.d.spans.len()
+        self.spans().len()
     }
 
     /// True when the event has no header.
     pub fn is_empty(&self) -> bool {
-        self.d.spans.is_empty()
+        match &self.d.index {
+            Index::Built(spans) => spans.is_empty(),
+            Index::Parsed(parsed) => parsed.find(self.d.text.as_bytes(), |_| true).is_none(),
+        }
     }
 
     /// The first header with this name (ignoring ASCII case).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.as_bytes();
-        self.d
-            .spans
-            .iter()
-            .find(|s| self.name_is(s, name))
-            .map(|s| self.value_of(s))
+        self.find(|s| self.name_is(s, name))
     }
 
     /// The same as [`header`](Event::header), which ignores ASCII case too
@@ -349,11 +505,11 @@ impl Event {
     /// Every header with this name (ignoring ASCII case), in order (for
     /// duplicated names).
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.d
-            .spans
+        self.spans()
             .iter()
-            .filter(move |s| self.name_is(s, name.as_bytes()))
-            .map(move |s| self.value_of(s))
+            .enumerate()
+            .filter(move |(_, s)| self.name_is(s, name.as_bytes()))
+            .map(move |(at, s)| self.value_of(at, s))
     }
 
     /// The elements of a header: an `ARRAY::a|:b` value split into `a`, `b`;
@@ -463,18 +619,14 @@ impl Event {
         const PREFIX: &[u8] = b"variable_";
         let (name, len) = (name.as_bytes(), PREFIX.len() + name.len());
         let text = self.d.text.as_bytes();
-        self.d
-            .spans
-            .iter()
-            .find(|s| {
-                (s.name_end - s.name_start) as usize == len && {
-                    let n = &text[s.name_start as usize..s.name_end as usize];
-                    let (prefix, rest) = n.split_at(PREFIX.len());
-                    (prefix == PREFIX || prefix.eq_ignore_ascii_case(PREFIX))
-                        && (rest == name || rest.eq_ignore_ascii_case(name))
-                }
-            })
-            .map(|s| self.value_of(s))
+        self.find(|s| {
+            (s.name_end - s.name_start) as usize == len && {
+                let n = &text[s.name_start as usize..s.name_end as usize];
+                let (prefix, rest) = n.split_at(PREFIX.len());
+                (prefix == PREFIX || prefix.eq_ignore_ascii_case(PREFIX))
+                    && (rest == name || rest.eq_ignore_ascii_case(name))
+            }
+        })
     }
 
     /// `Event-Sequence`, FreeSWITCH's global event counter.
@@ -513,30 +665,35 @@ impl Event {
     /// `Content-Length`) that many body bytes. The body shares `payload`'s
     /// memory.
     pub fn parse_plain(payload: &Bytes) -> Result<Event> {
-        let mut spans = Vec::with_capacity(payload.len() / 32 + 8);
-        let (head_end, body_start) = parse_lines(payload, true, &mut spans);
-        let mut event = Event::from_encoded_head(&payload[..head_end], spans);
+        static BLANK_LINE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+        let (head_end, body_start) = match BLANK_LINE.find(payload) {
+            Some(i) => (i, i + 2),
+            None => (payload.len(), payload.len()),
+        };
+        let head = &payload[..head_end];
         // The serializer's own Content-Length comes last; anything earlier with
         // that name came from the client that built the event.
-        if let Some(last) = event.d.spans.last().copied() {
-            if event.name_of(&last) == "Content-Length" {
-                let len: usize = event.value_of(&last).trim().parse().map_err(|_| {
-                    Error::protocol(format!(
-                        "invalid event body Content-Length `{}`",
-                        event.value_of(&last)
-                    ))
-                })?;
-                let d = Arc::make_mut(&mut event.d);
-                d.spans.pop();
-                let avail = payload.len().saturating_sub(body_start);
-                if len > avail {
-                    return Err(Error::protocol(format!(
-                        "event body shorter than its Content-Length ({avail} of {len} bytes)"
-                    )));
-                }
-                if len > 0 {
-                    d.body = Some(payload.slice(body_start..body_start + len));
-                }
+        let length = last_span(head).filter(|s| &head[s.name_start as usize..s.name_end as usize] == b"Content-Length");
+        let lines_end = length.map_or(head.len(), |s| s.name_start as usize);
+        let mut event = Event::from_encoded_lines(head, lines_end);
+        if let Some(s) = length {
+            let value = percent_encoding::percent_decode(
+                &head[s.value_start as usize..s.value_end as usize],
+            )
+            .decode_utf8_lossy();
+            let len: usize = value.trim().parse().map_err(|_| {
+                Error::protocol(format!("invalid event body Content-Length `{value}`"))
+            })?;
+            let avail = payload.len().saturating_sub(body_start);
+            if len > avail {
+                return Err(Error::protocol(format!(
+                    "event body shorter than its Content-Length ({avail} of {len} bytes)"
+                )));
+            }
+            if len > 0 {
+                Arc::make_mut(&mut event.d).body =
+                    Some(payload.slice(body_start..body_start + len));
             }
         }
         Ok(event)
@@ -545,33 +702,29 @@ impl Event {
     /// Parses a header block whose values are percent-encoded (the outbound
     /// `connect` reply), without any body handling.
     pub(crate) fn parse_encoded_block(block: &[u8]) -> Event {
-        let mut spans = Vec::with_capacity(block.len() / 32 + 8);
-        parse_lines(block, false, &mut spans);
-        Event::from_encoded_head(block, spans)
+        Event::from_encoded_lines(block, block.len())
     }
 
-    /// An event of the header block `head` whose lines [`parse_lines`]
-    /// found, values percent-encoded. The block is copied once and checked
-    /// to be UTF-8 once, one pass finds the values that hold a `%`, and each
-    /// of those is decoded when it is first read.
-    fn from_encoded_head(head: &[u8], mut spans: Vec<Span>) -> Event {
+    /// An event of the header lines in `head[..end]`, values
+    /// percent-encoded. The block is copied once and checked to be UTF-8
+    /// once; lines are found as lookups need them and encoded values decoded
+    /// when first read ([`Parsed`]).
+    fn from_encoded_lines(head: &[u8], end: usize) -> Event {
         match String::from_utf8(head.to_vec()) {
-            Ok(text) => {
-                let encoded = mark_encoded(text.as_bytes(), &mut spans);
-                EventData {
-                    text,
-                    spans,
-                    encoded,
-                    ..EventData::default()
-                }
-                .into_event()
+            Ok(text) => EventData {
+                text,
+                index: Index::Parsed(Box::new(Parsed::new(end))),
+                body: None,
             }
+            .into_event(),
             Err(err) => {
                 // Rare: bytes that are not UTF-8 on the wire. Each piece is
                 // converted on its own (values decoded first).
                 let head = err.into_bytes();
+                let mut scan = Scan::default();
+                scan.advance(&head, end, |_| false);
                 let mut event = Event::default();
-                for s in &spans {
+                for s in &scan.spans {
                     let name =
                         String::from_utf8_lossy(&head[s.name_start as usize..s.name_end as usize]);
                     let value = percent_encoding::percent_decode(
@@ -613,8 +766,8 @@ impl Event {
         }
         let mut data = EventData {
             text: String::with_capacity(payload.len()),
-            spans: Vec::with_capacity(entries.len()),
-            ..EventData::default()
+            index: Index::Built(Vec::with_capacity(entries.len())),
+            body: None,
         };
         for (k, v) in &entries {
             match v {
@@ -652,94 +805,82 @@ pub(crate) fn join_array(items: &[String]) -> String {
     s
 }
 
-/// Finds the header lines of `bytes`: each line with a colon becomes a span
-/// (name before the colon, value after it and after the spaces or tabs that
-/// follow it, without the line's `\r`). With `stop_at_blank`, the header
-/// block ends at the first `\n\n`; returns where the block ends and where
-/// what follows it starts (both `bytes.len()` when it runs to the end).
+/// Reads header lines: a line with a colon is a span (the name before the
+/// colon; the value after it and after the spaces or tabs that follow it,
+/// without the line's `\r`); a line without one is skipped.
 ///
 /// Each line costs two searches over a few dozen bytes (its end, its
-/// colon), with searchers prepared once per block ([`ByteFinder`]).
-fn parse_lines(bytes: &[u8], stop_at_blank: bool, spans: &mut Vec<Span>) -> (usize, usize) {
-    let (newline, colon) = (ByteFinder::new(b'\n'), ByteFinder::new(b':'));
-    let mut start = 0;
-    while start < bytes.len() {
-        let end = newline.find(&bytes[start..]).map_or(bytes.len(), |i| start + i);
-        if stop_at_blank && end == start && start > 0 {
-            // An empty line right after a line end: the block ends at that
-            // line end.
-            return (start - 1, start + 1);
-        }
-        let mut line_end = end;
-        if line_end > start && bytes[line_end - 1] == b'\r' {
-            line_end -= 1;
-        }
-        if let Some(c) = colon.find(&bytes[start..line_end]) {
-            let mut vstart = start + c + 1;
-            while vstart < line_end && matches!(bytes[vstart], b' ' | b'\t') {
-                vstart += 1;
-            }
-            spans.push(Span {
-                name_start: start as u32,
-                name_end: (start + c) as u32,
-                value_start: vstart as u32,
-                value_end: line_end as u32,
-                slot: LITERAL,
-            });
-        }
-        start = end + 1;
-    }
-    (bytes.len(), bytes.len())
-}
-
-/// A search for one byte in short haystacks. `memchr::memchr` chooses an
-/// implementation and prepares its needle on every call, which costs more
-/// than the search itself on a 20-byte header name; memchr's SSE2 searcher,
-/// which every x86-64 CPU has, is prepared once per block here and reused
-/// for every line (callgrind, the load test's inbound events: 43.1k → 33.6k
-/// instructions per event with the rest of this change).
-struct ByteFinder {
-    needle: u8,
+/// colon). `memchr::memchr` chooses an implementation and prepares its
+/// needle on every call, which costs more than the search itself on a
+/// 20-byte header name; memchr's SSE2 searchers, which every x86-64 CPU
+/// has, are prepared once per scan here instead (callgrind, the load
+/// test's inbound events).
+struct Lines {
     #[cfg(target_arch = "x86_64")]
-    sse2: Option<memchr::arch::x86_64::sse2::memchr::One>,
+    sse2: Option<(
+        memchr::arch::x86_64::sse2::memchr::One,
+        memchr::arch::x86_64::sse2::memchr::One,
+    )>,
 }
 
-impl ByteFinder {
-    fn new(needle: u8) -> ByteFinder {
-        ByteFinder {
-            needle,
+impl Lines {
+    fn new() -> Lines {
+        Lines {
             #[cfg(target_arch = "x86_64")]
-            sse2: memchr::arch::x86_64::sse2::memchr::One::new(needle),
+            sse2: memchr::arch::x86_64::sse2::memchr::One::new(b'\n')
+                .zip(memchr::arch::x86_64::sse2::memchr::One::new(b':')),
         }
     }
 
     #[inline]
-    fn find(&self, haystack: &[u8]) -> Option<usize> {
+    fn find(&self, newline: bool, haystack: &[u8]) -> Option<usize> {
         #[cfg(target_arch = "x86_64")]
-        if let Some(one) = &self.sse2 {
-            return one.find(haystack);
+        if let Some((nl, colon)) = &self.sse2 {
+            return if newline { nl } else { colon }.find(haystack);
         }
-        memchr::memchr(self.needle, haystack)
+        memchr::memchr(if newline { b'\n' } else { b':' }, haystack)
+    }
+
+    /// The line of `bytes[..end]` that starts at `start`: its span, if it
+    /// has a colon, and where the next line starts.
+    #[inline]
+    fn next(&self, bytes: &[u8], start: usize, end: usize) -> (Option<Span>, usize) {
+        let stop = self.find(true, &bytes[start..end]).map_or(end, |i| start + i);
+        let mut line_end = stop;
+        if line_end > start && bytes[line_end - 1] == b'\r' {
+            line_end -= 1;
+        }
+        let span = self.find(false, &bytes[start..line_end]).map(|c| {
+            let mut vstart = start + c + 1;
+            while vstart < line_end && matches!(bytes[vstart], b' ' | b'\t') {
+                vstart += 1;
+            }
+            Span {
+                name_start: start as u32,
+                name_end: (start + c) as u32,
+                value_start: vstart as u32,
+                value_end: line_end as u32,
+            }
+        });
+        (span, stop + 1)
     }
 }
 
-/// Gives every span whose value holds a `%` a decoding slot (in order);
-/// returns how many did. One `memchr` pass over the block.
-fn mark_encoded(text: &[u8], spans: &mut [Span]) -> u32 {
-    let mut count = 0;
-    let mut next = 0;
-    for p in memchr::memchr_iter(b'%', text) {
-        let p = p as u32;
-        while next < spans.len() && spans[next].value_end <= p {
-            next += 1;
+/// The last header line of a block (the last line with a colon), found
+/// from the end.
+fn last_span(head: &[u8]) -> Option<Span> {
+    let lines = Lines::new();
+    let mut end = head.len();
+    loop {
+        let start = memchr::memrchr(b'\n', &head[..end]).map_or(0, |i| i + 1);
+        if let (Some(span), _) = lines.next(head, start, end) {
+            return Some(span);
         }
-        let Some(s) = spans.get_mut(next) else { break };
-        if p >= s.value_start && s.slot == LITERAL {
-            s.slot = count;
-            count += 1;
+        if start == 0 {
+            return None;
         }
+        end = start - 1;
     }
-    count
 }
 
 // ----- JSON -----
@@ -870,10 +1011,13 @@ mod tests {
               Weird: 100%\n\n",
         );
         let event = Event::parse_plain(&payload).unwrap();
-        assert_eq!(event.d.encoded, 3, "three values hold a `%`");
-        assert!(event.d.decoded.get().is_none(), "nothing decoded before a read");
+        let Index::Parsed(parsed) = &event.d.index else {
+            panic!("a parsed event has a lazy index");
+        };
         assert_eq!(event.unique_id(), Some("abc"));
-        assert!(event.d.decoded.get().is_none(), "a literal value decodes nothing");
+        assert_eq!(parsed.lock().spans.len(), 3, "scanned up to Unique-ID only");
+        assert!(parsed.all.get().is_none());
+        assert!(parsed.decoded.get().is_none(), "a literal value decodes nothing");
         let clone = event.clone();
         let from_threads: Vec<String> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
@@ -975,6 +1119,15 @@ mod tests {
                 return Ok(());
             }
             let event = Event::parse_plain(&Bytes::from(payload.clone())).unwrap();
+            // Lookups first, last name first (each scans the lazy index
+            // further, or finds what an earlier one scanned): the first
+            // header of that name, ignoring case.
+            prop_assert_eq!(event.is_empty(), want.is_empty());
+            for (name, _) in want.iter().rev() {
+                let first = want.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+                prop_assert_eq!(event.header(name), first);
+            }
+            prop_assert_eq!(event.header("No-Such-Header"), None);
             let got: Vec<(String, String)> = event
                 .headers()
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
