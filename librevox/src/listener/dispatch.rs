@@ -248,7 +248,10 @@ impl InlineStr {
     }
 
     fn is_empty(&self) -> bool {
-        self.as_str().is_empty()
+        match self {
+            InlineStr::Inline(_, len) => *len == 0,
+            InlineStr::Heap(s) => s.is_empty(),
+        }
     }
 }
 

@@ -254,6 +254,11 @@ impl Scan {
     ) -> Option<usize> {
         let lines = Lines::new();
         let mut at = self.at as usize;
+        if self.spans.capacity() == 0 {
+            // Room for every line at once (a line is about 35 bytes):
+            // growing from nothing would copy the spans four times.
+            self.spans.reserve((end - at) / 32 + 8);
+        }
         let mut found = None;
         while at < end {
             let (span, next) = lines.next(text, at, end);

@@ -40,9 +40,12 @@ impl Frame {
     /// The first header with this name, compared ASCII case-insensitively as
     /// FreeSWITCH and libesl do.
     pub fn header(&self, name: &str) -> Option<&str> {
+        // Names compare as bytes; only the value found is turned into text.
         self.fields
             .iter()
-            .find(|(n, _)| self.str_at(n).eq_ignore_ascii_case(name))
+            .find(|(n, _)| {
+                self.head[n.start as usize..n.end as usize].eq_ignore_ascii_case(name.as_bytes())
+            })
             .map(|(_, v)| self.str_at(v))
     }
 
