@@ -235,7 +235,8 @@ impl Session {
 
     pub(crate) fn update(&self, event: &Event) {
         // Only events that carry the channel's variables replace the data.
-        if event.headers().any(|(n, _)| n.starts_with("variable_")) {
+        // Names only: reading the values would decode them.
+        if event.names().any(|n| n.starts_with("variable_")) {
             self.replace_data(event.clone());
         }
     }

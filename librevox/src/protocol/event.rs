@@ -482,6 +482,11 @@ impl Event {
             .map(move |(at, s)| (self.name_of(s), self.value_of(at, s)))
     }
 
+    /// The header names in order (no value is decoded).
+    pub(crate) fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.spans().iter().map(move |s| self.name_of(s))
+    }
+
     /// Number of headers.
     pub fn len(&self) -> usize {
         self.spans().len()
@@ -706,8 +711,12 @@ impl Event {
 
     /// Parses a header block whose values are percent-encoded (the outbound
     /// `connect` reply), without any body handling.
+    ///
+    /// Its values are decoded at once: the reply becomes the session's
+    /// channel data and lives as long as the call, where one decoded copy
+    /// costs less memory than the encoded block plus decoding slots.
     pub(crate) fn parse_encoded_block(block: &[u8]) -> Event {
-        Event::from_encoded_lines(block, block.len())
+        Event::decoded_at_once(block, block.len())
     }
 
     /// An event of the header lines in `head[..end]`, values
@@ -724,23 +733,30 @@ impl Event {
             .into_event(),
             Err(err) => {
                 // Rare: bytes that are not UTF-8 on the wire. Each piece is
-                // converted on its own (values decoded first).
-                let head = err.into_bytes();
-                let mut scan = Scan::default();
-                scan.advance(&head, end, |_| false);
-                let mut event = Event::default();
-                for s in &scan.spans {
-                    let name =
-                        String::from_utf8_lossy(&head[s.name_start as usize..s.name_end as usize]);
-                    let value = percent_encoding::percent_decode(
-                        &head[s.value_start as usize..s.value_end as usize],
-                    )
-                    .decode_utf8_lossy();
-                    event.push_header(&name, &value);
-                }
-                event
+                // converted on its own.
+                Event::decoded_at_once(&err.into_bytes(), end)
             }
         }
+    }
+
+    /// A built event of the header lines in `head[..end]`, every value
+    /// percent-decoded now, names and values converted to text lossily.
+    fn decoded_at_once(head: &[u8], end: usize) -> Event {
+        let mut scan = Scan::default();
+        scan.advance(head, end, |_| false);
+        let mut data = EventData {
+            text: String::with_capacity(end),
+            index: Index::Built(Vec::with_capacity(scan.spans.len())),
+            body: None,
+        };
+        for s in &scan.spans {
+            let name = String::from_utf8_lossy(&head[s.name_start as usize..s.name_end as usize]);
+            let value =
+                percent_encoding::percent_decode(&head[s.value_start as usize..s.value_end as usize])
+                    .decode_utf8_lossy();
+            data.push_header(&name, &value);
+        }
+        data.into_event()
     }
 
     /// Parses a `text/event-json` payload. Keys keep their order; duplicate
