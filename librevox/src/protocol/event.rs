@@ -203,7 +203,9 @@ impl Parsed {
     fn lock(&self) -> std::sync::MutexGuard<'_, Scan> {
         // A scan only pushes complete spans: a panic elsewhere while the
         // lock was held leaves it consistent.
-        self.scan.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.scan
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Every span, scanning what is left of the block the first time.
@@ -465,10 +467,7 @@ impl Event {
     /// event, scanning no further than that).
     fn find(&self, wanted: impl Fn(&Span) -> bool) -> Option<&str> {
         let (at, s) = match &self.d.index {
-            Index::Built(spans) => spans
-                .iter()
-                .position(&wanted)
-                .map(|at| (at, spans[at]))?,
+            Index::Built(spans) => spans.iter().position(&wanted).map(|at| (at, spans[at]))?,
             Index::Parsed(parsed) => parsed.find(self.d.text.as_bytes(), wanted)?,
         };
         Some(self.value_of(at, &s))
@@ -684,7 +683,8 @@ impl Event {
         let head = &payload[..head_end];
         // The serializer's own Content-Length comes last; anything earlier with
         // that name came from the client that built the event.
-        let length = last_span(head).filter(|s| &head[s.name_start as usize..s.name_end as usize] == b"Content-Length");
+        let length = last_span(head)
+            .filter(|s| &head[s.name_start as usize..s.name_end as usize] == b"Content-Length");
         let lines_end = length.map_or(head.len(), |s| s.name_start as usize);
         let mut event = Event::from_encoded_lines(head, lines_end);
         if let Some(s) = length {
@@ -751,9 +751,10 @@ impl Event {
         };
         for s in &scan.spans {
             let name = String::from_utf8_lossy(&head[s.name_start as usize..s.name_end as usize]);
-            let value =
-                percent_encoding::percent_decode(&head[s.value_start as usize..s.value_end as usize])
-                    .decode_utf8_lossy();
+            let value = percent_encoding::percent_decode(
+                &head[s.value_start as usize..s.value_end as usize],
+            )
+            .decode_utf8_lossy();
             data.push_header(&name, &value);
         }
         data.into_event()
@@ -866,7 +867,9 @@ impl Lines {
     /// has a colon, and where the next line starts.
     #[inline]
     fn next(&self, bytes: &[u8], start: usize, end: usize) -> (Option<Span>, usize) {
-        let stop = self.find(true, &bytes[start..end]).map_or(end, |i| start + i);
+        let stop = self
+            .find(true, &bytes[start..end])
+            .map_or(end, |i| start + i);
         let mut line_end = stop;
         if line_end > start && bytes[line_end - 1] == b'\r' {
             line_end -= 1;
@@ -1019,8 +1022,15 @@ mod tests {
             b"a%%41b",
             b"%e2%82%ac",
         ] {
-            let want = percent_encoding::percent_decode(v).decode_utf8_lossy().into_owned();
-            assert_eq!(decoded(v), want.as_bytes(), "{:?}", String::from_utf8_lossy(v));
+            let want = percent_encoding::percent_decode(v)
+                .decode_utf8_lossy()
+                .into_owned();
+            assert_eq!(
+                decoded(v),
+                want.as_bytes(),
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
         }
     }
 
@@ -1038,7 +1048,10 @@ mod tests {
         assert_eq!(event.unique_id(), Some("abc"));
         assert_eq!(parsed.lock().spans.len(), 3, "scanned up to Unique-ID only");
         assert!(parsed.all.get().is_none());
-        assert!(parsed.decoded.get().is_none(), "a literal value decodes nothing");
+        assert!(
+            parsed.decoded.get().is_none(),
+            "a literal value decodes nothing"
+        );
         let clone = event.clone();
         let from_threads: Vec<String> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
