@@ -6,6 +6,7 @@
 //! exit status is 0 on success, 1 when FreeSWITCH refused something or a
 //! connection failed, 2 on a usage error.
 
+mod bridge;
 mod config;
 mod conn;
 mod console;
@@ -110,6 +111,16 @@ enum Cmd {
     /// with --password (so `librevox` with the same flags or profile talks
     /// to it); optionally dial an outbound listener.
     Sim(sim::SimArgs),
+    /// Publish every event of one or more switches into NATS JetStream and
+    /// answer api/bgapi requests from NATS, until SIGINT or SIGTERM
+    /// (`librevox bridge --switch fs1=127.0.0.1:8021 --nats nats://127.0.0.1:4222`).
+    ///
+    /// Settings: flags, then NATS_*/LIBREVOX_* variables, then the
+    /// --bridge-config file. A switch without its own password uses
+    /// --password (LIBREVOX_PASSWORD, a profile, ClueCon). Prints
+    /// `librevox bridge: ready` on standard error once every switch is
+    /// connected and NATS reachable, and each switch's counters at the end.
+    Bridge(bridge::BridgeArgs),
     /// Decode a raw ESL byte stream (a file, or - for standard input) into one
     /// JSON object per frame.
     Decode {
@@ -179,10 +190,12 @@ pub(crate) fn print_body(text: &str) {
     }
 }
 
-fn init_logging() {
+/// Warnings only (RUST_LOG overrides), but `info` for the bridge: a
+/// long-running service whose NATS and switch outages its operator wants to see.
+fn init_logging(level: &str) {
     let _ = librevox::listener::init_logging(&librevox::listener::LogOptions {
         file: None,
-        level: Some("warn".into()),
+        level: Some(level.into()),
     });
 }
 
@@ -228,7 +241,11 @@ fn command_text(words: &[String], argv: &[OsString]) -> Result<String, String> {
 fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let cli = Cli::parse_from(&argv);
-    init_logging();
+    init_logging(if matches!(cli.command, Some(Cmd::Bridge(_))) {
+        "info"
+    } else {
+        "warn"
+    });
     match &cli.command {
         Some(Cmd::Decode { file }) => return decode::run(file),
         Some(Cmd::Completions { shell }) => {
@@ -265,6 +282,7 @@ fn main() -> ExitCode {
         Some(Cmd::Console(args)) => console::run(&rt, target, args),
         Some(Cmd::Sim(args)) => rt.block_on(sim::run(args, &target)),
         Some(Cmd::Events(args)) => rt.block_on(events::run(args, &target)),
+        Some(Cmd::Bridge(args)) => rt.block_on(bridge::run(args, &target)),
         Some(cmd) => rt.block_on(run(cmd, &target, &argv)),
     }
 }
@@ -371,6 +389,7 @@ async fn run(cmd: Cmd, target: &Target, argv: &[OsString]) -> ExitCode {
         Cmd::Console(_)
         | Cmd::Sim(_)
         | Cmd::Events(_)
+        | Cmd::Bridge(_)
         | Cmd::Decode { .. }
         | Cmd::Completions { .. }
         | Cmd::Man => unreachable!("dispatched in main"),

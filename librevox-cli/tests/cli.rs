@@ -898,3 +898,89 @@ async fn events_serves_metrics_of_its_connection() {
     assert!(out.status.success());
     assert_eq!(text(&out.stdout).lines().count(), 1);
 }
+
+/// `librevox bridge --check`: what the bridge would run with, from the file,
+/// the environment and the flags (the flag beats the variable beats the file).
+#[test]
+fn bridge_settings_come_from_flags_then_environment_then_the_file() {
+    let dir = std::env::temp_dir().join(format!("librevox-cli-bridge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bridge.toml");
+    std::fs::write(
+        &file,
+        "stream = \"FS\"\n[nats]\nurl = \"nats://file:4222\"\ntoken = \"tok-secret\"\n\
+         [switches.fs1]\naddress = \"10.0.0.1:8021\"\npassword = \"pw-secret\"\n\
+         [limits]\nmax_in_flight = 64\n",
+    )
+    .unwrap();
+    let check = |envs: &[(&str, &str)], flags: &[&str]| {
+        let mut c = bin();
+        for v in [
+            "NATS_URL",
+            "NATS_USER",
+            "NATS_PASSWORD",
+            "NATS_TOKEN",
+            "LIBREVOX_SWITCHES",
+            "LIBREVOX_STREAM",
+            "LIBREVOX_BRIDGE_CONFIG",
+            "LIBREVOX_BRIDGE_MAX_IN_FLIGHT",
+        ] {
+            c.env_remove(v);
+        }
+        c.envs(envs.iter().copied())
+            .args(["bridge", "--bridge-config"])
+            .arg(&file)
+            .args(flags)
+            .arg("--check");
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let from_file = check(&[], &[]);
+    assert_eq!(
+        from_file,
+        "nats = nats://file:4222\nnats_auth = token (hidden)\nstream = FS\n\
+         switch fs1 = 10.0.0.1:8021\nmax_buffered_events = 100000\n\
+         max_buffered_bytes = 268435456\nmax_in_flight = 64\nack_timeout = 5s\n\
+         request_timeout = 30s\ndedup_window = 120s\n"
+    );
+    let from_env = check(
+        &[
+            ("NATS_URL", "nats://env:4222"),
+            ("LIBREVOX_SWITCHES", "fs2=10.0.0.2:8021,fs3=10.0.0.3:8021"),
+            ("LIBREVOX_BRIDGE_MAX_IN_FLIGHT", "8"),
+        ],
+        &[],
+    );
+    assert!(
+        from_env.starts_with("nats = nats://env:4222\n"),
+        "{from_env}"
+    );
+    assert!(
+        from_env.contains(
+            "switch fs1 = 10.0.0.1:8021\nswitch fs2 = 10.0.0.2:8021\nswitch fs3 = 10.0.0.3:8021\n"
+        ),
+        "{from_env}"
+    );
+    assert!(from_env.contains("max_in_flight = 8\n"), "{from_env}");
+    let from_flags = check(
+        &[("NATS_URL", "nats://env:4222"), ("LIBREVOX_STREAM", "ENV")],
+        &[
+            "--nats",
+            "nats://flag:4222",
+            "--switch",
+            "fs1=127.0.0.1:9999",
+            "--max-in-flight",
+            "2",
+        ],
+    );
+    assert!(
+        from_flags.starts_with("nats = nats://flag:4222\nnats_auth = token (hidden)\nstream = ENV\nswitch fs1 = 127.0.0.1:9999\n"),
+        "{from_flags}"
+    );
+    assert!(from_flags.contains("max_in_flight = 2\n"), "{from_flags}");
+    for out in [&from_file, &from_env, &from_flags] {
+        assert!(!out.contains("secret"), "a password was printed: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

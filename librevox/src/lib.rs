@@ -12,6 +12,7 @@
 //! | [`listener`] | inbound and outbound listeners (what `#[inbound]` / `#[outbound]` implement), per-channel dispatch, the [`Runner`]. |
 //! | [`apps`] | the application catalogue (`answer`, `playback`, `play_and_get_digits`, `bridge`, ... 36 in all), typed, written with `#[app]`. |
 //! | [`commands`] | typed API commands (`status`, `originate`, `uuid_*`, `show channels`, ...) for every connection type. |
+//! | [`tracker`] | [`tracker::ChannelTracker`]: a switch's live channels from its CHANNEL_* events, resynchronised after every (re)connect. |
 //! | [`CommandSocket`] | an authenticated inbound connection for one-off commands; [`blocking::CommandSocket`] for scripts. |
 //! | [`Error`] | the one error type. |
 //! | `simulator` | (feature `simulator`) a FreeSWITCH simulator speaking ESL, for tests and demos. |
@@ -154,6 +155,7 @@ pub mod protocol;
 pub mod simulator;
 pub mod target;
 pub mod telemetry;
+pub mod tracker;
 
 pub use command_socket::{Channel, CommandSocket, ConnectOptions};
 pub use connection::{

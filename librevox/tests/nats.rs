@@ -11,9 +11,6 @@
 //! temporary store directory, and kills it when done.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -23,102 +20,9 @@ use librevox::protocol::event_json;
 use librevox::protocol::Event;
 use librevox::simulator::{Simulator, SimulatorConfig};
 
-// ---------------------------------------------------------------------------
-// A real nats-server, started and killed by the test.
-
-struct NatsServer {
-    port: u16,
-    store: PathBuf,
-    child: Option<Child>,
-}
-
-fn nats_server_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("NATS_SERVER") {
-        return PathBuf::from(p);
-    }
-    let sbin = PathBuf::from("/usr/sbin/nats-server");
-    if sbin.exists() {
-        return sbin;
-    }
-    PathBuf::from("nats-server")
-}
-
-impl NatsServer {
-    fn start() -> NatsServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let store = std::env::temp_dir().join(format!(
-            "librevox-nats-{}-{port}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
-        std::fs::create_dir_all(&store).expect("temp store dir");
-        let mut s = NatsServer {
-            port,
-            store,
-            child: None,
-        };
-        s.spawn();
-        s
-    }
-
-    /// Starts the server (again) on the same port with the same store.
-    fn spawn(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let bin = nats_server_binary();
-        let child = Command::new(&bin)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {} ({e}): install nats-server (`apt-get install -y nats-server`) \
-                     or set NATS_SERVER to its path",
-                    bin.display()
-                )
-            });
-        self.child = Some(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not listen on {addr} within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, as a crash.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.store);
-    }
-}
+#[path = "support/nats_server.rs"]
+mod nats_server;
+use nats_server::NatsServer;
 
 // ---------------------------------------------------------------------------
 // Helpers.
