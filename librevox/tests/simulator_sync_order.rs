@@ -215,3 +215,54 @@ async fn a_seeded_call_gets_the_order_its_seed_draws() {
         "seeds 1..=8 drew {met:?}"
     );
 }
+
+/// The frames of the captured call `testdata/live/sync_linger_notice_first.raw.txt`
+/// (FreeSWITCH 1.11.3, a sync `full` socket: answer, playback, then the
+/// `hangup` application, with `linger 1`) from the hangup's `+OK` on, as
+/// [`Raw::summary`] names them (channel and call states left out, as in
+/// [`hangup_frames`]), up to the goodbye.
+fn captured_hangup_frames() -> Vec<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/live/sync_linger_notice_first.raw.txt"
+    );
+    let mut buf = BytesMut::from(&std::fs::read(path).expect("the captured vector")[..]);
+    let mut codec = EslCodec::default();
+    let mut seen = Vec::new();
+    while let Some(f) = codec.decode(&mut buf).expect("the capture decodes") {
+        seen.push(match f.content_type() {
+            Some("command/reply") => format!("reply {}", f.header("Reply-Text").unwrap()),
+            Some("text/disconnect-notice") => {
+                format!("notice {}", f.header("Content-Disposition").unwrap())
+            }
+            Some("text/event-plain") => {
+                let e = Event::parse_plain(f.body()).unwrap();
+                match e.application() {
+                    Some(app) => format!("{} {app}", e.name().unwrap()),
+                    None => e.name().unwrap().to_owned(),
+                }
+            }
+            other => panic!("unexpected frame {other:?} in the capture"),
+        });
+    }
+    assert!(buf.is_empty(), "the capture ends with a whole frame");
+    let notice = seen
+        .iter()
+        .position(|s| s == "notice linger")
+        .expect("a linger notice");
+    seen[notice - 1..]
+        .iter()
+        .filter(|s| !s.starts_with("CHANNEL_STATE") && !s.starts_with("CHANNEL_CALLSTATE"))
+        .filter(|s| *s != "notice disconnect")
+        .cloned()
+        .collect()
+}
+
+/// The real switch's notice-first order, byte for byte from a capture, is
+/// the one `SyncHangupOrder::NoticeFirst` produces.
+#[tokio::test]
+async fn notice_first_is_the_order_captured_from_the_switch() {
+    assert_eq!(captured_hangup_frames(), NOTICE_FIRST);
+    let (seen, _) = hangup_frames(SyncHangupOrder::NoticeFirst).await;
+    assert_eq!(seen, NOTICE_FIRST);
+}
