@@ -520,10 +520,7 @@ async fn refused_connections_are_retried_with_growing_delays() {
     let (logs, _guard) = Logs::capture();
     let addr = closed_port();
     let mut settings = InboundSettings::new(addr.to_string());
-    settings.backoff = Backoff {
-        initial: INITIAL,
-        max: MAX,
-    };
+    settings.backoff = Backoff::new(INITIAL, MAX);
     // However a refused connect is reported (at once, or only once the
     // paused clock has jumped to this deadline), an attempt ends within
     // 1 ms of virtual time: the gaps below are the backoff delays.
@@ -563,6 +560,85 @@ async fn refused_connections_are_retried_with_growing_delays() {
     }
 }
 
+/// The "connected" lines so far: one per handshake that succeeded.
+fn connections(logs: &Logs) -> Vec<tokio::time::Instant> {
+    logs.at(Level::INFO)
+        .into_iter()
+        .filter(|r| r.text.contains("inbound listener connected"))
+        .map(|r| r.at)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn sessions_dropped_right_after_the_login_are_retried_ever_more_slowly() {
+    use librevox::simulator::{Direction, Fault, FaultProxy, Rule};
+    const INITIAL: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_millis(1600);
+    const HEALTHY: Duration = Duration::from_secs(5);
+    const CUTS: usize = 6;
+    let (logs, _guard) = Logs::capture();
+    let sim = simulator(config(16)).await;
+    let proxy = FaultProxy::start(sim.local_addr().unwrap()).await.unwrap();
+    // Every session dies right after the `event` reply: login and
+    // subscription succeed, then FreeSWITCH is gone.
+    let cut = proxy.add(
+        Rule::new(Fault::Close)
+            .direction(Direction::ServerToClient)
+            .after_pattern("+OK event listener enabled plain\n\n", 0),
+    );
+    let mut settings = InboundSettings::new(proxy.addr().to_string());
+    settings.backoff = Backoff {
+        healthy_after: HEALTHY,
+        ..Backoff::new(INITIAL, MAX)
+    };
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(run_inbound(
+        Arc::new(Patient::default()),
+        settings,
+        shutdown.clone(),
+    ));
+    proxy
+        .wait_fired(cut, CUTS as u64, Duration::from_secs(60))
+        .await
+        .unwrap();
+    // The next session stays up.
+    proxy.remove(cut);
+    logs.wait_for("the session after the cuts", |_| {
+        connections(&logs).len() > CUTS
+    })
+    .await;
+    let up = connections(&logs);
+    assert_eq!(up.len(), CUTS + 1, "one handshake per session");
+    let slack = Duration::from_millis(2);
+    // Each loss of a session younger than `healthy_after` is one more failed
+    // attempt: the delays double (capped), jittered into [base/2, base].
+    for (k, pair) in up.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        let base = (INITIAL * 2u32.pow(k as u32)).min(MAX);
+        assert!(
+            gap + slack >= base / 2 && gap <= base + slack,
+            "delay {k}: {gap:?} not in [{:?}, {base:?}]",
+            base / 2
+        );
+    }
+    // A session that stayed up `healthy_after` resets the delays: its loss
+    // is retried after the initial delay again.
+    tokio::time::sleep(HEALTHY).await;
+    let lost_at = tokio::time::Instant::now();
+    proxy.close_all();
+    logs.wait_for("the reconnection after a healthy session", |_| {
+        connections(&logs).len() > CUTS + 1
+    })
+    .await;
+    let gap = connections(&logs)[CUTS + 1] - lost_at;
+    assert!(
+        gap + slack >= INITIAL / 2 && gap <= INITIAL + slack,
+        "after a healthy session: {gap:?} not in [{:?}, {INITIAL:?}]",
+        INITIAL / 2
+    );
+    stop(shutdown, task).await;
+}
+
 #[tokio::test]
 async fn a_listener_started_before_freeswitch_connects_once_it_is_up() {
     let (logs, _guard) = Logs::capture();
@@ -571,10 +647,7 @@ async fn a_listener_started_before_freeswitch_connects_once_it_is_up() {
     let (tx, mut rx) = recorder();
     *patient.tx.lock().unwrap() = Some(tx);
     let mut settings = InboundSettings::new(addr.to_string());
-    settings.backoff = Backoff {
-        initial: Duration::from_millis(5),
-        max: Duration::from_millis(20),
-    };
+    settings.backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(20));
     let shutdown = Shutdown::new();
     let task = tokio::spawn(run_inbound(patient.clone(), settings, shutdown.clone()));
     logs.wait_for("two failed attempts", |_| failed_attempts(&logs).len() >= 2)
@@ -634,6 +707,120 @@ async fn a_computed_filter_value_freeswitch_would_refuse_stops_the_listener_at_o
         );
     }
     assert!(inbound_records(&sim).is_empty(), "nothing was sent");
+}
+
+/// A listener whose subscription is whatever `sub` holds when asked.
+struct Computed {
+    sub: Mutex<Subscription>,
+    /// Set in `connection_completed`: the subscription of the next handshake.
+    next: Mutex<Option<Subscription>>,
+    completed: mpsc::UnboundedSender<()>,
+}
+
+impl Computed {
+    fn new(sub: Subscription) -> (Computed, Rx<()>) {
+        let (completed, rx) = recorder();
+        let l = Computed {
+            sub: Mutex::new(sub),
+            next: Mutex::new(None),
+            completed,
+        };
+        (l, rx)
+    }
+}
+
+impl InboundListener for Computed {
+    fn subscription(&self) -> Subscription {
+        self.sub.lock().unwrap().clone()
+    }
+
+    async fn connection_completed(&self, _ctx: &Inbound) {
+        if let Some(next) = self.next.lock().unwrap().take() {
+            *self.sub.lock().unwrap() = next;
+        }
+        let _ = self.completed.send(());
+    }
+
+    async fn handle_event(&self, _ctx: &Inbound, _event: &Event) {}
+}
+
+fn events_sub(names: &[&str]) -> Subscription {
+    Subscription {
+        events: names.iter().map(|n| n.to_string()).collect(),
+        ..Subscription::default()
+    }
+}
+
+#[tokio::test]
+async fn an_event_name_with_a_line_break_stops_the_listener_at_once() {
+    let sim = simulator(config(17)).await;
+    let (listener, _rx) = Computed::new(events_sub(&["CHANNEL_ANSWER\nCHANNEL_HANGUP"]));
+    let (_token, task) = spawn_inbound(listener, &sim);
+    let err = within("the listener to refuse", task)
+        .await
+        .unwrap()
+        .expect_err("an event name with a line break is an error");
+    assert!(
+        matches!(&err, librevox::Error::InvalidCommand(m) if m.contains("CHANNEL_ANSWER\\nCHANNEL_HANGUP")),
+        "{err:?}"
+    );
+    assert!(inbound_records(&sim).is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_subscription_freeswitch_refuses_stops_the_listener_with_its_reply() {
+    let sim = simulator(config(18)).await;
+    // No known event name: FreeSWITCH answers `-ERR no keywords supplied`.
+    let (listener, _rx) = Computed::new(events_sub(&["NO_SUCH_EVENT"]));
+    let (_token, task) = spawn_inbound(listener, &sim);
+    let err = within("the listener to stop", task)
+        .await
+        .unwrap()
+        .expect_err("a refused subscription is an error");
+    match &err {
+        librevox::Error::CommandFailed { command, reply } => {
+            assert_eq!(command, "event plain NO_SUCH_EVENT");
+            assert_eq!(reply, "-ERR no keywords supplied");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Asked once, not retried.
+    let records = inbound_records(&sim);
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        texts(&records[0].received),
+        ["auth ClueCon\n\n", "event plain NO_SUCH_EVENT\n\n"]
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_that_turns_invalid_stops_the_listener_at_the_reconnection() {
+    use librevox::simulator::FaultProxy;
+    let sim = simulator(config(19)).await;
+    let proxy = FaultProxy::start(sim.local_addr().unwrap()).await.unwrap();
+    let (listener, mut completed) = Computed::new(events_sub(&["CHANNEL_ANSWER"]));
+    // Computed from state that changed while connected.
+    *listener.next.lock().unwrap() = Some(Subscription {
+        filters: vec![("Caller-Context".into(), "a\r\nevent plain ALL".into())],
+        ..events_sub(&["CHANNEL_ANSWER"])
+    });
+    let mut settings = inbound_settings(&sim);
+    settings.addr = proxy.addr().to_string();
+    let token = Shutdown::new();
+    let task = tokio::spawn(run_inbound(Arc::new(listener), settings, token.clone()));
+    completed.next().await;
+    proxy.close_all();
+    let err = within("the listener to stop", task)
+        .await
+        .unwrap()
+        .expect_err("the new subscription cannot be sent");
+    assert!(
+        matches!(&err, librevox::Error::InvalidCommand(m) if m.contains("Caller-Context")),
+        "{err:?}"
+    );
+    // The second handshake stopped before connecting.
+    assert_eq!(proxy.stats().accepted, 1, "{:?}", proxy.stats());
+    assert_eq!(inbound_records(&sim).len(), 1);
 }
 
 // ----- per-channel ordering -----

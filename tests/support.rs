@@ -296,10 +296,7 @@ pub fn config(seed: u64) -> SimulatorConfig {
 /// Inbound settings for `sim` with fast reconnects and short graces.
 pub fn inbound_settings(sim: &Simulator) -> InboundSettings {
     let mut s = InboundSettings::new(sim.local_addr().expect("TCP simulator").to_string());
-    s.backoff = Backoff {
-        initial: Duration::from_millis(10),
-        max: Duration::from_millis(100),
-    };
+    s.backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(100));
     s.connect_timeout = Duration::from_secs(5);
     s.shutdown_grace = Duration::from_secs(5);
     s

@@ -240,6 +240,12 @@ pub(crate) async fn run(args: EventsArgs, target: &Target) -> ExitCode {
     });
     match run_inbound(printer, settings, done).await {
         Ok(()) => ExitCode::SUCCESS,
+        // Which command FreeSWITCH refused matters here (`fail` prints only
+        // the reply, as fs_cli does for `api`).
+        Err(e @ librevox::Error::CommandFailed { .. }) => {
+            eprintln!("librevox: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => crate::fail(&e),
     }
 }

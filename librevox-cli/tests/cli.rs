@@ -234,6 +234,47 @@ async fn events_of_a_call(output: &str) -> Vec<String> {
     text(&out.stdout).lines().map(str::to_owned).collect()
 }
 
+/// `librevox events` with the given arguments, which must exit by itself.
+async fn events_exiting(sim: &Simulator, rest: &[&str]) -> Output {
+    let port = sim.local_addr().unwrap().port().to_string();
+    let mut args = vec!["events", "--port", &port];
+    args.extend_from_slice(rest);
+    let child = bin()
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::task::spawn_blocking(move || wait_or_kill(child, Duration::from_secs(20)))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stops_with_the_message_when_its_subscription_cannot_work() {
+    let sim = sim().await;
+    // FreeSWITCH refuses it: exit 1 with its reply, after one attempt.
+    let out = events_exiting(&sim, &["NO_SUCH_EVENT"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "librevox: command `event plain NO_SUCH_EVENT` failed: -ERR no keywords supplied\n"
+    );
+    assert_eq!(sim.connections().len(), 1);
+    // A filter value that cannot be sent: refused before connecting.
+    let out = events_exiting(&sim, &["--filter", "Caller-Context=a\nb"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with(
+            "librevox: invalid command: filter \"Caller-Context\" has a value with a line break"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(sim.connections().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_prints_one_text_line_per_event() {
     let lines = events_of_a_call("text").await;

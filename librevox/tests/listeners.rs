@@ -120,10 +120,7 @@ async fn inbound_handshake(peer: &mut Peer<TcpStream>) {
 
 fn fast_settings(addr: std::net::SocketAddr) -> InboundSettings {
     InboundSettings {
-        backoff: Backoff {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(300),
-        },
+        backoff: Backoff::new(Duration::from_millis(10), Duration::from_millis(300)),
         ..InboundSettings::new(addr.to_string())
     }
 }
@@ -220,11 +217,9 @@ async fn inbound_handshake_bytes_events_hooks_and_reconnect() {
 }
 
 #[tokio::test]
-async fn a_refused_filter_is_an_error_and_the_listener_retries() {
+async fn a_refused_filter_stops_the_listener_with_the_error() {
     let fs = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rec = Arc::new(Recorder::default());
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    *rec.tx.lock().unwrap() = Some(tx);
     let token = CancellationToken::new();
     let task = tokio::spawn(run_inbound(
         Arc::new(Monitor(rec.clone())),
@@ -235,27 +230,24 @@ async fn a_refused_filter_is_an_error_and_the_listener_retries() {
     peer.send("Content-Type: auth/request\n\n").await;
     peer.packet().await;
     peer.send(reply("+OK accepted")).await;
-    peer.packet().await;
-    peer.send(reply("+OK event listener enabled plain")).await;
-    peer.packet().await;
+    let filter = peer.packet().await;
     peer.send(reply("-ERR invalid syntax")).await;
-    // The handshake failed: connection_completed never ran, and it retries.
-    let mut peer2 = fs_accept(&fs).await;
-    inbound_handshake(&mut peer2).await;
-    // The first connection never completed, so this is not a "reconnect".
-    assert_eq!(next(&mut rx).await, "completed");
-    drop(peer);
-    // FreeSWITCH answers the listener's goodbye.
-    token.cancel();
-    assert_eq!(peer2.packet().await.command, "exit");
-    peer2.send(reply("+OK bye")).await;
-    peer2.send(GOODBYE).await;
-    tokio::time::timeout(Duration::from_secs(2), task)
+    // The same filter would be refused again: no retry (13.3).
+    let err = tokio::time::timeout(Duration::from_secs(10), task)
         .await
-        .expect("shutdown is prompt")
+        .expect("the listener stops")
         .unwrap()
-        .unwrap();
-    assert_eq!(*rec.completed.lock().unwrap(), 1);
+        .expect_err("a refused filter is an error");
+    match err {
+        librevox::Error::CommandFailed { command, reply } => {
+            assert_eq!(format!("{command}\n\n").as_bytes(), filter.raw.as_ref());
+            assert_eq!(reply, "-ERR invalid syntax");
+        }
+        other => panic!("{other:?}"),
+    }
+    // connection_completed never ran; the listener ended (no retry).
+    assert_eq!(*rec.completed.lock().unwrap(), 0);
+    drop(peer);
 }
 
 #[tokio::test]
@@ -290,10 +282,7 @@ async fn a_wrong_password_is_not_retried_in_a_tight_loop() {
 
 #[test]
 fn backoff_grows_exponentially_with_jitter_and_a_cap() {
-    let b = Backoff {
-        initial: Duration::from_millis(100),
-        max: Duration::from_secs(2),
-    };
+    let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     for attempt in 0..10u32 {
         let base = (Duration::from_millis(100) * 2u32.pow(attempt)).min(Duration::from_secs(2));
         for _ in 0..20 {

@@ -193,10 +193,7 @@ mod frozen_switch {
             reconnects: Mutex::new(0),
         });
         let mut settings = InboundSettings::new(proxy.addr().to_string());
-        settings.backoff = Backoff {
-            initial: Duration::from_millis(20),
-            max: Duration::from_millis(100),
-        };
+        settings.backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(100));
         settings.connect_timeout = Duration::from_millis(500);
         settings.config.liveness = Some(Liveness::new(INTERVAL, TIMEOUT));
         let token = CancellationToken::new();

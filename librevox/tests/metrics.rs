@@ -141,10 +141,7 @@ async fn metrics_move_after_a_call_and_ready_follows_a_frozen_switch() {
     let proxy = FaultProxy::start(sim.local_addr().unwrap()).await.unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut settings = InboundSettings::new(proxy.addr().to_string());
-    settings.backoff = Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-    };
+    settings.backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(100));
     settings.connect_timeout = Duration::from_millis(500);
     settings.config.liveness = Some(Liveness::new(
         Duration::from_millis(200),

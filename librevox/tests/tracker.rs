@@ -97,10 +97,7 @@ fn start(
         synced: tx,
     });
     let mut settings = InboundSettings::new(addr);
-    settings.backoff = Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-    };
+    settings.backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(100));
     let token = CancellationToken::new();
     let task = tokio::spawn(run_inbound(listener, settings, token.clone()));
     (rx, token, task)

@@ -72,10 +72,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Reconnect delays: quick at first, at most 5 s, so the console is back
 /// soon after the switch is.
-const BACKOFF: Backoff = Backoff {
-    initial: Duration::from_millis(200),
-    max: Duration::from_secs(5),
-};
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 
 impl Session {
     pub(crate) fn new(target: Target, out: Output, colors: bool, wait_jobs: bool) -> Arc<Session> {

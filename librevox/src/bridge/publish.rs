@@ -16,7 +16,7 @@ use super::{BridgeConfig, Counters, SwitchConfig};
 use crate::command_socket::{CommandSocket, ConnectOptions};
 use crate::connection::Connection;
 use crate::fleet::{self, SwitchName};
-use crate::listener::Shutdown;
+use crate::listener::{Reconnect, Shutdown};
 use crate::protocol::{event_json, Command, Event, EventFormat, Message};
 
 /// One event ready to publish.
@@ -68,7 +68,9 @@ pub(super) async fn read_switch(
     conn_tx: watch::Sender<Option<Connection>>,
     shutdown: Shutdown,
 ) {
-    let mut attempt = 0u32;
+    // A connection lost before it stayed up `healthy_after` is one more
+    // failure: the delays keep growing (issue 13.2).
+    let mut retry = Reconnect::new(config.backoff);
     loop {
         let session = async {
             let mut opts = ConnectOptions::new(sw.address.clone())
@@ -92,8 +94,7 @@ pub(super) async fn read_switch(
         let (sock, mut events) = match connected {
             Ok(c) => c,
             Err(e) => {
-                let delay = config.backoff.delay(attempt);
-                attempt = attempt.saturating_add(1);
+                let delay = retry.next_delay();
                 tracing::warn!(switch = %sw.name, address = %sw.address, "cannot connect: {e}; retrying in {delay:?}");
                 tokio::select! {
                     _ = shutdown.wait() => return,
@@ -101,7 +102,7 @@ pub(super) async fn read_switch(
                 }
             }
         };
-        attempt = 0;
+        retry.connected();
         counters.connects.fetch_add(1, Ordering::Relaxed);
         counters.connected.store(true, Ordering::Relaxed);
         conn_tx.send_replace(Some(sock.connection().clone()));
@@ -138,7 +139,12 @@ pub(super) async fn read_switch(
             drop(sock);
             return;
         }
-        tracing::warn!(switch = %sw.name, "switch connection lost: {}; reconnecting", sock.connection().closed().await);
+        let delay = retry.next_delay();
+        tracing::warn!(switch = %sw.name, "switch connection lost: {}; reconnecting in {delay:?}", sock.connection().closed().await);
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
     }
 }
 

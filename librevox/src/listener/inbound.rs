@@ -58,6 +58,12 @@ crate::target::api_target_by_methods!(Inbound);
 
 /// Reconnect delays: exponential from `initial`, doubled per failed attempt,
 /// capped at `max`, each with random jitter of up to half the delay.
+///
+/// A connection that is lost before it stayed up for `healthy_after` counts
+/// as a failed attempt: a switch that drops every session right after the
+/// login is retried ever more slowly, up to `max`, instead of about four
+/// times a second. Once a connection has stayed up that long, the next
+/// loss starts again from `initial`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -72,18 +78,29 @@ pub struct Backoff {
     /// rejections always wait this long: retrying them fast cannot help.
     #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub max: Duration,
+    /// How long a connection must stay up to count as healthy, so that the
+    /// delays start again from `initial` after it is lost (default 30 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+    pub healthy_after: Duration,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(250),
-            max: Duration::from_secs(30),
-        }
+        Backoff::new(Duration::from_millis(250), Duration::from_secs(30))
     }
 }
 
 impl Backoff {
+    /// Delays from `initial` up to `max`; a connection counts as healthy
+    /// after 30 s (see [`healthy_after`](Backoff::healthy_after)).
+    pub const fn new(initial: Duration, max: Duration) -> Backoff {
+        Backoff {
+            initial,
+            max,
+            healthy_after: Duration::from_secs(30),
+        }
+    }
+
     /// The delay before attempt `attempt` (0-based), with jitter.
     pub fn delay(&self, attempt: u32) -> Duration {
         let base = self
@@ -95,6 +112,45 @@ impl Backoff {
         let nanos = half.as_nanos().min(u64::MAX as u128) as u64;
         let r = random_u64();
         half + Duration::from_nanos(if nanos == 0 { 0 } else { r % (nanos + 1) })
+    }
+}
+
+/// The reconnect state of one client loop (inbound listener, bridge
+/// reader): consecutive failures, and since when the current connection is
+/// up. A connection lost before [`Backoff::healthy_after`] is one more
+/// failure, so the delays keep growing (issue 13.2).
+#[derive(Debug)]
+pub(crate) struct Reconnect {
+    backoff: Backoff,
+    failures: u32,
+    up_since: Option<tokio::time::Instant>,
+}
+
+impl Reconnect {
+    pub(crate) fn new(backoff: Backoff) -> Reconnect {
+        Reconnect {
+            backoff,
+            failures: 0,
+            up_since: None,
+        }
+    }
+
+    /// A connection is up (handshake done).
+    pub(crate) fn connected(&mut self) {
+        self.up_since = Some(tokio::time::Instant::now());
+    }
+
+    /// The delay before the next attempt, after a failed attempt or a lost
+    /// connection.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        if let Some(since) = self.up_since.take() {
+            if since.elapsed() >= self.backoff.healthy_after {
+                self.failures = 0;
+            }
+        }
+        let d = self.backoff.delay(self.failures);
+        self.failures = self.failures.saturating_add(1);
+        d
     }
 }
 
@@ -194,18 +250,23 @@ enum Ended {
 /// or by a hook through [`Inbound::shutdown`]): connects, authenticates,
 /// subscribes, dispatches events, and reconnects with backoff whenever the
 /// connection drops or cannot be made. `shutdown` is a [`Shutdown`] (or a
-/// tokio-util `CancellationToken`). A subscription that
-/// [`Subscription::validate`](super::Subscription::validate) refuses is
-/// returned as an error at once.
+/// tokio-util `CancellationToken`).
+///
+/// Errors that another attempt cannot fix stop the listener with that
+/// error instead of being retried: a subscription that
+/// [`Subscription::validate`](super::Subscription::validate) refuses (at the
+/// start or at any reconnection, since the subscription is asked for at
+/// every handshake), a filter or event command that cannot be encoded
+/// ([`Error::InvalidCommand`]), and one FreeSWITCH answers with `-ERR`
+/// ([`Error::CommandFailed`]). A lost connection counts as a failed
+/// attempt until it has stayed up [`Backoff::healthy_after`].
 pub async fn run_inbound<L: InboundListener>(
     listener: Arc<L>,
     settings: InboundSettings,
     shutdown: impl Into<Shutdown>,
 ) -> Result<()> {
     let shutdown: Shutdown = shutdown.into();
-    // A subscription FreeSWITCH would refuse fails now, not at every retry.
-    listener.subscription().validate()?;
-    let mut attempt: u32 = 0;
+    let mut retry = Reconnect::new(settings.backoff);
     let mut connected_before = false;
     let ready = Health::global().register(format!("inbound {}", settings.addr));
     loop {
@@ -227,32 +288,34 @@ pub async fn run_inbound<L: InboundListener>(
                     listener.reconnected(&ctx).await;
                 }
                 connected_before = true;
-                attempt = 0;
+                retry.connected();
                 listener.connection_completed(&ctx).await;
                 let ended = serve(&listener, ctx, events, &settings, &shutdown).await;
                 ready.set_ready(false);
                 match ended {
                     Ended::Shutdown => return Ok(()),
                     Ended::Lost(e) => {
-                        warn!(addr = %settings.addr, error = %e, "inbound connection lost; reconnecting");
-                        settings.backoff.delay(0)
+                        let d = retry.next_delay();
+                        warn!(addr = %settings.addr, error = %e, "inbound connection lost; reconnecting in {d:?}");
+                        d
                     }
                 }
             }
-            Err(e @ (Error::Auth { .. } | Error::Rejected { .. }))
+            // Returned, not logged: the caller (a `Runner`) reports it.
+            Err(Failed::Stop(e)) => return Err(e),
+            Err(Failed::Retry(e @ (Error::Auth { .. } | Error::Rejected { .. })))
                 if settings.give_up_on_refusal =>
             {
                 telemetry::auth_failed(&settings.addr);
                 return Err(e);
             }
-            Err(e @ (Error::Auth { .. } | Error::Rejected { .. })) => {
+            Err(Failed::Retry(e @ (Error::Auth { .. } | Error::Rejected { .. }))) => {
                 telemetry::auth_failed(&settings.addr);
                 error!(addr = %settings.addr, error = %e, "FreeSWITCH refused this listener; retrying in {:?}", settings.backoff.max);
                 settings.backoff.max
             }
-            Err(e) => {
-                let d = settings.backoff.delay(attempt);
-                attempt = attempt.saturating_add(1);
+            Err(Failed::Retry(e)) => {
+                let d = retry.next_delay();
                 warn!(addr = %settings.addr, error = %e, "cannot connect to FreeSWITCH; retrying in {d:?}");
                 d
             }
@@ -264,27 +327,53 @@ pub async fn run_inbound<L: InboundListener>(
     }
 }
 
+/// Why a handshake failed, and whether trying again can help.
+enum Failed {
+    /// The network, the switch's state, a timeout: worth another attempt.
+    Retry(Error),
+    /// The listener's own subscription cannot work (a value that cannot be
+    /// sent, or one FreeSWITCH answered with `-ERR`): retrying sends the
+    /// same again (issue 13.3).
+    Stop(Error),
+}
+
 async fn handshake<L: InboundListener>(
     listener: &Arc<L>,
     settings: &InboundSettings,
     shutdown: &Shutdown,
-) -> Result<(Inbound, EventStream)> {
+) -> std::result::Result<(Inbound, EventStream), Failed> {
+    // The subscription is asked for at every handshake: one computed from
+    // the listener's state may have changed since the start.
+    let sub = listener.subscription();
+    sub.validate().map_err(Failed::Stop)?;
     let work = async {
-        let (conn, mut events) = connect_tcp(&settings.addr, &settings.config).await?;
+        let (conn, mut events) = connect_tcp(&settings.addr, &settings.config)
+            .await
+            .map_err(Failed::Retry)?;
         let credentials = Credentials {
             password: &settings.password,
             user: settings.user.as_deref(),
         };
-        authenticate(&conn, &mut events, credentials).await?;
-        let sub = listener.subscription();
-        // Filters first: from the `event` reply on, FreeSWITCH delivers
-        // every subscribed event it fires, so filters added after it let
-        // through whatever fired in between (seen live: other calls' events).
-        for (header, value) in &sub.filters {
-            conn.command(&Command::filter(header, value)).await?;
+        authenticate(&conn, &mut events, credentials)
+            .await
+            .map_err(Failed::Retry)?;
+        let subscribed = async {
+            // Filters first: from the `event` reply on, FreeSWITCH delivers
+            // every subscribed event it fires, so filters added after it let
+            // through whatever fired in between (seen live: other calls' events).
+            for (header, value) in &sub.filters {
+                conn.command(&Command::filter(header, value)).await?;
+            }
+            conn.subscribe(sub.format, &sub.events).await
+        };
+        match subscribed.await {
+            Ok(_) => {}
+            Err(e @ (Error::InvalidCommand(_) | Error::CommandFailed { .. })) => {
+                return Err(Failed::Stop(e))
+            }
+            Err(e) => return Err(Failed::Retry(e)),
         }
-        conn.subscribe(sub.format, &sub.events).await?;
-        Ok::<_, Error>((
+        Ok((
             Inbound {
                 conn,
                 addr: settings.addr.as_str().into(),
@@ -295,10 +384,10 @@ async fn handshake<L: InboundListener>(
     };
     match tokio::time::timeout(settings.connect_timeout, work).await {
         Ok(r) => r,
-        Err(_) => Err(Error::Timeout {
+        Err(_) => Err(Failed::Retry(Error::Timeout {
             what: "connecting, authenticating and subscribing",
             after: settings.connect_timeout,
-        }),
+        })),
     }
 }
 

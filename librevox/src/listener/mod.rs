@@ -33,6 +33,8 @@ mod shutdown;
 
 use std::future::Future;
 
+#[cfg(feature = "nats")]
+pub(crate) use inbound::Reconnect;
 pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings};
 pub use outbound::{
     run_outbound_session, serve_outbound, OutboundSettings, Session, SessionEnd, SessionOutcome,
@@ -59,16 +61,21 @@ pub struct Subscription {
 
 impl Subscription {
     /// Checks what FreeSWITCH would refuse, or what would end the command
-    /// line early, before anything is sent: at least one event name; filter
-    /// headers that are non-empty words without `:`; filter values that are
-    /// not blank and have no line break. `run_inbound` checks this once,
-    /// before connecting, and stops with the error instead of retrying a
-    /// subscription that cannot work (filter values may come from
-    /// configuration).
+    /// line early, before anything is sent: at least one event name, none
+    /// with a line break; filter headers that are non-empty words without
+    /// `:`; filter values that are not blank and have no line break.
+    /// `run_inbound` checks this before connecting and at every handshake,
+    /// and stops with the error instead of retrying a subscription that
+    /// cannot work (filter values may come from configuration).
     pub fn validate(&self) -> Result<()> {
         let invalid = |msg: String| Err(crate::Error::InvalidCommand(msg));
         if self.events.is_empty() || self.events.iter().any(|e| e.trim().is_empty()) {
             return invalid("the subscription names no event (use \"ALL\" for every event)".into());
+        }
+        if let Some(name) = self.events.iter().find(|e| e.contains(['\r', '\n'])) {
+            return invalid(format!(
+                "event name {name:?} has a line break, which would end the command; name one event per entry"
+            ));
         }
         for (header, value) in &self.filters {
             if header.is_empty() || header.contains(|c: char| c.is_whitespace() || c == ':') {
