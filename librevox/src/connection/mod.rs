@@ -252,6 +252,8 @@ struct Shared {
     dropped: Arc<AtomicU64>,
     closed: Arc<Latch<Error>>,
     format: std::sync::Mutex<EventFormat>,
+    /// Ends the driver task (and so drops the socket) without `exit`.
+    abort: tokio::task::AbortHandle,
 }
 
 /// A handle to one ESL connection. Cheap to clone; every clone talks to the
@@ -490,7 +492,7 @@ impl Connection {
         )
         .named(peer);
         let backlog = driver.backlog();
-        tokio::spawn(driver.run());
+        let abort = tokio::spawn(driver.run()).abort_handle();
         let conn = Connection {
             shared: Arc::new(Shared {
                 tx,
@@ -498,6 +500,7 @@ impl Connection {
                 dropped,
                 closed,
                 format: std::sync::Mutex::new(EventFormat::Plain),
+                abort,
             }),
             timeout: None,
         };
@@ -541,6 +544,15 @@ impl Connection {
     /// True once the connection has ended.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.get().is_some() || self.shared.tx.is_closed()
+    }
+
+    /// Closes the socket at once, without `exit` and without waiting for
+    /// the peer: for a peer that is not worth a goodbye (one that never
+    /// completed a handshake). Every wait on the connection fails with
+    /// [`Error::Closed`] giving `reason`.
+    pub(crate) fn close_now(&self, reason: &str) {
+        self.shared.closed.set(Error::closed(reason));
+        self.shared.abort.abort();
     }
 
     /// Waits until the connection has ended and returns why.

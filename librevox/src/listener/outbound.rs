@@ -439,11 +439,14 @@ where
     info!(addr = %local, "outbound listener accepting calls");
     let ready = telemetry::Health::global().register(format!("outbound {local}"));
     ready.set_ready(true);
+    let mut accept_errors = AcceptErrors::default();
     loop {
+        let paused_until = accept_errors.paused_until;
         tokio::select! {
             _ = shutdown.wait() => break,
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if paused_until.is_none() => match accepted {
                 Ok((stream, peer)) => {
+                    accept_errors.succeeded();
                     let _ = stream.set_nodelay(true);
                     if let Err(e) = crate::connection::set_keepalive(&stream) {
                         debug!(error = %e, "could not turn TCP keepalive on");
@@ -456,12 +459,14 @@ where
                         let _ = handle_call(stream, handler, &settings, shutdown).await;
                     }.instrument(info_span!("call", %peer)));
                 }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off briefly.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                // Out of file descriptors and the like: retrying at once
+                // fails the same way (the pending connection keeps the
+                // socket readable), so accepting pauses briefly.
+                Err(e) => accept_errors.failed(&e),
             },
+            _ = sleep_until_opt(paused_until), if paused_until.is_some() => {
+                accept_errors.paused_until = None;
+            }
             Some(done) = calls.join_next(), if !calls.is_empty() => {
                 if let Err(e) = done {
                     if e.is_panic() {
@@ -489,6 +494,64 @@ where
         calls.shutdown().await;
     }
     Ok(())
+}
+
+/// Failed accepts (13.5): each failure in a row pauses accepting, from 5 ms
+/// doubling to 500 ms. They are logged at most once a second, with how many
+/// failed since the last line; the end of a reported run of failures is
+/// logged once accepting works again.
+#[derive(Default)]
+struct AcceptErrors {
+    /// Failures since accepting last worked.
+    streak: u32,
+    /// Failures not yet counted in a log line.
+    unlogged: u64,
+    /// A warning was logged during the current streak.
+    reported: bool,
+    last_logged: Option<tokio::time::Instant>,
+    paused_until: Option<tokio::time::Instant>,
+}
+
+impl AcceptErrors {
+    const FIRST_PAUSE: Duration = Duration::from_millis(5);
+    const MAX_PAUSE: Duration = Duration::from_millis(500);
+    const LOG_EVERY: Duration = Duration::from_secs(1);
+
+    fn failed(&mut self, e: &std::io::Error) {
+        let now = tokio::time::Instant::now();
+        self.unlogged += 1;
+        let pause = Self::FIRST_PAUSE
+            .saturating_mul(1 << self.streak.min(16))
+            .min(Self::MAX_PAUSE);
+        self.streak = self.streak.saturating_add(1);
+        if self
+            .last_logged
+            .is_none_or(|at| now.duration_since(at) >= Self::LOG_EVERY)
+        {
+            warn!(
+                error = %e,
+                failures = self.unlogged,
+                "accept failed {} time(s) since the last report; pausing accepts for {pause:?}",
+                self.unlogged
+            );
+            self.unlogged = 0;
+            self.last_logged = Some(now);
+            self.reported = true;
+        }
+        self.paused_until = Some(now + pause);
+    }
+
+    fn succeeded(&mut self) {
+        if self.reported {
+            info!(
+                failures = self.streak,
+                "accepting calls again after {} failed accept(s) in a row", self.streak
+            );
+        }
+        self.streak = 0;
+        self.reported = false;
+        self.paused_until = None;
+    }
 }
 
 /// What `session_initiated` returned, a panic in it being an error.
@@ -761,7 +824,16 @@ async fn run_session<L: OutboundListener>(
     shutdown: Shutdown,
 ) -> Result<()> {
     let options = handler.options();
-    let data = setup_within(&conn, &options, settings).await?;
+    let data = match setup_within(&conn, &options, settings).await {
+        Ok(data) => data,
+        Err(e) => {
+            // No call to end: a peer that did not complete the setup (silent,
+            // or its channel data refused) gets no `exit` and no wait for its
+            // close, so it frees its slot at the setup deadline (13.7).
+            conn.close_now("the outbound session setup failed");
+            return Err(e);
+        }
+    };
     let started = tokio::time::Instant::now();
     // A sync ("static") socket is served by the channel's own thread:
     // CHANNEL_HANGUP_COMPLETE is produced only after the socket is gone, so
