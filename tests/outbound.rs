@@ -1120,3 +1120,139 @@ async fn a_call_on_a_sync_socket_ends_after_the_hangup() {
     token.trigger();
     within("the server to stop", server).await.unwrap().unwrap();
 }
+
+// ----- limits: max_sessions and the allow-list (13.10) -----
+
+struct Idle;
+
+impl OutboundListener for Idle {
+    async fn session_initiated(&self, _call: &Session) -> librevox::Result<()> {
+        Ok(())
+    }
+}
+
+/// An outbound server of `Idle` sessions with `settings`, on a fresh port.
+async fn limited_server(
+    mut settings: OutboundSettings,
+) -> (
+    std::net::SocketAddr,
+    Shutdown,
+    JoinHandle<librevox::Result<()>>,
+) {
+    // Calls left in their setup are cut off at once on shutdown.
+    settings.shutdown_grace = Duration::ZERO;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = Shutdown::new();
+    let server = tokio::spawn(serve_outbound(listener, || Idle, settings, token.clone()));
+    (addr, token, server)
+}
+
+/// Connects like FreeSWITCH and returns the first bytes the server sent
+/// before it closed or within 9 bytes (`connect\n\n`); empty when it closed
+/// without a word.
+async fn first_words(addr: std::net::SocketAddr) -> (tokio::net::TcpStream, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 9 {
+        let mut buf = [0u8; 9];
+        let n = within(
+            "the server to write or close",
+            s.read(&mut buf[..9 - got.len()]),
+        )
+        .await
+        .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    (s, got)
+}
+
+#[tokio::test]
+async fn beyond_max_sessions_a_connection_is_closed_at_once_and_logged_with_a_count() {
+    let (logs, _guard) = Logs::capture();
+    let (addr, token, server) = limited_server(OutboundSettings {
+        max_sessions: 2,
+        ..OutboundSettings::default()
+    })
+    .await;
+    let (a, greeting) = first_words(addr).await;
+    assert_eq!(greeting, b"connect\n\n");
+    let (_b, greeting) = first_words(addr).await;
+    assert_eq!(greeting, b"connect\n\n");
+    // Two calls are running: the third and fourth are closed unanswered.
+    for _ in 0..2 {
+        let (_c, greeting) = first_words(addr).await;
+        assert_eq!(greeting, b"", "closed without a word");
+    }
+    let warned: Vec<_> = logs
+        .at(Level::WARN)
+        .into_iter()
+        .filter(|r| r.text.contains("max_sessions calls are running"))
+        .collect();
+    // The first at once; another refusal within the second is only counted.
+    assert!(!warned.is_empty() && warned.len() <= 2, "{warned:#?}");
+    assert!(
+        warned[0].text.contains("refused=1") && warned[0].text.contains("refused_total=1"),
+        "{}",
+        warned[0].text
+    );
+    assert!(
+        warned[0].text.contains("peer=127.0.0.1:"),
+        "{}",
+        warned[0].text
+    );
+    // A call that ends gives its slot back.
+    drop(a);
+    logs.wait_text(Level::INFO, "outbound session setup: connection closed")
+        .await;
+    let (_e, greeting) = first_words(addr).await;
+    assert_eq!(greeting, b"connect\n\n");
+    token.trigger();
+    within("the server to stop", server).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_peer_outside_the_allowed_networks_is_closed_at_once_and_logged() {
+    let (logs, _guard) = Logs::capture();
+    let settings = OutboundSettings::default().allow("10.0.0.0/8").unwrap();
+    let (addr, token, server) = limited_server(settings).await;
+    let (_refused, greeting) = first_words(addr).await;
+    assert_eq!(greeting, b"", "closed without a word");
+    let warning = logs
+        .wait_text(Level::WARN, "outside the allowed networks")
+        .await;
+    assert!(warning.text.contains("peer=127.0.0.1:"), "{}", warning.text);
+    token.trigger();
+    within("the server to stop", server).await.unwrap().unwrap();
+    // The same peer, allowed by its address.
+    let settings = OutboundSettings::default()
+        .allow("10.0.0.0/8")
+        .unwrap()
+        .allow("127.0.0.1")
+        .unwrap();
+    let (addr, token, server) = limited_server(settings).await;
+    let (_served, greeting) = first_words(addr).await;
+    assert_eq!(greeting, b"connect\n\n");
+    token.trigger();
+    within("the server to stop", server).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn max_sessions_zero_is_refused_as_a_configuration_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let settings = OutboundSettings {
+        max_sessions: 0,
+        ..OutboundSettings::default()
+    };
+    let err = serve_outbound(listener, || Idle, settings, Shutdown::new())
+        .await
+        .expect_err("no call could ever be served");
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("max_sessions") && m.contains("at least 1")),
+        "{err:?}"
+    );
+}

@@ -143,6 +143,7 @@ mod files {
         assert_eq!(c.inbound.config.limits.max_body, 4_194_304);
         assert!(c.inbound.config.liveness.is_none());
         assert_eq!(c.outbound.bind, "0.0.0.0:8084");
+        assert_eq!(c.outbound.allow, ["10.0.0.5/32".parse().unwrap()]);
         assert_eq!(c.outbound.shutdown_grace, Duration::from_secs(60));
         let live = c.outbound.config.liveness.expect("a liveness table");
         assert_eq!(
@@ -185,6 +186,22 @@ mod files {
         );
         assert_eq!(c.liveness, d.liveness);
         assert_eq!(c.write_high_water, d.write_high_water);
+    }
+
+    #[test]
+    fn the_outbound_limits_are_settings() {
+        let c: OutboundSettings =
+            toml::from_str("max_sessions = 500\nallow = [\"10.0.0.5\", \"10.0.1.0/24\"]").unwrap();
+        assert_eq!(c.max_sessions, 500);
+        let allow: Vec<String> = c.allow.iter().map(|n| n.to_string()).collect();
+        assert_eq!(allow, ["10.0.0.5/32", "10.0.1.0/24"]);
+        let d = OutboundSettings::default();
+        assert_eq!((d.max_sessions, d.allow.len()), (10_000, 0));
+        let bad = toml::from_str::<OutboundSettings>("allow = [\"10.0.0/8\"]")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(bad.contains("`10.0.0/8`") && bad.contains("CIDR"), "{bad}");
     }
 
     #[test]

@@ -37,7 +37,8 @@ use std::future::Future;
 pub(crate) use inbound::Reconnect;
 pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings};
 pub use outbound::{
-    run_outbound_session, serve_outbound, OutboundSettings, Session, SessionEnd, SessionOutcome,
+    run_outbound_session, serve_outbound, IpNet, OutboundSettings, Session, SessionEnd,
+    SessionOutcome,
 };
 pub use runner::{init_logging, use_colour, LogOptions, Runner};
 pub use shutdown::Shutdown;

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+pub use ipnet::IpNet;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -45,6 +46,19 @@ pub struct OutboundSettings {
     pub session_grace: Duration,
     /// Per-channel mailbox size of the dispatcher (default 1024).
     pub mailbox_capacity: usize,
+    /// Calls served at once (default 10,000; `usize::MAX` for no limit). A
+    /// connection beyond it is closed at once, unanswered, and logged (at
+    /// most once a second, with a count).
+    pub max_sessions: usize,
+    /// The networks FreeSWITCH may connect from; empty (the default) accepts
+    /// every peer. Anyone who can reach the port can otherwise drive the
+    /// listener: when it binds beyond loopback, list your switches'
+    /// addresses here (`10.0.0.5/32`, `10.0.0.0/24`, `2001:db8::/32`; see
+    /// [`allow`](OutboundSettings::allow)). A connection from elsewhere is
+    /// closed at once, unanswered, and logged. In a settings file: `allow =
+    /// ["10.0.0.5", "10.0.1.0/24"]`.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "allow_list::deserialize"))]
+    pub allow: Vec<IpNet>,
     /// Connection settings.
     pub config: ConnectionConfig,
 }
@@ -57,9 +71,47 @@ impl Default for OutboundSettings {
             shutdown_grace: Duration::from_secs(30),
             session_grace: Duration::from_secs(10),
             mailbox_capacity: 1024,
+            max_sessions: 10_000,
+            allow: Vec::new(),
             config: ConnectionConfig::default(),
         }
     }
+}
+
+/// Reads one allow-list entry: a network in CIDR notation, or one address.
+fn parse_network(text: &str) -> Result<IpNet> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Ok(net);
+    }
+    if let Ok(addr) = text.parse::<std::net::IpAddr>() {
+        return Ok(IpNet::from(addr));
+    }
+    Err(Error::Config(format!(
+        "`{text}` is not an address or a network: write one address (`10.0.0.5`) or a network in CIDR notation (`10.0.0.0/24`, `2001:db8::/32`)"
+    )))
+}
+
+#[cfg(feature = "serde")]
+mod allow_list {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Vec<ipnet::IpNet>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| super::parse_network(s).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+/// Whether `peer` may connect: `allow` is empty, or one of its networks
+/// holds the address (an IPv4 peer on a dual-stack socket, `::ffff:a.b.c.d`,
+/// is matched as the IPv4 address it is).
+fn allowed(allow: &[IpNet], peer: std::net::IpAddr) -> bool {
+    let peer = peer.to_canonical();
+    allow.is_empty() || allow.iter().any(|net| net.contains(&peer))
 }
 
 impl OutboundSettings {
@@ -69,6 +121,25 @@ impl OutboundSettings {
             bind: bind.into(),
             ..OutboundSettings::default()
         }
+    }
+
+    /// Adds a network FreeSWITCH may connect from to [`allow`](OutboundSettings::allow):
+    /// one address (`"10.0.0.5"`) or a network in CIDR notation
+    /// (`"10.0.0.0/24"`); anything else is an [`Error::Config`] saying what
+    /// to write.
+    ///
+    /// ```
+    /// use librevox::OutboundSettings;
+    /// let settings = OutboundSettings::new("0.0.0.0:8084")
+    ///     .allow("10.0.0.5")?
+    ///     .allow("10.0.1.0/24")?;
+    /// assert_eq!(settings.allow.len(), 2);
+    /// assert!(OutboundSettings::default().allow("10.0.0/8").is_err());
+    /// # Ok::<(), librevox::Error>(())
+    /// ```
+    pub fn allow(mut self, network: &str) -> Result<Self> {
+        self.allow.push(parse_network(network)?);
+        Ok(self)
     }
 }
 
@@ -433,6 +504,11 @@ where
     F: Fn() -> L + Send + Sync + 'static,
 {
     let shutdown: Shutdown = shutdown.into();
+    if settings.max_sessions == 0 {
+        return Err(Error::Config(
+            "outbound max_sessions is 0, so no call could be served; set a limit of at least 1 (usize::MAX for none)".into(),
+        ));
+    }
     let settings = Arc::new(settings);
     let mut calls = JoinSet::new();
     let local = listener.local_addr()?;
@@ -440,6 +516,10 @@ where
     let ready = telemetry::Health::global().register(format!("outbound {local}"));
     ready.set_ready(true);
     let mut accept_errors = AcceptErrors::default();
+    let mut refused = Refusals::default();
+    // Sessions running: taken before a call's task is spawned, given back
+    // when the task ends (or is dropped).
+    let active = Arc::new(AtomicUsize::new(0));
     loop {
         let paused_until = accept_errors.paused_until;
         tokio::select! {
@@ -447,6 +527,14 @@ where
             accepted = listener.accept(), if paused_until.is_none() => match accepted {
                 Ok((stream, peer)) => {
                     accept_errors.succeeded();
+                    if let Some(reason) = refusal(&settings, &active, peer) {
+                        // Closed unanswered: FreeSWITCH sends nothing before
+                        // `connect`, so the peer sees a FIN.
+                        drop(stream);
+                        refused.note(reason, peer);
+                        continue;
+                    }
+                    let slot = Slot::take(&active);
                     let _ = stream.set_nodelay(true);
                     if let Err(e) = crate::connection::set_keepalive(&stream) {
                         debug!(error = %e, "could not turn TCP keepalive on");
@@ -455,6 +543,7 @@ where
                     let settings = settings.clone();
                     let shutdown = shutdown.clone();
                     calls.spawn(async move {
+                        let _slot = slot;
                         // Its errors were logged as they happened.
                         let _ = handle_call(stream, handler, &settings, shutdown).await;
                     }.instrument(info_span!("call", %peer)));
@@ -496,6 +585,85 @@ where
     Ok(())
 }
 
+/// Why a connection was closed unanswered (13.10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// Its address is in none of the allowed networks.
+    NotAllowed,
+    /// `max_sessions` calls were running.
+    Full,
+}
+
+fn refusal(
+    settings: &OutboundSettings,
+    active: &AtomicUsize,
+    peer: std::net::SocketAddr,
+) -> Option<Refusal> {
+    if !allowed(&settings.allow, peer.ip()) {
+        Some(Refusal::NotAllowed)
+    } else if active.load(AtomicOrdering::SeqCst) >= settings.max_sessions {
+        Some(Refusal::Full)
+    } else {
+        None
+    }
+}
+
+/// One running session, counted for `max_sessions` while it lives.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(active: &Arc<AtomicUsize>) -> Slot {
+        active.fetch_add(1, AtomicOrdering::SeqCst);
+        Slot(active.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, AtomicOrdering::SeqCst);
+    }
+}
+
+/// Refused connections, logged at most once a second per reason with how
+/// many were refused since the last line and in all.
+#[derive(Default)]
+struct Refusals {
+    /// Per reason: refused since the last line, in all, when last logged.
+    not_allowed: (u64, u64, Option<tokio::time::Instant>),
+    full: (u64, u64, Option<tokio::time::Instant>),
+}
+
+impl Refusals {
+    fn note(&mut self, reason: Refusal, peer: std::net::SocketAddr) {
+        telemetry::connection_refused(match reason {
+            Refusal::NotAllowed => "not_allowed",
+            Refusal::Full => "max_sessions",
+        });
+        let (since, total, last) = match reason {
+            Refusal::NotAllowed => &mut self.not_allowed,
+            Refusal::Full => &mut self.full,
+        };
+        *since += 1;
+        *total += 1;
+        let now = tokio::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(now);
+        match reason {
+            Refusal::NotAllowed => warn!(
+                %peer, refused = *since, refused_total = *total,
+                "closed a connection from an address outside the allowed networks (OutboundSettings::allow); {} refused since the last report", *since
+            ),
+            Refusal::Full => warn!(
+                %peer, refused = *since, refused_total = *total,
+                "closed a connection: max_sessions calls are running; {} refused since the last report", *since
+            ),
+        }
+        *since = 0;
+    }
+}
+
 /// Failed accepts (13.5): each failure in a row pauses accepting, from 5 ms
 /// doubling to 500 ms. They are logged at most once a second, with how many
 /// failed since the last line; the end of a reported run of failures is
@@ -518,6 +686,7 @@ impl AcceptErrors {
     const LOG_EVERY: Duration = Duration::from_secs(1);
 
     fn failed(&mut self, e: &std::io::Error) {
+        telemetry::accept_failed();
         let now = tokio::time::Instant::now();
         self.unlogged += 1;
         let pause = Self::FIRST_PAUSE
@@ -831,6 +1000,7 @@ async fn run_session<L: OutboundListener>(
             // or its channel data refused) gets no `exit` and no wait for its
             // close, so it frees its slot at the setup deadline (13.7).
             conn.close_now("the outbound session setup failed");
+            telemetry::connection_refused("setup");
             return Err(e);
         }
     };
@@ -967,5 +1137,45 @@ async fn session_ended<L: OutboundListener>(
         Ok(Ok(())) => {}
         Ok(Err(panic)) => error!(panic = %panic_text(panic.as_ref()), "session_ended panicked"),
         Err(_) => warn!("session_ended still running after the session grace period; cancelled it"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allow_list_matches_addresses_and_networks() {
+        let allow: Vec<IpNet> = ["10.0.0.5", "10.0.1.0/24", "2001:db8::/32"]
+            .iter()
+            .map(|n| parse_network(n).unwrap())
+            .collect();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(allowed(&allow, ip("10.0.0.5")));
+        assert!(!allowed(&allow, ip("10.0.0.6")));
+        assert!(allowed(&allow, ip("10.0.1.200")));
+        assert!(!allowed(&allow, ip("10.0.2.1")));
+        assert!(allowed(&allow, ip("2001:db8::1")));
+        assert!(!allowed(&allow, ip("2001:db9::1")));
+        // An IPv4 peer on a dual-stack socket.
+        assert!(allowed(&allow, ip("::ffff:10.0.0.5")));
+        assert!(!allowed(&allow, ip("::ffff:10.0.0.6")));
+        // Empty: everyone.
+        assert!(allowed(&[], ip("192.0.2.1")));
+    }
+
+    #[test]
+    fn a_bad_network_says_what_to_write() {
+        for bad in ["10.0.0/8", "10.0.0.0/33", "example.com", ""] {
+            match parse_network(bad) {
+                Err(Error::Config(m)) => {
+                    assert!(
+                        m.contains(&format!("`{bad}`")) && m.contains("10.0.0.0/24"),
+                        "{m}"
+                    )
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 }

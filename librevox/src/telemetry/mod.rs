@@ -26,6 +26,8 @@
 //! | `librevox_reply_seconds` (kind) | histogram | from queueing a command to its reply |
 //! | `librevox_liveness_probes_total` | counter | liveness probes sent |
 //! | `librevox_liveness_failures_total` | counter | probes unanswered: connections closed as unresponsive |
+//! | `librevox_connections_refused_total` (reason) | counter | outbound connections closed unserved: `not_allowed` (outside `OutboundSettings::allow`), `max_sessions`, `setup` (the `connect`/`myevents`/`linger` setup failed or timed out) |
+//! | `librevox_accept_failures_total` | counter | failed `accept` calls of outbound listeners (out of file descriptors, ...) |
 
 mod health;
 #[cfg(feature = "prometheus")]
@@ -200,6 +202,16 @@ pub(crate) fn liveness_probe() {
 /// A liveness probe went unanswered: the connection is closed.
 pub(crate) fn liveness_failure() {
     metrics::counter!("librevox_liveness_failures_total").increment(1);
+}
+
+/// An outbound connection was closed without serving a call.
+pub(crate) fn connection_refused(reason: &'static str) {
+    metrics::counter!("librevox_connections_refused_total", "reason" => reason).increment(1);
+}
+
+/// An outbound listener's `accept` failed.
+pub(crate) fn accept_failed() {
+    metrics::counter!("librevox_accept_failures_total").increment(1);
 }
 
 /// One connection's share of `librevox_event_backlog`: events read from its
