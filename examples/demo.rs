@@ -121,6 +121,7 @@ async fn main() -> librevox::Result<()> {
     let _ = librevox::listener::init_logging(&librevox::listener::LogOptions {
         file: None,
         level: Some("warn".into()),
+        ..Default::default()
     });
     let mut args = std::env::args().skip(1);
     let real_switch = args.next();

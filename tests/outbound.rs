@@ -704,7 +704,7 @@ impl FailsAtOnce {
 async fn a_failed_session_is_logged_at_once_while_the_caller_is_on_the_line() {
     let (logs, _guard) = Logs::capture();
     let rig = Rig::start(config(30), || FailsAtOnce).await;
-    let call = rig.sim.place_call(CallSpec::new("ivr"));
+    let call = rig.sim.place_call(CallSpec::new("ivr").caller("1000"));
     // Nobody hangs up: the error must not wait for the end of the call.
     let err = logs
         .wait_for("the session error", |r| r.level == Level::ERROR)
@@ -718,7 +718,7 @@ async fn a_failed_session_is_logged_at_once_while_the_caller_is_on_the_line() {
     );
     assert_eq!(
         err.spans.last().map(String::as_str),
-        Some(format!("session{{uuid={}}}", call.uuid).as_str()),
+        Some(format!("session{{uuid={} caller=1000 destination=ivr}}", call.uuid).as_str()),
         "logged inside the call's span: {:?}",
         err.spans
     );

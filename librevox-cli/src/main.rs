@@ -42,8 +42,19 @@ struct Cli {
     conn: ConnArgs,
     #[command(flatten)]
     console: console::ConsoleArgs,
+    /// How warnings and errors are logged on stderr: `text`, or `json`
+    /// (one JSON object per line, with the spans and their fields).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormatArg,
     #[command(subcommand)]
     command: Option<Cmd>,
+}
+
+/// `--log-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -192,10 +203,14 @@ pub(crate) fn print_body(text: &str) {
 
 /// Warnings only (RUST_LOG overrides), but `info` for the bridge: a
 /// long-running service whose NATS and switch outages its operator wants to see.
-fn init_logging(level: &str) {
+fn init_logging(level: &str, format: LogFormatArg) {
     let _ = librevox::listener::init_logging(&librevox::listener::LogOptions {
         file: None,
         level: Some(level.into()),
+        format: match format {
+            LogFormatArg::Text => librevox::listener::LogFormat::Text,
+            LogFormatArg::Json => librevox::listener::LogFormat::Json,
+        },
     });
 }
 
@@ -241,11 +256,14 @@ fn command_text(words: &[String], argv: &[OsString]) -> Result<String, String> {
 fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let cli = Cli::parse_from(&argv);
-    init_logging(if matches!(cli.command, Some(Cmd::Bridge(_))) {
-        "info"
-    } else {
-        "warn"
-    });
+    init_logging(
+        if matches!(cli.command, Some(Cmd::Bridge(_))) {
+            "info"
+        } else {
+            "warn"
+        },
+        cli.log_format,
+    );
     match &cli.command {
         Some(Cmd::Decode { file }) => return decode::run(file),
         Some(Cmd::Completions { shell }) => {

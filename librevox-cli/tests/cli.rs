@@ -1025,3 +1025,54 @@ fn bridge_settings_come_from_flags_then_environment_then_the_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_format_json_writes_one_object_per_line() {
+    let sim = sim().await;
+    let port = sim.local_addr().unwrap().port();
+    let child = bin()
+        .env("RUST_LOG", "info")
+        .args([
+            "events",
+            "--log-format",
+            "json",
+            "--port",
+            &port.to_string(),
+            "--count",
+            "1",
+            "CHANNEL_CREATE",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sim.wait_for(Duration::from_secs(10), |s| {
+        s.connections().iter().any(|c| {
+            c.received
+                .iter()
+                .any(|p| p.starts_with(b"event plain CHANNEL_CREATE\n"))
+                && c.sent.len() >= 3
+        })
+    })
+    .await
+    .expect("the CLI subscribed");
+    sim.place_call(librevox::simulator::CallSpec::new("park"));
+    let out = tokio::task::spawn_blocking(move || wait_or_kill(child, Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    // The CLI's own status lines say `librevox ...`; every log record is
+    // one JSON object on one line.
+    let records: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("librevox "))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let connected = records
+        .iter()
+        .find(|r| r["fields"]["message"] == "inbound listener connected")
+        .unwrap_or_else(|| panic!("no connected record in\n{stderr}"));
+    assert_eq!(connected["level"], "INFO");
+    assert_eq!(connected["fields"]["addr"], format!("127.0.0.1:{port}"));
+}

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use super::dispatch::Dispatcher;
 use super::shutdown::Shutdown;
@@ -15,7 +15,8 @@ use crate::connection::{
     authenticate, connect_tcp, Connection, ConnectionConfig, Credentials, EventStream, Password,
 };
 use crate::error::{Error, Result};
-use crate::protocol::{Command, Message};
+use crate::protocol::{Command, Event, Message};
+use crate::telemetry::sequence::Sequence;
 use crate::telemetry::{self, ConnectionGauge, Health, Role};
 
 /// The context hooks of an inbound listener receive: the connection (all of
@@ -269,6 +270,7 @@ pub async fn run_inbound<L: InboundListener>(
     let mut retry = Reconnect::new(settings.backoff);
     let mut connected_before = false;
     let ready = Health::global().register(format!("inbound {}", settings.addr));
+    let mut sequence = Sequence::new(&settings.addr, listener.subscription().sees_every_event());
     loop {
         if shutdown.is_triggered() {
             return Ok(());
@@ -290,7 +292,11 @@ pub async fn run_inbound<L: InboundListener>(
                 connected_before = true;
                 retry.connected();
                 listener.connection_completed(&ctx).await;
-                let ended = serve(&listener, ctx, events, &settings, &shutdown).await;
+                sequence.connected();
+                let span = info_span!("inbound", switch = %settings.addr, role = "inbound");
+                let ended = serve(&listener, ctx, events, &settings, &shutdown, &mut sequence)
+                    .instrument(span)
+                    .await;
                 ready.set_ready(false);
                 match ended {
                     Ended::Shutdown => return Ok(()),
@@ -400,14 +406,19 @@ async fn serve<L: InboundListener>(
     mut events: EventStream,
     settings: &InboundSettings,
     shutdown: &Shutdown,
+    sequence: &mut Sequence,
 ) -> Ended {
     let handler_listener = listener.clone();
     let handler_ctx = ctx.clone();
+    // Hooks may run on a channel's worker task: their span names this
+    // connection's as its parent wherever they run.
+    let connection = tracing::Span::current();
     let mut dispatcher = Dispatcher::new(
-        Arc::new(move |event| {
+        Arc::new(move |event: Event| {
             let l = handler_listener.clone();
             let c = handler_ctx.clone();
-            Box::pin(async move { l.handle_event(&c, &event).await })
+            let span = info_span!(parent: &connection, "hook", event = event.name().unwrap_or(""));
+            Box::pin(async move { l.handle_event(&c, &event).await }.instrument(span))
         }),
         settings.mailbox_capacity,
     );
@@ -428,6 +439,7 @@ async fn serve<L: InboundListener>(
             match msg {
                 Message::Event(event) => {
                     telemetry::event_received(event.name());
+                    sequence.observe(&event);
                     dispatcher.dispatch(event).await
                 }
                 Message::DisconnectNotice(n) => debug!(?n, "disconnect-notice"),

@@ -40,7 +40,7 @@ pub use outbound::{
     run_outbound_session, serve_outbound, IpNet, OutboundSettings, Session, SessionEnd,
     SessionOutcome,
 };
-pub use runner::{init_logging, use_colour, LogOptions, Runner};
+pub use runner::{init_logging, use_colour, LogFormat, LogOptions, Runner};
 pub use shutdown::Shutdown;
 
 pub use crate::target::AppTarget;
@@ -61,6 +61,18 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// True when this subscription receives every event the switch fires:
+    /// some name is `ALL` and there are no filters. Only then does a gap in
+    /// `Event-Sequence` mean lost events.
+    pub(crate) fn sees_every_event(&self) -> bool {
+        self.filters.is_empty()
+            && self
+                .events
+                .iter()
+                .flat_map(|e| e.split_whitespace())
+                .any(|w| w.eq_ignore_ascii_case("ALL"))
+    }
+
     /// Checks what FreeSWITCH would refuse, or what would end the command
     /// line early, before anything is sent: at least one event name, none
     /// with a line break; filter headers that are non-empty words without
@@ -229,5 +241,26 @@ pub trait OutboundListener: Send + Sync + 'static {
     fn wants_event(&self, name: &str) -> bool {
         let _ = name;
         true
+    }
+}
+
+#[cfg(test)]
+mod subscription_tests {
+    use super::Subscription;
+
+    #[test]
+    fn only_all_without_filters_sees_every_event() {
+        assert!(Subscription::default().sees_every_event());
+        let with = |events: &[&str], filters: &[(&str, &str)]| Subscription {
+            events: events.iter().map(|e| e.to_string()).collect(),
+            filters: filters
+                .iter()
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect(),
+            ..Subscription::default()
+        };
+        assert!(with(&["CHANNEL_CREATE all"], &[]).sees_every_event());
+        assert!(!with(&["CHANNEL_CREATE"], &[]).sees_every_event());
+        assert!(!with(&["ALL"], &[("Unique-ID", "x")]).sees_every_event());
     }
 }

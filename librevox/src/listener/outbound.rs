@@ -377,19 +377,34 @@ impl Session {
         let ends_call = msg.ends_call();
         let _in_flight = InFlight::enter(&self.inner);
         let app = msg.app_name().unwrap_or("").to_owned();
+        // The Event-UUID is chosen here, so that the span can carry it.
+        let msg = match msg.event_uuid_value() {
+            Some(_) => msg,
+            None => msg.event_uuid(crate::new_uuid()),
+        };
+        let span = info_span!(
+            "application",
+            app = %app,
+            event_uuid = msg.event_uuid_value().unwrap_or(""),
+            duration_ms = tracing::field::Empty,
+        );
         let sent = std::time::Instant::now();
         let done = self
             .inner
             .conn
             .execute_on(msg, Some(self.inner.uuid.clone()))
+            .instrument(span.clone())
             .await;
+        let took = sent.elapsed();
+        span.record("duration_ms", took.as_secs_f64() * 1000.0);
+        span.in_scope(|| debug!(ok = done.is_ok(), "application ended"));
         let failed = match &done {
             // Ending the call is what hangup/redirect/deflect are for.
             Err(e) if ends_call && (e.is_hangup() || e.is_closed()) => None,
             Err(e) => Some(e),
             Ok(_) => None,
         };
-        telemetry::application_done(&app, sent.elapsed(), failed);
+        telemetry::application_done(&app, took, failed);
         let done = match done {
             Ok(done) => done,
             // The call ended as this application asked.
@@ -1010,7 +1025,14 @@ async fn run_session<L: OutboundListener>(
     // there the disconnect-notice (linger) alone marks the end of the call.
     let sync = data.header("Socket-Mode") == Some("static");
     let session = Session::with_shutdown(conn.clone(), data, options.event_lock, shutdown);
-    let span = info_span!("session", uuid = %session.uuid());
+    let data = session.channel_data();
+    let span = info_span!(
+        "session",
+        uuid = %session.uuid(),
+        caller = data.header("Caller-Caller-ID-Number"),
+        destination = data.header("Caller-Destination-Number"),
+    );
+    drop(data);
     async move {
         info!("outbound session started");
         let _open = telemetry::ConnectionGauge::open(telemetry::Role::Outbound);

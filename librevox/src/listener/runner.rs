@@ -253,6 +253,62 @@ pub struct LogOptions {
     /// Default level filter (`info` unless `RUST_LOG` says otherwise), e.g.
     /// `"debug"` or `"librevox=trace,info"`.
     pub level: Option<String>,
+    /// Text lines for people, or JSON lines for a log pipeline.
+    pub format: LogFormat,
+}
+
+/// How [`init_logging`] writes each record: always one line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// tracing-subscriber's text format: time, level, the spans with their
+    /// fields, the message and its fields. A line break inside a value
+    /// (a disconnect notice, a FreeSWITCH log line) is written as `\n`.
+    #[default]
+    Text,
+    /// tracing-subscriber's JSON format, one object per line:
+    /// `timestamp`, `level`, `fields` (with `message`), `target`, `span`
+    /// (the innermost) and `spans` (outermost first), each span with its
+    /// `name` and fields, e.g.
+    /// `"spans":[{"name":"session","uuid":"...","caller":"1000"},{"name":"application","name":"playback",...}]`.
+    Json,
+}
+
+/// A writer that keeps each record on one line: tracing-subscriber writes a
+/// record with one `write_all`, ending in its line break; a line break
+/// before that (in a value) is escaped as `\n`, a carriage return as `\r`.
+struct OneLine<W>(W);
+
+impl<W: std::io::Write> std::io::Write for OneLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+        if !body.iter().any(|&b| b == b'\n' || b == b'\r') {
+            self.0.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        let mut line = Vec::with_capacity(buf.len() + 16);
+        for &b in body {
+            match b {
+                b'\n' => line.extend_from_slice(b"\\n"),
+                b'\r' => line.extend_from_slice(b"\\r"),
+                b => line.push(b),
+            }
+        }
+        if body.len() < buf.len() {
+            line.push(b'\n');
+        }
+        self.0.write_all(&line)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Installs a `tracing` subscriber that honours `RUST_LOG` (falling back to
@@ -265,29 +321,53 @@ pub fn init_logging(options: &LogOptions) -> Result<()> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(options.level.as_deref().unwrap_or("info")))
         .map_err(|e| Error::protocol(format!("invalid log level: {e}")))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let result = match &options.file {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    let (writer, ansi) = match &options.file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)?;
-            builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .try_init()
+            let file = std::sync::Arc::new(std::sync::Mutex::new(file));
+            let make = BoxMakeWriter::new(move || OneLine(FileWriter(file.clone())));
+            (make, false)
         }
         None => {
             use std::io::IsTerminal;
-            builder
-                .with_ansi(use_colour(std::io::stderr().is_terminal()))
-                .with_writer(std::io::stderr)
-                .try_init()
+            (
+                BoxMakeWriter::new(|| OneLine(std::io::stderr())),
+                use_colour(std::io::stderr().is_terminal()),
+            )
         }
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match options.format {
+        LogFormat::Text => builder.with_ansi(ansi).with_writer(writer).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(writer)
+            .try_init(),
     };
     // An already installed subscriber wins; that is not an error.
     let _ = result;
     Ok(())
+}
+
+/// A log file shared by the writers `init_logging` hands out.
+struct FileWriter(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+impl std::io::Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut file = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        file.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
 }
 
 /// Whether output to a stream should carry ANSI colours: only when the
@@ -320,6 +400,19 @@ fn colour_policy(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_line_escapes_line_breaks_inside_a_record() {
+        use std::io::Write;
+        let mut out = super::OneLine(Vec::new());
+        out.write_all(b"INFO closed reason=bye.\nSee you\r\n\n")
+            .unwrap();
+        out.write_all(b"INFO plain\n").unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "INFO closed reason=bye.\\nSee you\\r\\n\nINFO plain\n"
+        );
+    }
+
     use super::colour_policy;
     use std::ffi::OsStr;
 

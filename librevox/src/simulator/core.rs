@@ -88,7 +88,8 @@ pub(crate) struct Core {
     pub(crate) clock: Clock,
     pub(crate) uuids: UuidGen,
     pub(crate) core_uuid: String,
-    seq: AtomicU64,
+    /// The next `Event-Sequence` number (see `sequence.rs`).
+    pub(super) seq: AtomicU64,
     ids: AtomicU64,
     pub(crate) state: Mutex<CoreState>,
     changed: watch::Sender<u64>,

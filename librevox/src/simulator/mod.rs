@@ -42,6 +42,7 @@ mod esl;
 mod fault_proxy;
 mod order;
 mod regex;
+mod sequence;
 pub mod serialize;
 mod state;
 mod sync;

@@ -28,14 +28,19 @@
 //! | `librevox_liveness_failures_total` | counter | probes unanswered: connections closed as unresponsive |
 //! | `librevox_connections_refused_total` (reason) | counter | outbound connections closed unserved: `not_allowed` (outside `OutboundSettings::allow`), `max_sessions`, `setup` (the `connect`/`myevents`/`linger` setup failed or timed out) |
 //! | `librevox_accept_failures_total` | counter | failed `accept` calls of outbound listeners (out of file descriptors, ...) |
+//! | `librevox_event_sequence_gaps_total` (switch) | counter | gaps in `Event-Sequence` on an all-events subscription without filters, after the reordering window ([`WINDOW_EVENTS`], [`WINDOW_TIME`]) |
+//! | `librevox_events_missed_total` (switch) | counter | the numbers those gaps left out: events lost |
+//! | `librevox_core_uuid_changes_total` (switch) | counter | a listener saw a new `Core-UUID`: the switch restarted |
 
 mod health;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+pub(crate) mod sequence;
 
 pub use health::{Health, Readiness};
 #[cfg(feature = "prometheus")]
 pub use prometheus::{serve, MetricsServer};
+pub use sequence::{WINDOW_EVENTS, WINDOW_TIME};
 
 use std::time::Duration;
 
