@@ -105,6 +105,11 @@ pub(crate) struct BridgeArgs {
     /// Seconds every api/bgapi request may take [default: 30]
     #[arg(long, env = "LIBREVOX_BRIDGE_REQUEST_TIMEOUT", value_name = "SECS")]
     pub(crate) request_timeout: Option<f64>,
+    /// Serve Prometheus metrics, /health and /ready on ADDR (e.g.
+    /// 127.0.0.1:9464) while running; ready = every switch connected and
+    /// NATS reachable
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<String>,
     /// Print the settings decided (passwords hidden) and exit
     #[arg(long)]
     pub(crate) check: bool,
@@ -357,6 +362,9 @@ pub(crate) async fn run(args: BridgeArgs, conn: &Target) -> ExitCode {
         config.nats_url,
         config.stream
     );
+    if let Err(code) = crate::serve_metrics("bridge", args.metrics.as_deref()).await {
+        return code;
+    }
     let bridge = match Bridge::start(config).await {
         Ok(b) => b,
         Err(e) => return crate::fail_msg(&e.to_string()),

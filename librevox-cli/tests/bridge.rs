@@ -345,3 +345,90 @@ async fn no_nats_server_fails_with_the_url_and_status_1() {
         "{err}"
     );
 }
+
+/// A blocking HTTP/1.0 GET: (status, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("the metrics port");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not HTTP: {out}"));
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_is_every_switch_connected_and_nats_reachable() {
+    let mut nats = NatsServer::start();
+    let s1 = sim("box-one", "ClueCon").await;
+    let mut cmd = bin();
+    cmd.args([
+        "bridge",
+        "--switch",
+        &format!("fs1={}", s1.local_addr().unwrap()),
+        "--nats",
+        &nats.url(),
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let (bridge, metrics) = block(move || {
+        let mut b = BridgeProcess::spawn(cmd);
+        let line = b.wait_line("metrics on http://");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap()
+            .to_owned();
+        b.wait_line("librevox bridge: ready");
+        (b, addr)
+    })
+    .await
+    .unwrap();
+    let m = metrics.clone();
+    let (status, body) = block(move || http_get(&m, "/ready")).await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"not_ready":[],"ready":true}"#)
+    );
+
+    // NATS gone: not ready, and the body says what is missing.
+    nats.kill();
+    let m = metrics.clone();
+    let url = nats.url();
+    let body = block(move || {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (status, body) = http_get(&m, "/ready");
+            if status == 503 {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still ready 30 s after NATS died: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        body,
+        format!(r#"{{"not_ready":["bridge NATS {url}"],"ready":false}}"#)
+    );
+    let (_status, lines) = block(move || bridge.terminate()).await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("fs1: received")),
+        "{}",
+        lines.join("\n")
+    );
+}

@@ -70,7 +70,7 @@ mod publish;
 mod requests;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -80,6 +80,7 @@ use tokio::task::JoinSet;
 use crate::connection::Connection;
 use crate::fleet::SwitchName;
 use crate::listener::{Backoff, Shutdown};
+use crate::telemetry::{Component, Health};
 
 /// The NATS reply header carrying an error (FreeSWITCH's `-ERR` text, a
 /// refused command line, a disconnected switch, a timeout).
@@ -234,7 +235,7 @@ pub enum BridgeError {
 }
 
 /// Counters of one switch (monotonic since the bridge started).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Counters {
     pub connected: AtomicBool,
     pub connects: AtomicU64,
@@ -243,6 +244,18 @@ pub(crate) struct Counters {
     pub duplicates: AtomicU64,
     pub retries: AtomicU64,
     pub dropped: AtomicU64,
+    /// This switch's entry in [`Health::global`] (`/ready`).
+    pub health: OnceLock<Component>,
+}
+
+impl Counters {
+    /// Records whether the switch's event socket is connected and subscribed.
+    pub(crate) fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+        if let Some(c) = self.health.get() {
+            c.set_ready(connected);
+        }
+    }
 }
 
 /// A snapshot of one switch's counters.
@@ -280,6 +293,8 @@ pub struct Bridge {
     shutdown: Shutdown,
     tasks: JoinSet<()>,
     nats_ready: watch::Receiver<bool>,
+    /// Keeps the NATS entry of `/ready` while the bridge lives.
+    _nats_health: Arc<Component>,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -316,6 +331,10 @@ impl Bridge {
         let (ready_tx, nats_ready) = watch::channel(false);
         let ready_tx = Arc::new(ready_tx);
         let on_event = ready_tx.clone();
+        // `/ready` (telemetry): NATS reachable, and each switch connected.
+        let nats_health =
+            Arc::new(Health::global().register(format!("bridge NATS {}", config.nats_url)));
+        let on_event_health = nats_health.clone();
         let mut opts = async_nats::ConnectOptions::new()
             .name("librevox-bridge")
             // Publishes wait in the client while it reconnects: the bridge's
@@ -324,15 +343,18 @@ impl Bridge {
             .max_reconnects(None)
             .event_callback(move |ev| {
                 let tx = on_event.clone();
+                let health = on_event_health.clone();
                 async move {
                     match ev {
                         async_nats::Event::Connected => {
                             tracing::info!("NATS connected");
                             tx.send_replace(true);
+                            health.set_ready(true);
                         }
                         async_nats::Event::Disconnected => {
                             tracing::warn!("NATS disconnected; buffering events");
                             tx.send_replace(false);
+                            health.set_ready(false);
                         }
                         other => tracing::debug!("NATS: {other}"),
                     }
@@ -388,6 +410,9 @@ impl Bridge {
         let config = Arc::new(config);
         for sw in config.switches.iter() {
             let counters = Arc::new(Counters::default());
+            let _ = counters.health.set(
+                Health::global().register(format!("bridge switch {} ({})", sw.name, sw.address)),
+            );
             let (conn_tx, conn_rx) = watch::channel::<Option<Connection>>(None);
             let subs = requests::subscribe(&client, &sw.name).await?;
             let (tx, rx) = mpsc::channel(config.max_buffered_events);
@@ -430,6 +455,7 @@ impl Bridge {
             shutdown,
             tasks,
             nats_ready,
+            _nats_health: nats_health,
         })
     }
 

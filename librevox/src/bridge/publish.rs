@@ -104,7 +104,7 @@ pub(super) async fn read_switch(
         };
         retry.connected();
         counters.connects.fetch_add(1, Ordering::Relaxed);
-        counters.connected.store(true, Ordering::Relaxed);
+        counters.set_connected(true);
         conn_tx.send_replace(Some(sock.connection().clone()));
         tracing::info!(switch = %sw.name, address = %sw.address, "switch connected");
         let budget = config.max_buffered_bytes.min(Semaphore::MAX_PERMITS);
@@ -133,7 +133,7 @@ pub(super) async fn read_switch(
                 break;
             }
         }
-        counters.connected.store(false, Ordering::Relaxed);
+        counters.set_connected(false);
         conn_tx.send_replace(None);
         if shutdown.is_triggered() {
             drop(sock);

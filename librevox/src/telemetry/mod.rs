@@ -38,6 +38,9 @@ mod prometheus;
 pub(crate) mod sequence;
 
 pub use health::{Health, Readiness};
+// The bridge (feature nats) registers its switches and NATS, as listeners do.
+#[cfg_attr(not(feature = "nats"), allow(unused_imports))]
+pub(crate) use health::Component;
 #[cfg(feature = "prometheus")]
 pub use prometheus::{serve, MetricsServer};
 pub use sequence::{WINDOW_EVENTS, WINDOW_TIME};
