@@ -372,6 +372,108 @@ async fn originated_socket_call_arrives_answered_with_loopback_variables() {
     s.close().await.unwrap();
 }
 
+/// `show channels|calls` with no channels, and their `count` forms, on
+/// the exact bytes FreeSWITCH 1.11.3 answers (no header line without rows).
+#[tokio::test]
+async fn show_with_no_channels_answers_the_switchs_bytes() {
+    let sim = Simulator::start(SimulatorConfig::default().in_memory())
+        .await
+        .unwrap();
+    let s = socket(&sim).await;
+    for (command, reply) in [
+        ("show channels", "\n0 total.\n"),
+        ("show calls", "\n0 total.\n"),
+        ("show channels count", "\n0 total.\n"),
+        ("show calls count", "\n0 total.\n"),
+        ("show channels as json", "{\"row_count\": 0}\n"),
+        ("show calls as json", "{\"row_count\": 0}\n"),
+        (
+            "show channels count as json",
+            "{\"row_count\":0,\"rows\":[]}",
+        ),
+    ] {
+        let r = s.connection().api_raw(command).await.unwrap();
+        assert_eq!(r.text(), reply, "{command}");
+    }
+    s.close().await.unwrap();
+}
+
+/// `show channels count` counts the channels that exist.
+#[tokio::test]
+async fn show_channels_count_counts_the_channels() {
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::park("park"));
+    let sim = Simulator::start(config).await.unwrap();
+    let calls = [
+        sim.place_call(CallSpec::new("park")),
+        sim.place_call(CallSpec::new("park")),
+    ];
+    let s = socket(&sim).await;
+    let r = s.connection().api_raw("show channels count").await.unwrap();
+    assert_eq!(r.text(), "\n2 total.\n");
+    for call in &calls {
+        s.api(&format!("uuid_kill {}", call.uuid)).await.unwrap();
+    }
+    sim.wait_for(T, |s| s.channels().is_empty()).await.unwrap();
+    let r = s.connection().api_raw("show channels count").await.unwrap();
+    assert_eq!(r.text(), "\n0 total.\n");
+    s.close().await.unwrap();
+}
+
+/// `hupall`: MANAGER_REQUEST unless a cause is given, NORMAL_CLEARING for
+/// a cause FreeSWITCH does not know; the reply text and every channel's
+/// CHANNEL_HANGUP as on FreeSWITCH 1.11.3.
+#[tokio::test]
+async fn hupall_causes_and_reply_as_the_switch() {
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::park("park"));
+    let sim = Simulator::start(config).await.unwrap();
+    let s = socket(&sim).await;
+    for (args, cause) in [
+        ("", "MANAGER_REQUEST"),
+        (" USER_BUSY", "USER_BUSY"),
+        (" normal_clearing", "NORMAL_CLEARING"),
+        (" bogus", "NORMAL_CLEARING"),
+    ] {
+        let calls = [
+            sim.place_call(CallSpec::new("park")),
+            sim.place_call(CallSpec::new("park")),
+        ];
+        for call in &calls {
+            let uuid = call.uuid.clone();
+            sim.wait_event(T, |e| {
+                e.is("CHANNEL_PARK") && e.unique_id() == Some(uuid.as_str())
+            })
+            .await
+            .unwrap();
+        }
+        let r = s
+            .connection()
+            .api_raw(&format!("hupall{args}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.text(),
+            format!("+OK hangup all channels with cause {cause}\n"),
+            "hupall{args}"
+        );
+        for call in &calls {
+            let uuid = call.uuid.clone();
+            let hangup = sim
+                .wait_event(T, |e| {
+                    e.is("CHANNEL_HANGUP") && e.unique_id() == Some(uuid.as_str())
+                })
+                .await
+                .unwrap();
+            assert_eq!(hangup.header("Hangup-Cause"), Some(cause), "hupall{args}");
+        }
+        sim.wait_for(T, |s| s.channels().is_empty()).await.unwrap();
+    }
+    s.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn uuid_kill_and_unknown_uuid() {
     let config = SimulatorConfig::default()

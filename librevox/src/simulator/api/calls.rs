@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::args::Args;
 use crate::commands::{Destination, Originate};
-use crate::protocol::Endpoint;
+use crate::protocol::{Endpoint, HangupCause};
 use crate::simulator::channel::{
     originate_pair, AfterAnswer, ChanMsg, Channel, SendMsgData, Switch,
 };
@@ -143,9 +143,17 @@ fn loopback_target(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
     }
 }
 
-/// `hupall [<cause>]`.
+/// `hupall [<cause>]`: MANAGER_REQUEST when no cause is given,
+/// NORMAL_CLEARING for a name FreeSWITCH does not know (both as 1.11.3
+/// answers).
 pub(super) fn hupall(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String> {
-    let cause = cause_name(args.word(0));
+    let cause = match args.word(0) {
+        "" => "MANAGER_REQUEST".to_owned(),
+        given => match cause_name(given) {
+            name if HangupCause::parse(&name).is_other() => "NORMAL_CLEARING".to_owned(),
+            name => name,
+        },
+    };
     for ch in switch.channels() {
         ch.hangup(&switch.core, &cause, true);
     }

@@ -5,15 +5,29 @@ use std::sync::Arc;
 use super::args::Args;
 use crate::simulator::channel::{ChannelSnapshot, Switch};
 
-/// `show channels|calls [as json]`; anything else `show` can list is not
-/// simulated ("Command not found").
+/// `show channels|calls [count] [as json]`; anything else `show` can
+/// list is not simulated ("Command not found").
 pub(super) fn show(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String> {
     let what = args.word(0);
     if what.starts_with("channels") || what.starts_with("calls") {
         let json = args.line.to_ascii_lowercase().contains("as json");
+        if args.word(1).eq_ignore_ascii_case("count") {
+            return Some(count(switch.channels().len(), json));
+        }
         return Some(show_channels(switch, json));
     }
     None
+}
+
+/// `show channels count`: `\nN total.\n`, or with `as json`
+/// `{"row_count":N,"rows":[]}` (both as FreeSWITCH 1.11.3 writes them for
+/// no channels; that switch's test configuration lists none).
+fn count(n: usize, json: bool) -> String {
+    if json {
+        format!("{{\"row_count\":{n},\"rows\":[]}}")
+    } else {
+        format!("\n{n} total.\n")
+    }
 }
 
 /// The columns of FreeSWITCH's channels table, as `show channels` prints
@@ -84,10 +98,11 @@ fn column(col: &str, s: &ChannelSnapshot, hostname: &str) -> String {
     }
 }
 
-/// `{"row_count":N,"rows":[{...}]}`, or `{"row_count":0}` when empty.
+/// `{"row_count":N,"rows":[{...}]}`, or when empty `{"row_count": 0}`
+/// and a newline (FreeSWITCH 1.11.3's bytes).
 fn as_json(rows: &[Vec<String>]) -> String {
     if rows.is_empty() {
-        return "{\"row_count\":0}".to_owned();
+        return "{\"row_count\": 0}\n".to_owned();
     }
     let objects: Vec<String> = rows
         .iter()
@@ -113,8 +128,12 @@ fn as_json(rows: &[Vec<String>]) -> String {
     )
 }
 
-/// The header line, one line per row, an empty line, `N total.`.
+/// The header line, one line per row, an empty line, `N total.`; with no
+/// rows no header either (FreeSWITCH writes it with the first row).
 fn as_csv(rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return count(0, false);
+    }
     let mut out = SHOW_COLUMNS.join(",");
     out.push('\n');
     for row in rows {
