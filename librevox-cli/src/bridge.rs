@@ -315,29 +315,6 @@ fn describe(c: &BridgeConfig) -> String {
     out
 }
 
-/// Waits for SIGINT or SIGTERM.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Runs the bridge until SIGINT/SIGTERM. Status lines go to standard error:
 /// `librevox bridge: ready` once every switch is connected and NATS is
 /// reachable, and the final counters, one line per switch. The exit status is
@@ -369,7 +346,7 @@ pub(crate) async fn run(args: BridgeArgs, conn: &Target) -> ExitCode {
         Ok(b) => b,
         Err(e) => return crate::fail_msg(&e.to_string()),
     };
-    let stop = stop_signal();
+    let stop = librevox::listener::shutdown_signal();
     tokio::pin!(stop);
     // Ready is reported once; later outages are logged by the library.
     let mut waited = Duration::ZERO;

@@ -40,7 +40,7 @@ pub use outbound::{
     run_outbound_session, serve_outbound, IpNet, OutboundSettings, Session, SessionEnd,
     SessionOutcome,
 };
-pub use runner::{init_logging, use_colour, LogFormat, LogOptions, Runner};
+pub use runner::{init_logging, shutdown_signal, use_colour, LogFormat, LogOptions, Runner};
 pub use shutdown::Shutdown;
 
 pub use crate::target::AppTarget;

@@ -171,7 +171,7 @@ impl Runner {
         let signals = self.signals.then(|| {
             let s = shutdown.clone();
             tokio::spawn(async move {
-                wait_for_signal().await;
+                shutdown_signal().await;
                 info!("shutdown requested; stopping listeners");
                 s.trigger();
             })
@@ -218,7 +218,10 @@ impl Runner {
     }
 }
 
-async fn wait_for_signal() {
+/// Completes on the first SIGINT (Ctrl-C) or, on Unix, SIGTERM: what
+/// [`Runner`] waits for before shutting down, for programs that run their
+/// own loop (the `librevox bridge` command, for one).
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
