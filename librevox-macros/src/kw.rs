@@ -32,6 +32,8 @@ pub(crate) const RETURNS_VARIABLE: &str = "variable";
 pub(crate) const HOST: &str = "host";
 /// `start!(Listener(port = 8084))`.
 pub(crate) const PORT: &str = "port";
+/// `start!(Listener(hosts = ["a:8021", fs2 = "b:8021"]))`: several switches.
+pub(crate) const HOSTS: &str = "hosts";
 /// `start!(Listener(password = "..."))`.
 pub(crate) const PASSWORD: &str = "password";
 /// `start!(Listener(user = "..."))`.
@@ -41,7 +43,7 @@ pub(crate) const FACTORY: &str = "factory";
 /// `start!(metrics = "127.0.0.1:9464", ...)`: the runner's exporter.
 pub(crate) const METRICS: &str = "metrics";
 /// Options of an entry of `start!`.
-pub(crate) const START_OPTIONS: &[&str] = &[FACTORY, HOST, PASSWORD, PORT, USER];
+pub(crate) const START_OPTIONS: &[&str] = &[FACTORY, HOST, HOSTS, PASSWORD, PORT, USER];
 
 /// The hook that sees every event.
 pub(crate) const ON_EVENT: &str = "on_event";

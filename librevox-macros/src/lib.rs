@@ -247,6 +247,14 @@ pub fn app(args: TokenStream, item: TokenStream) -> TokenStream {
 /// * `port = ...`: default 8021 (inbound) or 8084 (outbound).
 /// * `password = ...`, `user = ...`: inbound only (default password
 ///   `ClueCon`; `user` switches to `userauth user@domain`).
+/// * `hosts = ["10.0.0.1:8021", "10.0.0.2:8021"]`: inbound only, instead
+///   of `host`/`port`: one listener value on several switches, one
+///   independent connection each (reconnects, backoff, liveness, metrics)
+///   with the same password and user. An entry may name its switch,
+///   `hosts = [fs1 = "10.0.0.1:8021", fs2 = "10.0.0.2:8021"]`: hooks read
+///   the name with `ctx.switch().name()` (else the `FreeSWITCH-Hostname`
+///   the switch reports) and `ctx.switch().core_uuid()`. An address without
+///   a port gets 8021. `Runner::inbound_many` is the same by hand.
 /// * `factory = <closure>`: outbound only: builds each call's value
 ///   (`factory = move || Ivr::new(pool.clone())`).
 /// * `Type = value` / `Type(options) = value`: inbound only: the listener's

@@ -58,12 +58,26 @@ fn options(entry: &Entry) -> TokenStream {
     let port = some(entry.port.as_ref().map(|e| quote!(#e)));
     let password = some(entry.password.as_ref().map(|(_, e)| string(e)));
     let user = some(entry.user.as_ref().map(|(_, e)| string(e)));
+    let hosts = some(entry.hosts.as_ref().map(|(_, hosts)| {
+        let each = hosts.iter().map(|h| {
+            let name = some(h.name.as_ref().map(|n| {
+                let text = n.to_string();
+                quote!(#text)
+            }));
+            let addr = &h.addr;
+            // Spanned on the address: a wrong type is reported there.
+            let host = quote_spanned!(addr.span()=> #p::host);
+            quote!(#host(#name, #addr))
+        });
+        quote!(::std::vec![#(#each),*])
+    }));
     quote! {
         #p::StartOptions {
             host: #host,
             port: #port,
             password: #password,
             user: #user,
+            hosts: #hosts,
         }
     }
 }
@@ -82,7 +96,11 @@ fn add(entry: &Entry) -> TokenStream {
         .map(|(key, _)| {
             let ty = respanned(quote!(#path), key.span());
             quote_spanned!(key.span()=> #p::inbound_only::<#ty>();)
-        });
+        })
+        .chain(entry.hosts.as_ref().map(|(key, _)| {
+            let ty = respanned(quote!(#path), key.span());
+            quote_spanned!(key.span()=> #p::many_hosts::<#ty>();)
+        }));
     let call = match (&entry.value, &entry.factory) {
         (Some(value), _) => {
             let add = quote_spanned!(path.span()=> #p::add_inbound::<#path>);
@@ -142,6 +160,24 @@ mod tests {
         assert!(out.contains("Db :: new (pool))"), "{out}");
         assert!(out.contains("move | | Ivr :: new (p . clone ()))"), "{out}");
         assert!(out.contains(":: Runner :: run (__runner)"), "{out}");
+    }
+
+    #[test]
+    fn hosts_become_one_entry_each_with_their_names() {
+        let out = expand_str("Monitor(hosts = [\"a:8021\", fs2 = \"b:8022\"], password = \"pw\")");
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains("hosts : :: core :: option :: Option :: Some (:: std :: vec ! [")
+                && out.contains("host (:: core :: option :: Option :: None , \"a:8021\")")
+                && out
+                    .contains("host (:: core :: option :: Option :: Some (\"fs2\") , \"b:8022\")"),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches("many_hosts :: < Monitor > ()").count(),
+            1,
+            "{out}"
+        );
     }
 
     #[test]

@@ -26,10 +26,18 @@ pub(crate) struct Entry {
     pub(crate) password: Option<(Ident, Expr)>,
     /// The `user` key and value.
     pub(crate) user: Option<(Ident, Expr)>,
+    /// `hosts = [...]`: the key, and each switch's name and address.
+    pub(crate) hosts: Option<(Ident, Vec<Host>)>,
     /// `factory = <closure>` (outbound): the key and the closure.
     pub(crate) factory: Option<(Ident, Expr)>,
     /// `Listener = <value>` (inbound): the listener's value.
     pub(crate) value: Option<Expr>,
+}
+
+/// One entry of `hosts = [...]`: `"addr"` or `name = "addr"`.
+pub(crate) struct Host {
+    pub(crate) name: Option<Ident>,
+    pub(crate) addr: Expr,
 }
 
 struct RawEntry {
@@ -103,6 +111,7 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Start {
             port: None,
             password: None,
             user: None,
+            hosts: None,
             factory: None,
             value: raw.value,
         };
@@ -206,6 +215,24 @@ fn read_options(cx: &Ctxt, entry: &mut Entry, tokens: TokenStream) {
         }
     };
     let mut seen = Seen::default();
+    let mut single: Option<&Ident> = None;
+    let mut hosts_key: Option<&Ident> = None;
+    for arg in &list {
+        match arg.key.to_string().as_str() {
+            kw::HOST | kw::PORT => single = single.or(Some(&arg.key)),
+            kw::HOSTS => hosts_key = hosts_key.or(Some(&arg.key)),
+            _ => {}
+        }
+    }
+    if let (Some(one), Some(_)) = (single, hosts_key) {
+        cx.error_spanned_by(
+            one,
+            format!(
+                "`{one}` and `hosts` together: `hosts` lists every switch with its port; \
+                 write the address there (`hosts = [\"10.0.0.1:8021\"]`) and remove `{one}`"
+            ),
+        );
+    }
     for arg in &list {
         let key = arg.key.to_string();
         if !kw::START_OPTIONS.contains(&key.as_str()) {
@@ -252,12 +279,107 @@ fn read_options(cx: &Ctxt, entry: &mut Entry, tokens: TokenStream) {
                 }
                 entry.port = Some(expr.clone());
             }
+            kw::HOSTS => {
+                if let Some(hosts) = read_hosts(cx, expr) {
+                    entry.hosts = Some((arg.key.clone(), hosts));
+                }
+            }
             kw::PASSWORD => entry.password = Some((arg.key.clone(), expr.clone())),
             kw::USER => entry.user = Some((arg.key.clone(), expr.clone())),
             kw::FACTORY => entry.factory = Some((arg.key.clone(), expr.clone())),
             _ => unreachable!("every valid option is handled"),
         }
     }
+}
+
+const HOSTS_EXAMPLE: &str =
+    "`hosts = [\"10.0.0.1:8021\", \"10.0.0.2:8021\"]` or, with names, `hosts = [fs1 = \"10.0.0.1:8021\", fs2 = \"10.0.0.2:8021\"]`";
+
+/// `hosts = [<addr>, <name> = <addr>, ...]`: a non-empty list, names that
+/// can be one NATS subject token, no name or literal address twice.
+fn read_hosts(cx: &Ctxt, expr: &Expr) -> Option<Vec<Host>> {
+    let Expr::Array(array) = expr else {
+        cx.error_spanned_by(
+            expr,
+            format!("`hosts` is a list of switch addresses in `[...]`: {HOSTS_EXAMPLE}"),
+        );
+        return None;
+    };
+    if array.elems.is_empty() {
+        cx.error_spanned_by(
+            array,
+            format!("`hosts` is empty: name at least one switch, {HOSTS_EXAMPLE}"),
+        );
+        return None;
+    }
+    let mut out: Vec<Host> = Vec::new();
+    for elem in &array.elems {
+        let host = match args::ungroup(elem.clone()) {
+            Expr::Assign(assign) => {
+                let name = match &*assign.left {
+                    Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+                        p.path.get_ident().cloned()
+                    }
+                    other => {
+                        cx.error_spanned_by(
+                            other,
+                            "a switch's name is a plain word before `=`, e.g. `fs1 = \"10.0.0.1:8021\"`",
+                        );
+                        continue;
+                    }
+                };
+                Host {
+                    name,
+                    addr: (*assign.right).clone(),
+                }
+            }
+            addr => Host { name: None, addr },
+        };
+        if let Some(lit) = args::lit_str_opt(&host.addr) {
+            let addr = lit.value();
+            if addr.is_empty() || addr.chars().any(char::is_whitespace) {
+                cx.error_spanned_by(
+                    lit,
+                    "a switch address is `host:port` without spaces, e.g. `\"10.0.0.1:8021\"`",
+                );
+            } else if out
+                .iter()
+                .any(|h| args::lit_str_opt(&h.addr).is_some_and(|l| l.value() == addr))
+            {
+                cx.error_spanned_by(
+                    lit,
+                    format!(
+                        "`{addr}` is listed twice in `hosts`; one connection per switch is enough"
+                    ),
+                );
+            }
+        } else if let Expr::Lit(lit) = &host.addr {
+            cx.error_spanned_by(
+                lit,
+                format!("a switch address is a string: {HOSTS_EXAMPLE}"),
+            );
+        }
+        if let Some(name) = &host.name {
+            let text = name.to_string();
+            if text.len() > 64 || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                cx.error_spanned_by(
+                    name,
+                    "a switch name is 1 to 64 ASCII letters, digits or `_` (it becomes one NATS subject token), e.g. `fs1`",
+                );
+            }
+            if out
+                .iter()
+                .any(|h| h.name.as_ref().is_some_and(|n| *n == text))
+            {
+                cx.error_spanned_by(
+                    name,
+                    format!("the name `{text}` is given to two switches; give each its own"),
+                );
+            }
+        }
+        out.push(host);
+    }
+    Some(out)
 }
 
 fn check_host(cx: &Ctxt, lit: &LitStr) {
@@ -290,7 +412,10 @@ fn check_duplicate(cx: &Ctxt, before: &[Entry], entry: &Entry) {
     else {
         return;
     };
-    for other in before {
+    if entry.hosts.is_some() {
+        return;
+    }
+    for other in before.iter().filter(|o| o.hosts.is_none()) {
         let same_host = literal(other.host.as_ref()).as_ref() == Some(&host);
         let same_port = literal(other.port.as_ref()).as_ref() == Some(&port);
         if !(same_host && same_port) {

@@ -21,11 +21,12 @@ use crate::telemetry::{self, ConnectionGauge, Health, Role};
 
 /// The context hooks of an inbound listener receive: the connection (all of
 /// [`Connection`]'s methods through `Deref`: `api`, `bgapi`, `command`,
-/// `execute`, ...), where it is connected, and the listener's [`Shutdown`].
+/// `execute`, ...), which switch it is connected to ([`Inbound::switch`]),
+/// and the listener's [`Shutdown`].
 #[derive(Clone, Debug)]
 pub struct Inbound {
     conn: Connection,
-    addr: Arc<str>,
+    switch: Switch,
     shutdown: Shutdown,
 }
 
@@ -37,7 +38,16 @@ impl Inbound {
 
     /// The FreeSWITCH address this listener is connected to.
     pub fn addr(&self) -> &str {
-        &self.addr
+        &self.switch.addr
+    }
+
+    /// Which switch this connection is to: its configured name (or the
+    /// `FreeSWITCH-Hostname` it reports), address and `Core-UUID`. With
+    /// several hosts (`start!(Monitor(hosts = [...]))`,
+    /// [`Runner::inbound_many`](super::Runner::inbound_many)) one listener
+    /// value serves every switch, and this tells them apart.
+    pub fn switch(&self) -> &Switch {
+        &self.switch
     }
 
     /// The handle that stops this listener: `ctx.shutdown().trigger()` in a
@@ -56,6 +66,84 @@ impl Deref for Inbound {
 }
 
 crate::target::api_target_by_methods!(Inbound);
+
+/// The switch an inbound connection is to (see [`Inbound::switch`]).
+///
+/// The configured name and the address are known from the start; the
+/// `Core-UUID` and `FreeSWITCH-Hostname` are taken from the first event of
+/// the connection that carries them (every event FreeSWITCH fires does), so
+/// they are `None` in `connection_completed` and until the first event has
+/// arrived. A restarted switch has a new `Core-UUID` and a new connection,
+/// hence a new context: an event's own `Core-UUID` header is always the one
+/// of the switch that fired it.
+#[derive(Clone, Debug)]
+pub struct Switch {
+    configured: Option<Arc<str>>,
+    addr: Arc<str>,
+    seen: Arc<std::sync::OnceLock<Seen>>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    core_uuid: String,
+    hostname: Option<String>,
+}
+
+impl Switch {
+    pub(crate) fn new(configured: Option<&str>, addr: &str) -> Switch {
+        Switch {
+            configured: configured.map(Arc::from),
+            addr: addr.into(),
+            seen: Arc::new(std::sync::OnceLock::new()),
+        }
+    }
+
+    /// The switch's name: the configured one
+    /// ([`InboundSettings::name`], `hosts = [fs1 = "..."]`), else the
+    /// `FreeSWITCH-Hostname` its events carry, else (before the first
+    /// event) its address.
+    pub fn name(&self) -> &str {
+        self.configured
+            .as_deref()
+            .or_else(|| self.hostname())
+            .unwrap_or(&self.addr)
+    }
+
+    /// The name given in the configuration, if any.
+    pub fn configured_name(&self) -> Option<&str> {
+        self.configured.as_deref()
+    }
+
+    /// The `host:port` connected to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The switch's `Core-UUID` (new at every start of FreeSWITCH), once an
+    /// event has carried it.
+    pub fn core_uuid(&self) -> Option<&str> {
+        self.seen.get().map(|s| s.core_uuid.as_str())
+    }
+
+    /// The `FreeSWITCH-Hostname` the switch reports, once an event has
+    /// carried it.
+    pub fn hostname(&self) -> Option<&str> {
+        self.seen.get().and_then(|s| s.hostname.as_deref())
+    }
+
+    /// Learns the identity from an event (the first one with a `Core-UUID`).
+    pub(crate) fn observe(&self, event: &Event) {
+        if self.seen.get().is_some() {
+            return;
+        }
+        if let Some(core) = event.header("Core-UUID") {
+            let _ = self.seen.set(Seen {
+                core_uuid: core.to_owned(),
+                hostname: event.header("FreeSWITCH-Hostname").map(str::to_owned),
+            });
+        }
+    }
+}
 
 /// Reconnect delays: exponential from `initial`, doubled per failed attempt,
 /// capped at `max`, each with random jitter of up to half the delay.
@@ -178,6 +266,11 @@ fn random_u64() -> u64 {
 pub struct InboundSettings {
     /// `host:port` (default `127.0.0.1:8021`).
     pub addr: String,
+    /// The switch's name (default none): what [`Switch::name`] returns, the
+    /// `switch` label of this connection's metrics and logs (the address
+    /// when unset). Useful with several switches
+    /// ([`Runner::inbound_many`](super::Runner::inbound_many)).
+    pub name: Option<String>,
     /// Password (default `ClueCon`).
     pub password: Password,
     /// `user@domain` for `userauth`.
@@ -208,6 +301,7 @@ impl Default for InboundSettings {
     fn default() -> Self {
         InboundSettings {
             addr: "127.0.0.1:8021".to_owned(),
+            name: None,
             password: Password::new("ClueCon"),
             user: None,
             connect_timeout: Duration::from_secs(10),
@@ -236,6 +330,17 @@ impl InboundSettings {
     pub fn password(mut self, password: impl Into<Password>) -> Self {
         self.password = password.into();
         self
+    }
+
+    /// Sets the switch's name ([`InboundSettings::name`]).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// What metrics and logs call this switch: the name, else the address.
+    pub(crate) fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.addr)
     }
 }
 
@@ -269,8 +374,12 @@ pub async fn run_inbound<L: InboundListener>(
     let shutdown: Shutdown = shutdown.into();
     let mut retry = Reconnect::new(settings.backoff);
     let mut connected_before = false;
-    let ready = Health::global().register(format!("inbound {}", settings.addr));
-    let mut sequence = Sequence::new(&settings.addr, listener.subscription().sees_every_event());
+    let label = settings.label().to_owned();
+    let ready = Health::global().register(match &settings.name {
+        Some(name) => format!("inbound {name} {}", settings.addr),
+        None => format!("inbound {}", settings.addr),
+    });
+    let mut sequence = Sequence::new(&label, listener.subscription().sees_every_event());
     loop {
         if shutdown.is_triggered() {
             return Ok(());
@@ -281,19 +390,19 @@ pub async fn run_inbound<L: InboundListener>(
         };
         let delay = match outcome {
             Ok((ctx, events)) => {
-                info!(addr = %settings.addr, "inbound listener connected");
-                telemetry::connected(&settings.addr, connected_before);
+                info!(switch = %label, addr = %settings.addr, "inbound listener connected");
+                telemetry::connected(&label, connected_before);
                 ready.set_ready(true);
                 let _open = ConnectionGauge::open(Role::Inbound);
                 if connected_before {
-                    warn!(addr = %settings.addr, "reconnected; events fired while disconnected were missed");
+                    warn!(switch = %label, addr = %settings.addr, "reconnected; events fired while disconnected were missed");
                     listener.reconnected(&ctx).await;
                 }
                 connected_before = true;
                 retry.connected();
                 listener.connection_completed(&ctx).await;
                 sequence.connected();
-                let span = info_span!("inbound", switch = %settings.addr, role = "inbound");
+                let span = info_span!("inbound", switch = %label, role = "inbound");
                 let ended = serve(&listener, ctx, events, &settings, &shutdown, &mut sequence)
                     .instrument(span)
                     .await;
@@ -302,7 +411,7 @@ pub async fn run_inbound<L: InboundListener>(
                     Ended::Shutdown => return Ok(()),
                     Ended::Lost(e) => {
                         let d = retry.next_delay();
-                        warn!(addr = %settings.addr, error = %e, "inbound connection lost; reconnecting in {d:?}");
+                        warn!(switch = %label, addr = %settings.addr, error = %e, "inbound connection lost; reconnecting in {d:?}");
                         d
                     }
                 }
@@ -312,17 +421,17 @@ pub async fn run_inbound<L: InboundListener>(
             Err(Failed::Retry(e @ (Error::Auth { .. } | Error::Rejected { .. })))
                 if settings.give_up_on_refusal =>
             {
-                telemetry::auth_failed(&settings.addr);
+                telemetry::auth_failed(&label);
                 return Err(e);
             }
             Err(Failed::Retry(e @ (Error::Auth { .. } | Error::Rejected { .. }))) => {
-                telemetry::auth_failed(&settings.addr);
-                error!(addr = %settings.addr, error = %e, "FreeSWITCH refused this listener; retrying in {:?}", settings.backoff.max);
+                telemetry::auth_failed(&label);
+                error!(switch = %label, addr = %settings.addr, error = %e, "FreeSWITCH refused this listener; retrying in {:?}", settings.backoff.max);
                 settings.backoff.max
             }
             Err(Failed::Retry(e)) => {
                 let d = retry.next_delay();
-                warn!(addr = %settings.addr, error = %e, "cannot connect to FreeSWITCH; retrying in {d:?}");
+                warn!(switch = %label, addr = %settings.addr, error = %e, "cannot connect to FreeSWITCH; retrying in {d:?}");
                 d
             }
         };
@@ -382,7 +491,7 @@ async fn handshake<L: InboundListener>(
         Ok((
             Inbound {
                 conn,
-                addr: settings.addr.as_str().into(),
+                switch: Switch::new(settings.name.as_deref(), &settings.addr),
                 shutdown: shutdown.clone(),
             },
             events,
@@ -440,6 +549,7 @@ async fn serve<L: InboundListener>(
                 Message::Event(event) => {
                     telemetry::event_received(event.name());
                     sequence.observe(&event);
+                    ctx.switch.observe(&event);
                     dispatcher.dispatch(event).await
                 }
                 Message::DisconnectNotice(n) => debug!(?n, "disconnect-notice"),

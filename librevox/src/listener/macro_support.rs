@@ -35,6 +35,9 @@ pub struct StartOptions {
     pub password: Option<String>,
     /// `user = ...` (inbound only).
     pub user: Option<String>,
+    /// `hosts = ["a:8021", fs2 = "b:8021"]` (inbound only): one connection
+    /// per entry, each `(name, address)`.
+    pub hosts: Option<Vec<(Option<String>, String)>>,
 }
 
 impl StartOptions {
@@ -46,7 +49,8 @@ impl StartOptions {
         )
     }
 
-    /// The settings of an inbound listener with these options.
+    /// The settings of an inbound listener with these options (one
+    /// switch: `host` and `port`).
     pub fn inbound_settings(self) -> InboundSettings {
         let mut settings = InboundSettings::new(self.address(DEFAULT_INBOUND_PORT));
         if let Some(password) = self.password {
@@ -54,6 +58,24 @@ impl StartOptions {
         }
         settings.user = self.user;
         settings
+    }
+
+    /// The settings of each connection of an inbound listener: one per
+    /// entry of `hosts` (an address without a port gets 8021), with the
+    /// same password and user; without `hosts`, the one of `host`/`port`.
+    pub fn inbound_settings_all(mut self) -> Vec<InboundSettings> {
+        let Some(hosts) = self.hosts.take() else {
+            return vec![self.inbound_settings()];
+        };
+        let one = self.inbound_settings();
+        hosts
+            .into_iter()
+            .map(|(name, addr)| InboundSettings {
+                addr: with_port(&addr, DEFAULT_INBOUND_PORT),
+                name,
+                ..one.clone()
+            })
+            .collect()
     }
 
     /// The settings of an outbound server with these options.
@@ -68,6 +90,20 @@ pub fn address(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
+    }
+}
+
+/// `addr` as `host:port`: kept when it ends in a port (`host:8021`,
+/// `[::1]:8021`), else given `port` (`host`, `::1`).
+pub fn with_port(addr: &str, port: u16) -> String {
+    let has_port = match addr.rsplit_once(':') {
+        Some((host, p)) => p.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']')),
+        None => false,
+    };
+    if has_port {
+        addr.to_owned()
+    } else {
+        address(addr, port)
     }
 }
 
@@ -97,7 +133,7 @@ impl<T: InboundListener> StartListener<InboundKind> for T {
     where
         Self: BuildDefault,
     {
-        runner.inbound(T::default(), options.inbound_settings())
+        runner.inbound_many(T::default(), options.inbound_settings_all())
     }
 }
 
@@ -165,7 +201,7 @@ where
 
 /// `start!(Type = value)`: an inbound listener from its value.
 pub fn add_inbound<T: InboundValue>(runner: Runner, options: StartOptions, listener: T) -> Runner {
-    runner.inbound(listener, options.inbound_settings())
+    runner.inbound_many(listener, options.inbound_settings_all())
 }
 
 /// `start!(Type(factory = ...))`: an outbound listener from its factory.
@@ -234,6 +270,54 @@ pub fn metrics<R: PrometheusFeature>(runner: R, _addr: impl MetricsAddr) -> R {
 /// Checks (at compile time) that `password`/`user` were given to an
 /// inbound listener.
 pub fn inbound_only<T: InboundOnly>() {}
+
+/// A listener that `hosts` applies to.
+#[diagnostic::on_unimplemented(
+    message = "`hosts` only applies to inbound listeners, and `{Self}` is not one",
+    label = "an outbound listener is a server: FreeSWITCH dials it, it dials no switch",
+    note = "give an outbound listener one `host` and `port` to listen on, and point every switch's dialplan `socket` at it (or run several instances)"
+)]
+pub trait ManyHosts {}
+impl<T: InboundListener> ManyHosts for T {}
+
+/// Checks (at compile time) that `hosts` was given to an inbound listener.
+pub fn many_hosts<T: ManyHosts>() {}
+
+/// What each entry of `hosts = [...]` takes: an address as a string.
+#[diagnostic::on_unimplemented(
+    message = "an entry of `hosts` is a switch address as a string, not `{Self}`",
+    label = "expected a `\"host:port\"` string",
+    note = "write `hosts = [\"10.0.0.1:8021\", \"10.0.0.2:8021\"]`, or name each switch: `hosts = [fs1 = \"10.0.0.1:8021\"]`"
+)]
+pub trait HostAddr {
+    /// The address as an owned string.
+    fn into_host(self) -> String;
+}
+impl HostAddr for &str {
+    fn into_host(self) -> String {
+        self.to_owned()
+    }
+}
+impl HostAddr for String {
+    fn into_host(self) -> String {
+        self
+    }
+}
+impl HostAddr for &String {
+    fn into_host(self) -> String {
+        self.clone()
+    }
+}
+impl HostAddr for Cow<'_, str> {
+    fn into_host(self) -> String {
+        self.into_owned()
+    }
+}
+
+/// One entry of `hosts = [...]`.
+pub fn host(name: Option<&str>, addr: impl HostAddr) -> (Option<String>, String) {
+    (name.map(str::to_owned), addr.into_host())
+}
 
 /// The filter values of `#[inbound(filters("Header" = <expr>))]`: one
 /// string, or a list of them (one `filter` command each).
@@ -323,11 +407,44 @@ mod tests {
             port: Some(8022),
             password: Some("pw".into()),
             user: Some("1000@default".into()),
+            hosts: None,
         }
         .inbound_settings();
         assert_eq!(s.addr, "10.0.0.1:8022");
         assert_eq!(s.password, crate::Password::new("pw"));
         assert_eq!(s.user.as_deref(), Some("1000@default"));
+    }
+
+    #[test]
+    fn hosts_give_one_settings_each_with_the_shared_password() {
+        let all = StartOptions {
+            password: Some("pw".into()),
+            hosts: Some(vec![
+                host(Some("fs1"), "10.0.0.1:8022"),
+                host(None, "fs2.example"),
+                host(None, "::1"),
+                host(None, "[::1]:9000"),
+            ]),
+            ..StartOptions::default()
+        }
+        .inbound_settings_all();
+        let got: Vec<(Option<&str>, &str)> = all
+            .iter()
+            .map(|s| (s.name.as_deref(), s.addr.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("fs1"), "10.0.0.1:8022"),
+                (None, "fs2.example:8021"),
+                (None, "[::1]:8021"),
+                (None, "[::1]:9000"),
+            ]
+        );
+        assert!(all.iter().all(|s| s.password == crate::Password::new("pw")));
+        let one = StartOptions::default().inbound_settings_all();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].addr, "127.0.0.1:8021");
     }
 
     #[test]

@@ -123,13 +123,62 @@ impl Runner {
     }
 
     /// Adds an inbound listener.
-    pub fn inbound<L: InboundListener>(mut self, listener: L, settings: InboundSettings) -> Runner {
-        let name = format!("inbound {}", settings.addr);
+    pub fn inbound<L: InboundListener>(self, listener: L, settings: InboundSettings) -> Runner {
+        self.inbound_many(listener, [settings])
+    }
+
+    /// Adds one inbound listener value connected to several switches: one
+    /// connection per entry of `switches`, each independent (its own
+    /// handshake, reconnects and backoff, liveness probes, metrics and
+    /// `/ready` entry, event dispatch), all calling the hooks of the same
+    /// `listener`. Hooks tell the switches apart with
+    /// [`Inbound::switch`](crate::Inbound::switch); give each switch a
+    /// [`name`](InboundSettings::name) to choose what it returns. Events of
+    /// one channel keep their order per switch; events of different
+    /// switches are handled concurrently.
+    ///
+    /// A connection that stops with an error (a refused password with
+    /// [`give_up_on_refusal`](InboundSettings::give_up_on_refusal), a
+    /// subscription FreeSWITCH refuses) stops the runner, as a single
+    /// listener does; a switch that goes away is retried while the others
+    /// keep delivering.
+    ///
+    /// ```no_run
+    /// # use librevox::listener::*;
+    /// # struct Monitor;
+    /// # impl InboundListener for Monitor {
+    /// #     async fn handle_event(&self, _: &Inbound, _: &librevox::Event) {}
+    /// # }
+    /// # async fn f() -> librevox::Result<()> {
+    /// Runner::new()
+    ///     .inbound_many(
+    ///         Monitor,
+    ///         [
+    ///             InboundSettings::new("10.0.0.1:8021").name("fs1"),
+    ///             InboundSettings::new("10.0.0.2:8021").name("fs2"),
+    ///         ],
+    ///     )
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn inbound_many<L: InboundListener>(
+        mut self,
+        listener: L,
+        switches: impl IntoIterator<Item = InboundSettings>,
+    ) -> Runner {
         let listener = Arc::new(listener);
-        self.starters.push((
-            name,
-            Box::new(move |token| Box::pin(run_inbound(listener, settings, token))),
-        ));
+        for settings in switches {
+            let name = match &settings.name {
+                Some(n) => format!("inbound {n} {}", settings.addr),
+                None => format!("inbound {}", settings.addr),
+            };
+            let listener = listener.clone();
+            self.starters.push((
+                name,
+                Box::new(move |token| Box::pin(run_inbound(listener, settings, token))),
+            ));
+        }
         self
     }
 

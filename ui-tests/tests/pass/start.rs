@@ -48,4 +48,11 @@ fn main() {
     drop(run);
     let run = start!(metrics = addr, Monitor);
     drop(run);
+    // Several switches, named or not, with shared credentials.
+    let fs3 = String::from("10.0.0.3:8021");
+    let run = start!(
+        Monitor(hosts = ["10.0.0.1:8021", "fs2.example.net"]),
+        other::Remote(hosts = [fs1 = "10.0.0.1:8021", fs3 = fs3.clone(), fs4 = &fs3], password = password()),
+    );
+    drop(run);
 }
