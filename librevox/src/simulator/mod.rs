@@ -229,7 +229,7 @@ impl Simulator {
     /// channel does not exist or is already down.
     pub fn hangup(&self, uuid: &str, cause: &str) -> bool {
         match self.switch.channel(uuid) {
-            Some(ch) => ch.hangup(&self.core, &state::cause_name(cause), true),
+            Some(ch) => ch.hangup(&self.core, state::cause_name(cause), true),
             None => false,
         }
     }

@@ -1,160 +1,88 @@
-//! The states a simulated channel passes through, as FreeSWITCH names and
-//! numbers them in its events (`Channel-State`, `Channel-State-Number`,
-//! `Channel-Call-State`, `Answer-State`, `Hangup-Cause`).
+//! What the simulator adds to the public state types of
+//! [`crate::protocol`] ([`ChannelState`], [`CallState`], [`AnswerState`],
+//! [`HangupCause`], which its channels use): the numbers FreeSWITCH writes
+//! beside a state's name, and how FreeSWITCH reads a hangup cause given as
+//! text (`uuid_kill <uuid> <cause>`, the `hangup` application,
+//! `hupall`), both as 1.11.3 does them.
 
-use std::fmt;
+#[cfg(doc)]
+use crate::protocol::{AnswerState, CallState, ChannelState};
+use crate::protocol::HangupCause;
 
-/// A channel's state (`switch_channel_state_t`), in FreeSWITCH's enum order
-/// (the `Channel-State-Number`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // The whole enum: the numbers follow from the order.
-pub(crate) enum ChannelState {
-    New,
-    Init,
-    Routing,
-    SoftExecute,
-    Execute,
-    ExchangeMedia,
-    Park,
-    ConsumeMedia,
-    Hibernate,
-    Reset,
-    Hangup,
-    Reporting,
-    Destroy,
-    None,
+/// The text of a state's number header (`Channel-State-Number`,
+/// `Channel-Call-State-Number`); the simulator only sets known states, so
+/// `None` (an `Other` state) does not occur and writes nothing.
+pub(crate) fn number_text(number: Option<u32>) -> String {
+    number.map(|n| n.to_string()).unwrap_or_default()
 }
 
-impl ChannelState {
-    /// The `CS_*` name.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ChannelState::New => "CS_NEW",
-            ChannelState::Init => "CS_INIT",
-            ChannelState::Routing => "CS_ROUTING",
-            ChannelState::SoftExecute => "CS_SOFT_EXECUTE",
-            ChannelState::Execute => "CS_EXECUTE",
-            ChannelState::ExchangeMedia => "CS_EXCHANGE_MEDIA",
-            ChannelState::Park => "CS_PARK",
-            ChannelState::ConsumeMedia => "CS_CONSUME_MEDIA",
-            ChannelState::Hibernate => "CS_HIBERNATE",
-            ChannelState::Reset => "CS_RESET",
-            ChannelState::Hangup => "CS_HANGUP",
-            ChannelState::Reporting => "CS_REPORTING",
-            ChannelState::Destroy => "CS_DESTROY",
-            ChannelState::None => "CS_NONE",
-        }
+/// The cause of `uuid_kill <uuid> <given>` and `hangup(<given>)`, as
+/// `switch_channel_str2cause` reads it: empty is NORMAL_CLEARING; text
+/// starting with a digit is a number (its leading digits), a known code
+/// giving its cause and any other number `UNKNOWN`; otherwise a cause's
+/// name in any case, anything else NORMAL_CLEARING (checked on 1.11.3:
+/// `703` is MANAGER_REQUEST, `503` and `9999` are UNKNOWN, `bogus` and
+/// ` 17` are NORMAL_CLEARING, `0` is NONE).
+pub(crate) fn cause_name(given: &str) -> HangupCause {
+    if given.starts_with(|c: char| c.is_ascii_digit()) {
+        let digits = given.bytes().take_while(u8::is_ascii_digit).count();
+        return given[..digits]
+            .parse::<u32>()
+            .ok()
+            .and_then(HangupCause::from_code)
+            .unwrap_or_else(|| HangupCause::Other(UNKNOWN.to_owned()));
     }
-
-    /// The `Channel-State-Number`.
-    pub(crate) fn number(self) -> u8 {
-        self as u8
+    match HangupCause::parse(given) {
+        HangupCause::Other(_) => HangupCause::NormalClearing,
+        known => known,
     }
 }
 
-/// A channel's call state (`switch_channel_callstate_t`), in enum order
-/// (`Channel-Call-State-Number`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // The whole enum: the numbers follow from the order.
-pub(crate) enum CallState {
-    Down,
-    Dialing,
-    Ringing,
-    Early,
-    Active,
-    Held,
-    RingWait,
-    Hangup,
-    Unheld,
-}
+/// The name FreeSWITCH gives a cause number it does not know.
+const UNKNOWN: &str = "UNKNOWN";
 
-impl CallState {
-    /// The name in `Channel-Call-State`.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            CallState::Down => "DOWN",
-            CallState::Dialing => "DIALING",
-            CallState::Ringing => "RINGING",
-            CallState::Early => "EARLY",
-            CallState::Active => "ACTIVE",
-            CallState::Held => "HELD",
-            CallState::RingWait => "RING_WAIT",
-            CallState::Hangup => "HANGUP",
-            CallState::Unheld => "UNHELD",
-        }
-    }
+/// The highest Q.850 cause code; FreeSWITCH's own causes are above it.
+const Q850_MAX: u32 = 127;
 
-    /// The `Channel-Call-State-Number`.
-    pub(crate) fn number(self) -> u8 {
-        self as u8
+/// `hangup_cause_q850`: the cause's code when it is a Q.850 one, else
+/// NORMAL_CLEARING's (as `switch_channel_cause_q850`; on 1.11.3
+/// ORIGINATOR_CANCEL and MANAGER_REQUEST give 16).
+pub(crate) fn q850(cause: &HangupCause) -> u32 {
+    let clearing = HangupCause::NormalClearing.code().unwrap_or_default();
+    match cause.code() {
+        Some(code) if code <= Q850_MAX => code,
+        _ => clearing,
     }
 }
 
-/// `Answer-State`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AnswerState {
-    Ringing,
-    Early,
-    Answered,
-    Hangup,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl AnswerState {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            AnswerState::Ringing => "ringing",
-            AnswerState::Early => "early",
-            AnswerState::Answered => "answered",
-            AnswerState::Hangup => "hangup",
-        }
+    #[test]
+    fn causes_read_as_freeswitch_reads_them() {
+        let name = |g: &str| cause_name(g).to_string();
+        assert_eq!(name(""), "NORMAL_CLEARING");
+        assert_eq!(name("user_busy"), "USER_BUSY");
+        assert_eq!(name("17"), "USER_BUSY");
+        assert_eq!(name("17x"), "USER_BUSY");
+        assert_eq!(name("703"), "MANAGER_REQUEST");
+        assert_eq!(name("503"), "UNKNOWN");
+        assert_eq!(name("9999"), "UNKNOWN");
+        assert_eq!(name("99999999999999"), "UNKNOWN");
+        assert_eq!(name("0"), "NONE");
+        assert_eq!(name("bogus"), "NORMAL_CLEARING");
+        assert_eq!(name(" 17"), "NORMAL_CLEARING");
     }
-}
 
-macro_rules! display_as_str {
-    ($($t:ty),*) => {$(
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    )*};
-}
-display_as_str!(ChannelState, CallState, AnswerState);
-
-/// The hangup causes the simulator knows by number, with their Q.850 codes.
-const CAUSES: &[(&str, u32)] = &[
-    ("UNALLOCATED_NUMBER", 1),
-    ("NO_ROUTE_DESTINATION", 3),
-    ("NORMAL_CLEARING", 16),
-    ("USER_BUSY", 17),
-    ("NO_USER_RESPONSE", 18),
-    ("NO_ANSWER", 19),
-    ("CALL_REJECTED", 21),
-    ("DESTINATION_OUT_OF_ORDER", 27),
-    ("INVALID_NUMBER_FORMAT", 28),
-    ("NORMAL_TEMPORARY_FAILURE", 41),
-    ("ORIGINATOR_CANCEL", 487),
-    ("MANAGER_REQUEST", 503),
-];
-
-/// Q.850 code of a hangup cause (0 for one the simulator does not know).
-pub(crate) fn q850(cause: &str) -> u32 {
-    CAUSES
-        .iter()
-        .find(|(name, _)| *name == cause)
-        .map_or(0, |(_, code)| *code)
-}
-
-/// A hangup cause given by name (any case) or Q.850 number; empty or an
-/// unknown number is NORMAL_CLEARING.
-pub(crate) fn cause_name(given: &str) -> String {
-    let g = given.trim();
-    if let Ok(n) = g.parse::<u32>() {
-        let name = CAUSES.iter().find(|(_, code)| *code == n);
-        return name.map_or("NORMAL_CLEARING", |(name, _)| name).to_owned();
+    #[test]
+    fn q850_is_normal_clearing_past_the_q850_range() {
+        assert_eq!(q850(&HangupCause::UserBusy), 17);
+        assert_eq!(q850(&HangupCause::Interworking), 127);
+        assert_eq!(q850(&HangupCause::None), 0);
+        assert_eq!(q850(&HangupCause::Success), 16);
+        assert_eq!(q850(&HangupCause::OriginatorCancel), 16);
+        assert_eq!(q850(&HangupCause::ManagerRequest), 16);
+        assert_eq!(q850(&HangupCause::Other(UNKNOWN.into())), 16);
     }
-    if g.is_empty() {
-        return "NORMAL_CLEARING".to_owned();
-    }
-    g.to_ascii_uppercase()
 }

@@ -15,7 +15,6 @@ use crate::simulator::sync::BoxFut;
 
 const NO_SUCH_CHANNEL: &str = "-ERR No such channel!\n";
 
-/// The channel the first word names.
 /// The channel the first word names, as `switch_core_session_locate`
 /// finds it: not once it is hung up (checked on FreeSWITCH 1.11.3: right
 /// after `uuid_kill`, every `uuid_*` API answers `No such channel`).
@@ -143,19 +142,15 @@ fn loopback_target(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
     }
 }
 
-/// `hupall [<cause>]`: MANAGER_REQUEST when no cause is given,
-/// NORMAL_CLEARING for a name FreeSWITCH does not know (both as 1.11.3
-/// answers).
+/// `hupall [<cause>]`: MANAGER_REQUEST when no cause is given, else the
+/// cause read as `uuid_kill` reads it (as 1.11.3 answers).
 pub(super) fn hupall(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String> {
     let cause = match args.word(0) {
-        "" => "MANAGER_REQUEST".to_owned(),
-        given => match cause_name(given) {
-            name if HangupCause::parse(&name).is_other() => "NORMAL_CLEARING".to_owned(),
-            name => name,
-        },
+        "" => HangupCause::ManagerRequest,
+        given => cause_name(given),
     };
     for ch in switch.channels() {
-        ch.hangup(&switch.core, &cause, true);
+        ch.hangup(&switch.core, cause.clone(), true);
     }
     Some(format!("+OK hangup all channels with cause {cause}\n"))
 }
@@ -180,7 +175,7 @@ pub(super) fn uuid_exists(switch: &Arc<Switch>, args: &Args<'_>) -> Option<Strin
 pub(super) fn uuid_kill(switch: &Arc<Switch>, args: &Args<'_>) -> Option<String> {
     Some(match channel(switch, args) {
         Some(ch) if !ch.is_down() => {
-            ch.hangup(&switch.core, &cause_name(args.word(1)), true);
+            ch.hangup(&switch.core, cause_name(args.word(1)), true);
             "+OK\n".to_owned()
         }
         _ => NO_SUCH_CHANNEL.to_owned(),

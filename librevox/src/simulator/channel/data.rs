@@ -2,10 +2,12 @@
 //! headers FreeSWITCH writes from it: the channel data of every channel
 //! event (§4.1), the caller profile, and the variables a hangup sets.
 
-use crate::protocol::{Event, ARRAY_PREFIX, ARRAY_SEPARATOR};
+use crate::protocol::{
+    AnswerState, CallState, ChannelState, Event, HangupCause, ARRAY_PREFIX, ARRAY_SEPARATOR,
+};
 use crate::simulator::clock::date_local;
 use crate::simulator::config::CallerScript;
-use crate::simulator::state::{q850, AnswerState, CallState, ChannelState};
+use crate::simulator::state::{number_text, q850};
 
 /// Everything a channel's events report, behind the channel's lock.
 pub(crate) struct ChanData {
@@ -19,7 +21,7 @@ pub(crate) struct ChanData {
     pub(crate) running: ChannelState,
     pub(crate) callstate: CallState,
     pub(crate) answer_state: AnswerState,
-    pub(crate) hangup_cause: Option<String>,
+    pub(crate) hangup_cause: Option<HangupCause>,
     pub(crate) caller_id_name: String,
     pub(crate) caller_id_number: String,
     pub(crate) destination: String,
@@ -97,7 +99,7 @@ impl ChanData {
     pub(crate) fn push_channel_data(&self, uuid: &str, e: &mut Event, with_vars: bool) {
         e.push_header("Channel-State", self.running.as_str());
         e.push_header("Channel-Call-State", self.callstate.as_str());
-        e.push_header("Channel-State-Number", &self.state.number().to_string());
+        e.push_header("Channel-State-Number", &number_text(self.state.number()));
         e.push_header("Channel-Name", &self.name);
         e.push_header("Unique-ID", uuid);
         e.push_header("Call-Direction", self.direction());
@@ -106,7 +108,7 @@ impl ChanData {
         e.push_header("Channel-Call-UUID", uuid);
         e.push_header("Answer-State", self.answer_state.as_str());
         if let Some(c) = &self.hangup_cause {
-            e.push_header("Hangup-Cause", c);
+            e.push_header("Hangup-Cause", c.as_str());
         }
         for (n, v) in CODEC_HEADERS {
             e.push_header(n, v);
@@ -199,11 +201,11 @@ impl ChanData {
 
     /// The cause, the stamps and the epochs of a hangup.
     fn stamp_vars(&self, end: u64) -> Vec<(String, String)> {
-        let cause = self.hangup_cause.clone().unwrap_or_default();
+        let cause = self.hangup_cause.clone().unwrap_or(HangupCause::None);
         let (created, answered) = (self.times.created, self.times.answered);
         let secs = |us: u64| (us / 1_000_000).to_string();
         let mut v: Vec<(String, String)> = vec![
-            ("hangup_cause".into(), cause.clone()),
+            ("hangup_cause".into(), cause.to_string()),
             ("hangup_cause_q850".into(), q850(&cause).to_string()),
             ("digits_dialed".into(), "none".into()),
             ("start_stamp".into(), date_local(created)),

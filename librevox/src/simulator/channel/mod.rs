@@ -27,7 +27,8 @@ use self::data::{ChanData, Times};
 use self::model::Receivers;
 use self::runner::{Originated, Runner, Start};
 use super::config::CallSpec;
-use super::state::{cause_name, AnswerState, CallState, ChannelState};
+use super::state::cause_name;
+use crate::protocol::{AnswerState, CallState, ChannelState, HangupCause};
 
 /// The variables a new loopback channel starts with, then the call's own.
 /// An outgoing leg starts as FreeSWITCH's originated loopback A leg does.
@@ -121,7 +122,7 @@ fn start(switch: &Arc<Switch>, ch: &Arc<Channel>, rx: Receivers, how: Start) {
         let (core, ch) = (core.clone(), ch.clone());
         tokio::spawn(async move {
             sleep(after).await;
-            ch.hangup(&core, &cause, true);
+            ch.hangup(&core, cause, true);
         });
     }
     let runner = Runner::new(switch.clone(), ch.clone(), rx, apps::APPS, how);
@@ -147,7 +148,7 @@ pub(crate) async fn originate_pair(
     b: CallSpec,
     then: AfterAnswer,
     timeout: Duration,
-) -> Result<Arc<Channel>, String> {
+) -> Result<Arc<Channel>, HangupCause> {
     let (a_ch, a_rx) = build(switch, &a, true);
     let (b_ch, b_rx) = build(switch, &b, false);
     Channel::pair(&a_ch, &b_ch);
@@ -163,6 +164,6 @@ pub(crate) async fn originate_pair(
         Ok(Ok(())) => Ok(a_ch),
         Ok(Err(cause)) => Err(cause),
         // The runner always reports; a dropped sender is a hangup.
-        Err(_) => Err("NORMAL_CLEARING".to_owned()),
+        Err(_) => Err(HangupCause::NormalClearing),
     }
 }

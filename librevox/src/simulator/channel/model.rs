@@ -9,11 +9,11 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::data::ChanData;
-use crate::protocol::Event;
+use crate::protocol::{AnswerState, CallState, ChannelState, Event, HangupCause};
 use crate::simulator::bus::Out;
 use crate::simulator::core::{Core, Src};
 use crate::simulator::order::SyncHangupOrder;
-use crate::simulator::state::{AnswerState, CallState, ChannelState};
+use crate::simulator::state::number_text;
 use crate::simulator::sync::lock;
 
 pub(crate) const STATE_SRC: Src = (
@@ -173,7 +173,7 @@ impl Channel {
             state: d.running.as_str().to_owned(),
             call_state: d.callstate.as_str().to_owned(),
             answer_state: d.answer_state.as_str().to_owned(),
-            hangup_cause: d.hangup_cause.clone(),
+            hangup_cause: d.hangup_cause.as_ref().map(HangupCause::to_string),
             variables: d.vars.clone(),
             caller_id_name: d.caller_id_name.clone(),
             caller_id_number: d.caller_id_number.clone(),
@@ -294,7 +294,7 @@ impl Channel {
     /// Sets the state and the running state, and fires CHANNEL_STATE.
     pub(crate) fn set_state(&self, core: &Core, state: ChannelState) {
         self.with(|d| {
-            d.state = state;
+            d.state = state.clone();
             d.running = state;
         });
         self.fire_state(core);
@@ -307,6 +307,7 @@ impl Channel {
 
     /// Sets the call state and fires CHANNEL_CALLSTATE.
     pub(crate) fn set_callstate(&self, core: &Core, callstate: CallState) {
+        let number = number_text(callstate.number());
         let orig = self.with(|d| std::mem::replace(&mut d.callstate, callstate));
         let mut e = core.base_event(
             "CHANNEL_CALLSTATE",
@@ -317,7 +318,7 @@ impl Channel {
             ),
         );
         e.push_header("Original-Channel-Call-State", orig.as_str());
-        e.push_header("Channel-Call-State-Number", &callstate.number().to_string());
+        e.push_header("Channel-Call-State-Number", &number);
         self.push_channel_data(&mut e, false);
         core.fire(e);
     }
@@ -325,12 +326,12 @@ impl Channel {
     /// Hangs the channel up. `external`: called from another thread than the
     /// channel's own (uuid_kill, the caller), so a controlling socket notices
     /// at once; otherwise it notices after the channel finished hanging up.
-    pub(crate) fn hangup(&self, core: &Core, cause: &str, external: bool) -> bool {
+    pub(crate) fn hangup(&self, core: &Core, cause: HangupCause, external: bool) -> bool {
         let first = self.with(|d| {
             if d.hangup_cause.is_some() {
                 return false;
             }
-            d.hangup_cause = Some(cause.to_owned());
+            d.hangup_cause = Some(cause.clone());
             d.state = ChannelState::Hangup;
             d.answer_state = AnswerState::Hangup;
             true

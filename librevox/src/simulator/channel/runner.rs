@@ -18,7 +18,8 @@ use crate::simulator::bus::Out;
 use crate::simulator::config::Action;
 use crate::simulator::core::{Core, Src, TextChannel};
 use crate::simulator::order;
-use crate::simulator::state::{cause_name, CallState, ChannelState};
+use crate::protocol::{CallState, ChannelState, HangupCause};
+use crate::simulator::state::cause_name;
 pub(crate) use crate::simulator::sync::BoxFut;
 
 /// An application that finishes at once: the argument in, the
@@ -95,7 +96,7 @@ pub(crate) struct Originated {
     /// How long to wait for the answer (`originate_timeout`).
     pub(crate) timeout: Duration,
     /// Answered (`Ok`) or hung up first (`Err`, the cause).
-    pub(crate) outcome: oneshot::Sender<Result<(), String>>,
+    pub(crate) outcome: oneshot::Sender<Result<(), HangupCause>>,
 }
 
 /// What an answered originated leg does: `originate`'s `&app(args)`, or
@@ -176,7 +177,7 @@ impl Runner {
             }
         }
         if !self.down() {
-            self.ch.hangup(&self.core, "NORMAL_CLEARING", false);
+            self.ch.hangup(&self.core, HangupCause::NormalClearing, false);
         }
         self.finish().await;
     }
@@ -219,11 +220,11 @@ impl Runner {
         tokio::select! {
             _ = answered.wait_for(|a| *a) => {}
             _ = wait_true(&mut self.down) => {}
-            _ = sleep(o.timeout) => { ch.hangup(&core, "NO_ANSWER", false); }
+            _ = sleep(o.timeout) => { ch.hangup(&core, HangupCause::NoAnswer, false); }
         }
         if !*answered.borrow() {
-            let cause = ch.with(|d| d.hangup_cause.clone()).unwrap_or_default();
-            let _ = o.outcome.send(Err(cause));
+            let cause = ch.with(|d| d.hangup_cause.clone());
+            let _ = o.outcome.send(Err(cause.unwrap_or(HangupCause::None)));
             return None;
         }
         ch.with(|d| {
@@ -250,7 +251,7 @@ impl Runner {
     async fn run_dialplan(&mut self) {
         let dest = self.ch.with(|d| d.destination.clone());
         let Some(ext) = self.core.cfg.dialplan.find(&dest) else {
-            self.ch.hangup(&self.core, "NO_ROUTE_DESTINATION", false);
+            self.ch.hangup(&self.core, HangupCause::NoRouteDestination, false);
             return;
         };
         let actions = ext.actions.clone();
@@ -284,7 +285,7 @@ impl Runner {
         ch.fire_state(&core);
         let cause = ch.with(|d| {
             d.set_hangup_vars(now);
-            d.hangup_cause.clone().unwrap_or_default()
+            d.hangup_cause.clone().unwrap_or(HangupCause::None)
         });
         let mut e = core.base_event(
             "CHANNEL_HANGUP_COMPLETE",
@@ -294,7 +295,7 @@ impl Runner {
                 943,
             ),
         );
-        e.push_header("Hangup-Cause", &cause);
+        e.push_header("Hangup-Cause", cause.as_str());
         ch.push_channel_data(&mut e, true);
         core.fire(e);
         ch.push_markers(&core);
@@ -405,7 +406,7 @@ impl Runner {
             "execute" => self.execute_msg(&msg).await,
             "hangup" => {
                 let cause = cause_name(msg.header("hangup-cause").unwrap_or(""));
-                self.ch.hangup(&self.core, &cause, false);
+                self.ch.hangup(&self.core, cause, false);
             }
             "xferext" => self.xferext(&msg).await,
             _ => {}
@@ -525,7 +526,7 @@ impl Runner {
         Box::pin(async move {
             let Some(known) = self.app(app) else {
                 self.ch
-                    .hangup(&self.core, "DESTINATION_OUT_OF_ORDER", false);
+                    .hangup(&self.core, HangupCause::DestinationOutOfOrder, false);
                 return;
             };
             if self.down() && !known.zombie {
@@ -619,7 +620,7 @@ impl Runner {
             let (core, ch) = (self.core.clone(), self.ch.clone());
             tokio::spawn(async move {
                 sleep(after).await;
-                ch.hangup(&core, &cause, true);
+                ch.hangup(&core, cause, true);
             });
         }
     }

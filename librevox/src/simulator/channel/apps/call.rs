@@ -15,7 +15,7 @@ pub(super) fn pre_answer(r: &mut Runner, _: &str) -> Option<String> {
 
 /// `hangup [<cause>]`: a cause by name or Q.850 number.
 pub(super) fn hangup(r: &mut Runner, data: &str) -> Option<String> {
-    r.ch.hangup(&r.core, &cause_name(data), false);
+    r.ch.hangup(&r.core, cause_name(data), false);
     None
 }
 
