@@ -6,6 +6,10 @@ use librevox::commands::Originate;
 use librevox::protocol::{Dial, Endpoint};
 use proptest::prelude::*;
 
+#[path = "support/dial_strategy.rs"]
+mod dial_strategy;
+use dial_strategy::dial;
+
 fn park() -> Endpoint {
     Endpoint::loopback("park_test", "default")
 }
@@ -145,71 +149,6 @@ fn originate_reads_back_what_it_writes() {
         "originate {origination_caller_id_name=Front\\sDesk}user/1001@example.com|sofia/gateway/trunk/1001 &playback(/tmp/welcome.wav)"
     );
     assert_eq!(Originate::parse(&o.to_string()).unwrap(), o);
-}
-
-fn word() -> impl Strategy<Value = String> {
-    "[a-z][a-z0-9_]{0,8}"
-}
-
-fn value() -> impl Strategy<Value = String> {
-    // Everything FreeSWITCH can read back, including the escaped characters
-    // and every `^^` separator.
-    proptest::collection::vec(
-        prop_oneof![
-            "[A-Za-z0-9.:/@+-]",
-            Just(" ".to_owned()),
-            Just(",".to_owned()),
-            Just("'".to_owned()),
-            Just("\t".to_owned()),
-            Just("\n".to_owned()),
-            Just("|".to_owned()),
-            Just("=".to_owned()),
-            Just(";".to_owned()),
-            Just("~".to_owned()),
-            Just("\\x".to_owned()),
-        ],
-        1..8,
-    )
-    .prop_map(|parts| parts.concat())
-}
-
-fn endpoint() -> impl Strategy<Value = Endpoint> {
-    prop_oneof![
-        (word(), "[0-9]{1,6}").prop_map(|(g, n)| Endpoint::gateway(g, n)),
-        (word(), word()).prop_map(|(u, d)| Endpoint::user(u, format!("{d}.com"))),
-        (word(), word()).prop_map(|(e, c)| Endpoint::loopback(e, c)),
-        (word(), word()).prop_map(|(p, d)| Endpoint::sofia(p, format!("{d}@10.0.0.1"))),
-        word().prop_map(|w| Endpoint::Raw(format!("error/{w}"))),
-    ]
-}
-
-fn dial() -> impl Strategy<Value = Dial> {
-    let vars = || proptest::collection::vec((word(), value()), 0..3);
-    let leg = (endpoint(), vars());
-    (
-        vars(),
-        proptest::collection::vec(proptest::collection::vec(leg, 1..3), 1..3),
-    )
-        .prop_map(|(vars, groups)| {
-            let mut d: Option<Dial> = None;
-            for group in groups {
-                for (i, (ep, leg_vars)) in group.into_iter().enumerate() {
-                    d = Some(match (d, i) {
-                        (None, _) => Dial::to(ep),
-                        (Some(d), 0) => d.or(ep),
-                        (Some(d), _) => d.and(ep),
-                    });
-                    for (n, v) in leg_vars {
-                        d = d.map(|d| d.leg_var(n.clone(), v));
-                    }
-                }
-            }
-            let mut d = d.unwrap_or_default();
-            for (n, v) in vars {
-                d = d.var(n, v);
-            }
-            d
-        })
 }
 
 proptest! {

@@ -10,7 +10,11 @@ use librevox::apps::{
     RecordOptions,
 };
 use librevox::prelude::*;
+use librevox::protocol::Dial;
 use proptest::prelude::*;
+
+#[path = "support/dial_strategy.rs"]
+mod dial_strategy;
 
 /// Records every application run on it and completes it at once.
 #[derive(Default)]
@@ -157,6 +161,13 @@ proptest! {
         let (app, arg) = sent(async |t| { let _ = t.set(&name, &value).await; });
         prop_assert_eq!(app, "set");
         prop_assert_eq!(parse_set(&arg), Some((name.as_str(), value.as_str())));
+    }
+
+    #[test]
+    fn bridge(d in dial_strategy::dial()) {
+        let (app, arg) = sent(async |t| { let _ = t.bridge(d.clone()).await; });
+        prop_assert_eq!(app, "bridge");
+        prop_assert_eq!(Dial::parse(&arg).unwrap(), d);
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! text (`uuid_kill <uuid> <cause>`, the `hangup` application,
 //! `hupall`), both as 1.11.3 does them.
 
+use crate::protocol::HangupCause;
 #[cfg(doc)]
 use crate::protocol::{AnswerState, CallState, ChannelState};
-use crate::protocol::HangupCause;
 
 /// The text of a state's number header (`Channel-State-Number`,
 /// `Channel-Call-State-Number`); the simulator only sets known states, so

@@ -107,7 +107,12 @@ impl ChanData {
         e.push_header("Channel-HIT-Dialplan", "true");
         e.push_header("Channel-Call-UUID", uuid);
         e.push_header("Answer-State", self.answer_state.as_str());
-        if let Some(c) = &self.hangup_cause {
+        // Written for a cause other than NONE (0), as FreeSWITCH does.
+        if let Some(c) = self
+            .hangup_cause
+            .as_ref()
+            .filter(|c| **c != HangupCause::None)
+        {
             e.push_header("Hangup-Cause", c.as_str());
         }
         for (n, v) in CODEC_HEADERS {

@@ -13,12 +13,12 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use super::model::{ChanMsg, Channel, Receivers, SendMsgData};
 use super::switch::Switch;
+use crate::protocol::{CallState, ChannelState, HangupCause};
 use crate::protocol::{Event, LogLevel};
 use crate::simulator::bus::Out;
 use crate::simulator::config::Action;
 use crate::simulator::core::{Core, Src, TextChannel};
 use crate::simulator::order;
-use crate::protocol::{CallState, ChannelState, HangupCause};
 use crate::simulator::state::cause_name;
 pub(crate) use crate::simulator::sync::BoxFut;
 
@@ -177,7 +177,8 @@ impl Runner {
             }
         }
         if !self.down() {
-            self.ch.hangup(&self.core, HangupCause::NormalClearing, false);
+            self.ch
+                .hangup(&self.core, HangupCause::NormalClearing, false);
         }
         self.finish().await;
     }
@@ -251,7 +252,8 @@ impl Runner {
     async fn run_dialplan(&mut self) {
         let dest = self.ch.with(|d| d.destination.clone());
         let Some(ext) = self.core.cfg.dialplan.find(&dest) else {
-            self.ch.hangup(&self.core, HangupCause::NoRouteDestination, false);
+            self.ch
+                .hangup(&self.core, HangupCause::NoRouteDestination, false);
             return;
         };
         let actions = ext.actions.clone();
