@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use librevox::listener::Backoff;
+use librevox::listener::{Backoff, Reconnect};
 use librevox::protocol::{Command, Event, LogData, Message};
 use librevox::{Connection, Error, EventFormat};
 use tokio_util::sync::CancellationToken;
@@ -71,7 +71,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Reconnect delays: quick at first, at most 5 s, so the console is back
-/// soon after the switch is.
+/// soon after the switch is. As for the listeners, a connection lost before
+/// it stayed up `healthy_after` (30 s) is one more failed attempt, so a
+/// switch that drops every session right after the login is re-dialled ever
+/// more slowly, not five times a second.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 
 impl Session {
@@ -153,12 +156,16 @@ impl Session {
     }
 
     async fn keep_up(self: Arc<Session>, mut events: librevox::connection::EventStream) {
+        let mut retry = Reconnect::new(BACKOFF);
+        retry.connected();
         loop {
             let reason = tokio::select! {
                 _ = self.stop.cancelled() => return,
                 reason = self.pump(&mut events) => reason,
             };
             *lock(&self.conn) = None;
+            // The prompt counts the attempts of this outage; the delays
+            // count every failure since the last healthy connection.
             let mut attempt = 0u32;
             self.set_reconnecting(attempt, &reason);
             self.out.line(paint(
@@ -172,11 +179,12 @@ impl Session {
             events = loop {
                 tokio::select! {
                     _ = self.stop.cancelled() => return,
-                    _ = tokio::time::sleep(BACKOFF.delay(attempt)) => {}
+                    _ = tokio::time::sleep(retry.next_delay()) => {}
                 }
                 match self.open().await {
                     Ok((conn, ev)) => {
                         self.install(conn);
+                        retry.connected();
                         self.out.line(paint(
                             self.colors,
                             style::notice(),
@@ -475,5 +483,92 @@ pub(crate) fn failure(e: &Error) -> String {
     match e {
         Error::CommandFailed { reply, .. } => reply.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use librevox::simulator::{Direction, Fault, FaultProxy, Rule, Simulator, SimulatorConfig};
+    use tokio::time::Instant;
+
+    /// Every wait in these tests gives up after this (virtual) time.
+    const WAIT: Duration = Duration::from_secs(120);
+
+    fn target(addr: std::net::SocketAddr) -> Target {
+        Target {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            password: "ClueCon".into(),
+            user: None,
+            timeout: Duration::from_secs(10),
+            job_timeout: Duration::from_secs(120),
+            profile: None,
+        }
+    }
+
+    /// When the proxy accepted its `n`th connection (counting from 1). On
+    /// the paused clock no time passes between the accept and the wake-up.
+    async fn accepted(proxy: &FaultProxy, n: u64) -> Instant {
+        proxy
+            .wait_for(WAIT, |s| s.accepted >= n)
+            .await
+            .unwrap_or_else(|e| panic!("connection {n} was not made: {e}"));
+        Instant::now()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sessions_dropped_right_after_the_login_are_redialled_ever_more_slowly() {
+        const CUTS: u64 = 6;
+        let sim = Simulator::start(SimulatorConfig::deterministic(31))
+            .await
+            .unwrap();
+        let proxy = FaultProxy::start(sim.local_addr().unwrap()).await.unwrap();
+        // Every session dies right after the reply to its subscription:
+        // login and `event` succeed, then the switch is gone.
+        let cut = proxy.add(
+            Rule::new(Fault::Close)
+                .direction(Direction::ServerToClient)
+                .after_pattern("+OK event listener enabled plain\n\n", 0),
+        );
+        let session = Session::new(target(proxy.addr()), Output::new(), false, false);
+        session.start().await.unwrap();
+        let mut up = vec![accepted(&proxy, 1).await];
+        for n in 2..=CUTS {
+            up.push(accepted(&proxy, n).await);
+        }
+        proxy.wait_fired(cut, CUTS, WAIT).await.unwrap();
+        // The next session stays up.
+        proxy.remove(cut);
+        up.push(accepted(&proxy, CUTS + 1).await);
+        let slack = Duration::from_millis(2);
+        // Each loss of a session younger than `healthy_after` is one more
+        // failed attempt: the delays double up to the cap, each jittered
+        // into [base/2, base]. (Resetting on every login kept them all in
+        // [100, 200] ms.)
+        for (k, pair) in up.windows(2).enumerate() {
+            let gap = pair[1] - pair[0];
+            let base = (BACKOFF.initial * 2u32.pow(k as u32)).min(BACKOFF.max);
+            assert!(
+                gap + slack >= base / 2 && gap <= base + slack,
+                "delay {k}: {gap:?} not in [{:?}, {base:?}]",
+                base / 2
+            );
+        }
+        // A session that stayed up `healthy_after` resets the delays: its
+        // loss is retried after the initial delay again. (The handshake
+        // takes no virtual time; the second more is a margin.)
+        tokio::time::sleep(BACKOFF.healthy_after + Duration::from_secs(1)).await;
+        assert_eq!(proxy.stats().accepted, CUTS + 1, "no reconnection while up");
+        let lost_at = Instant::now();
+        proxy.close_all();
+        let gap = accepted(&proxy, CUTS + 2).await - lost_at;
+        assert!(
+            gap + slack >= BACKOFF.initial / 2 && gap <= BACKOFF.initial + slack,
+            "after a healthy session: {gap:?} not in [{:?}, {:?}]",
+            BACKOFF.initial / 2,
+            BACKOFF.initial
+        );
+        session.shutdown().await;
     }
 }

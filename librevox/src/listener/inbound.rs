@@ -204,19 +204,44 @@ impl Backoff {
     }
 }
 
-/// The reconnect state of one client loop (inbound listener, bridge
-/// reader): consecutive failures, and since when the current connection is
-/// up. A connection lost before [`Backoff::healthy_after`] is one more
-/// failure, so the delays keep growing (issue 13.2).
-#[derive(Debug)]
-pub(crate) struct Reconnect {
+/// The reconnect state of one client loop: how many attempts failed in a
+/// row, and since when the current connection is up. The inbound
+/// listeners, the NATS bridge and the `librevox` console reconnect through
+/// it; use it in a reconnect loop of your own to get the same rule.
+///
+/// A connection lost before [`Backoff::healthy_after`] is one more failed
+/// attempt, so the delays keep growing while a switch drops every session
+/// right after the login; one that stayed up that long starts the delays
+/// again from [`Backoff::initial`].
+///
+/// ```no_run
+/// use librevox::listener::{Backoff, Reconnect};
+/// use librevox::CommandSocket;
+///
+/// # async fn run() {
+/// let mut retry = Reconnect::new(Backoff::default());
+/// loop {
+///     match CommandSocket::connect("127.0.0.1:8021", "ClueCon").await {
+///         Ok(socket) => {
+///             retry.connected();
+///             let _ = socket.connection().closed().await;
+///         }
+///         Err(e) => eprintln!("cannot connect: {e}"),
+///     }
+///     tokio::time::sleep(retry.next_delay()).await;
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Reconnect {
     backoff: Backoff,
     failures: u32,
     up_since: Option<tokio::time::Instant>,
 }
 
 impl Reconnect {
-    pub(crate) fn new(backoff: Backoff) -> Reconnect {
+    /// No failure yet, no connection up.
+    pub fn new(backoff: Backoff) -> Reconnect {
         Reconnect {
             backoff,
             failures: 0,
@@ -224,14 +249,16 @@ impl Reconnect {
         }
     }
 
-    /// A connection is up (handshake done).
-    pub(crate) fn connected(&mut self) {
+    /// A connection is up (its handshake is done): from now on it counts
+    /// towards [`Backoff::healthy_after`].
+    pub fn connected(&mut self) {
         self.up_since = Some(tokio::time::Instant::now());
     }
 
-    /// The delay before the next attempt, after a failed attempt or a lost
-    /// connection.
-    pub(crate) fn next_delay(&mut self) -> Duration {
+    /// The delay to wait before the next attempt, after a failed attempt
+    /// or a lost connection; counts one more failure unless the connection
+    /// just lost had stayed up [`Backoff::healthy_after`].
+    pub fn next_delay(&mut self) -> Duration {
         if let Some(since) = self.up_since.take() {
             if since.elapsed() >= self.backoff.healthy_after {
                 self.failures = 0;
@@ -240,6 +267,11 @@ impl Reconnect {
         let d = self.backoff.delay(self.failures);
         self.failures = self.failures.saturating_add(1);
         d
+    }
+
+    /// Failed attempts (and short-lived connections) in a row.
+    pub fn failures(&self) -> u32 {
+        self.failures
     }
 }
 

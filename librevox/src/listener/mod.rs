@@ -33,9 +33,7 @@ mod shutdown;
 
 use std::future::Future;
 
-#[cfg(feature = "nats")]
-pub(crate) use inbound::Reconnect;
-pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings, Switch};
+pub use inbound::{run_inbound, Backoff, Inbound, InboundSettings, Reconnect, Switch};
 pub use outbound::{
     run_outbound_session, serve_outbound, IpNet, OutboundSettings, Session, SessionEnd,
     SessionOutcome,

@@ -544,9 +544,10 @@ where
                     accept_errors.succeeded();
                     if let Some(reason) = refusal(&settings, &active, peer) {
                         // Closed unanswered: FreeSWITCH sends nothing before
-                        // `connect`, so the peer sees a FIN.
-                        drop(stream);
+                        // `connect`, so the peer sees a FIN. Counted first,
+                        // so whoever sees the FIN sees the count too.
                         refused.note(reason, peer);
+                        drop(stream);
                         continue;
                     }
                     let slot = Slot::take(&active);
@@ -1014,8 +1015,14 @@ async fn run_session<L: OutboundListener>(
             // No call to end: a peer that did not complete the setup (silent,
             // or its channel data refused) gets no `exit` and no wait for its
             // close, so it frees its slot at the setup deadline (13.7).
+            // Counted before the close, so whoever sees the close sees the
+            // count too.
+            telemetry::connection_refused(if matches!(e, Error::Timeout { .. }) {
+                "setup_timeout"
+            } else {
+                "setup"
+            });
             conn.close_now("the outbound session setup failed");
-            telemetry::connection_refused("setup");
             return Err(e);
         }
     };

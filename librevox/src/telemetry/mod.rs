@@ -26,7 +26,7 @@
 //! | `librevox_reply_seconds` (kind) | histogram | from queueing a command to its reply |
 //! | `librevox_liveness_probes_total` | counter | liveness probes sent |
 //! | `librevox_liveness_failures_total` | counter | probes unanswered: connections closed as unresponsive |
-//! | `librevox_connections_refused_total` (reason) | counter | outbound connections closed unserved: `not_allowed` (outside `OutboundSettings::allow`), `max_sessions`, `setup` (the `connect`/`myevents`/`linger` setup failed or timed out) |
+//! | `librevox_connections_refused_total` (reason) | counter | outbound connections closed unserved: `not_allowed` (outside `OutboundSettings::allow`), `max_sessions`, `setup_timeout` (the peer did not complete the `connect`/`myevents`/`linger` setup within `OutboundSettings::setup_timeout`), `setup` (the setup failed otherwise: refused channel data, closed by the peer) |
 //! | `librevox_accept_failures_total` | counter | failed `accept` calls of outbound listeners (out of file descriptors, ...) |
 //! | `librevox_event_sequence_gaps_total` (switch) | counter | gaps in `Event-Sequence` on an all-events subscription without filters, after the reordering window ([`WINDOW_EVENTS`], [`WINDOW_TIME`]) |
 //! | `librevox_events_missed_total` (switch) | counter | the numbers those gaps left out: events lost |
