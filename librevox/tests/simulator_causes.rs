@@ -142,3 +142,134 @@ async fn failed_bridges_leave_the_switchs_variables() {
     }
     s.close().await.unwrap();
 }
+
+/// The `api/response` bodies of a `testdata/live/<name>.transcript.txt`, by
+/// the `api` command each answers.
+fn recorded_api_replies(name: &str) -> Vec<(String, String)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/live")
+        .join(format!("{name}.transcript.txt"));
+    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (mut i, mut last_api, mut out) = (0, String::new(), Vec::new());
+    while i < data.len() {
+        let end = i + data[i..].iter().position(|&b| b == b'\n').unwrap();
+        let marker = std::str::from_utf8(&data[i..end]).unwrap();
+        let (dir, len) = marker
+            .strip_prefix("### ")
+            .and_then(|m| m.split_once(" len="))
+            .unwrap_or_else(|| panic!("{name}: not a marker line: {marker:?}"));
+        let len: usize = len.parse().unwrap();
+        let block = String::from_utf8_lossy(&data[end + 1..end + 1 + len]).into_owned();
+        i = end + 1 + len + usize::from(!block.ends_with('\n'));
+        match (dir, block.strip_prefix("api ")) {
+            ("send", Some(cmd)) => last_api = cmd.trim_end().to_owned(),
+            ("recv", _) if block.starts_with("Content-Type: api/response\n") => {
+                let body = block.split_once("\n\n").map_or("", |(_, b)| b);
+                out.push((last_api.clone(), body.to_owned()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A `show ... as json` row with what differs between two switches or
+/// runs replaced: UUIDs, times, the hostname (kept apart from empty).
+fn masked_row(row: &serde_json::Value) -> Vec<(String, String)> {
+    let obj = row.as_object().expect("a row is an object");
+    obj.iter()
+        .map(|(k, v)| {
+            let v = v.as_str().expect("every column is a string").to_owned();
+            let masked = match k.as_str() {
+                "uuid" | "call_uuid" | "b_uuid" | "created" | "created_epoch" | "hostname"
+                    if !v.is_empty() =>
+                {
+                    "<masked>".to_owned()
+                }
+                _ => v,
+            };
+            (k.clone(), masked)
+        })
+        .collect()
+}
+
+/// `show channels as json` and `show calls as json` with two parked
+/// loopback calls (`originate loopback/park_test/default &park()`, the B
+/// leg parked and not answered, the A leg waiting): the switch's columns in
+/// its order and every value but UUIDs, times and the hostname
+/// (`testdata/live/show_channels_parked`).
+#[tokio::test]
+async fn show_as_json_lists_parked_calls_as_the_switch() {
+    let recorded = recorded_api_replies("show_channels_parked");
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::park("park_test"));
+    let sim = Simulator::start(config).await.unwrap();
+    let s = CommandSocket::connect_io(sim.connect_in_memory(), ConnectOptions::new("sim"))
+        .await
+        .unwrap();
+    for n in 1..=2 {
+        let uuid = format!("5e000000-0000-4000-8000-00000000000{n}");
+        s.bgapi(&format!(
+            "originate {{origination_uuid={uuid}}}loopback/park_test/default &park()"
+        ))
+        .await
+        .unwrap();
+        sim.wait_event(T, |e| e.is("CHANNEL_PARK")).await.unwrap();
+    }
+    sim.wait_for(T, |s| s.channels().len() == 4).await.unwrap();
+    let mut compared = 0;
+    for (cmd, want) in recorded.iter().filter(|(c, _)| c.ends_with("as json")) {
+        let reply = s.connection().api_raw(cmd).await.unwrap();
+        let got = reply.text();
+        let got = got.as_ref();
+        assert_eq!(
+            got.ends_with('}'),
+            want.ends_with('}'),
+            "{cmd}: the last byte"
+        );
+        assert_eq!(
+            first_row_keys(got),
+            first_row_keys(want),
+            "{cmd}: column order"
+        );
+        let parse = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+        let (got, want) = (parse(got), parse(want));
+        assert_eq!(got["row_count"], want["row_count"], "{cmd}");
+        let rows = |v: &serde_json::Value| {
+            let mut rows: Vec<_> = v["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(masked_row)
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(rows(&got), rows(&want), "{cmd}");
+        compared += 1;
+    }
+    assert_eq!(compared, 2, "show channels and show calls");
+    // The CSV form: the same header line, one line per channel, the total.
+    let (_, want) = recorded.iter().find(|(c, _)| c == "show channels").unwrap();
+    let reply = s.connection().api_raw("show channels").await.unwrap();
+    let got = reply.text().into_owned();
+    assert_eq!(got.lines().next(), want.lines().next(), "the header line");
+    assert_eq!(got.lines().count(), want.lines().count());
+    assert!(got.ends_with("\n\n4 total.\n") && want.ends_with("\n\n4 total.\n"));
+    s.api("hupall").await.unwrap();
+    s.close().await.unwrap();
+}
+
+/// The keys of the first row of a `show ... as json` reply, in the order
+/// written (`{"row_count":N,"rows":[{"k":"v",...},...]}`; no value here
+/// holds `":"` or `}`).
+fn first_row_keys(text: &str) -> Vec<String> {
+    let start = text.find("\"rows\":[{").expect("a row") + "\"rows\":[".len();
+    let end = start + text[start..].find('}').expect("the row's end");
+    let parts: Vec<&str> = text[start..end].split("\":\"").collect();
+    parts[..parts.len() - 1]
+        .iter()
+        .map(|part| part.rsplit_once('"').expect("a key").1.to_owned())
+        .collect()
+}
