@@ -7,7 +7,7 @@ use super::args::Args;
 use crate::commands::{Destination, Originate};
 use crate::protocol::{Endpoint, HangupCause};
 use crate::simulator::channel::{
-    originate_pair, AfterAnswer, ChanMsg, Channel, SendMsgData, Switch,
+    originate_pair, AfterAnswer, ChanMsg, Channel, LoopbackDial, SendMsgData, Switch,
 };
 use crate::simulator::config::{Action, CallSpec};
 use crate::simulator::state::cause_name;
@@ -47,28 +47,31 @@ pub(super) fn originate<'a>(
         if args.line.split_whitespace().nth(1).is_none() {
             return Some(ORIGINATE_USAGE.to_owned());
         }
-        let (a, b, then, timeout) = match originate_legs(switch, args.line) {
+        let (legs, dial, then, timeout) = match originate_legs(switch, args.line) {
             Ok(legs) => legs,
             Err(reply) => return Some(format!("-ERR {reply}\n")),
         };
-        Some(match originate_pair(switch, a, b, then, timeout).await {
-            Ok(ch) => format!("+OK {}\n", ch.uuid),
-            Err(cause) => format!("-ERR {cause}\n"),
-        })
+        Some(
+            match originate_pair(switch, legs, dial, then, timeout).await {
+                Ok(ch) => format!("+OK {}\n", ch.uuid),
+                Err(cause) => format!("-ERR {cause}\n"),
+            },
+        )
     })
 }
 
-/// The two legs of an originate, what the A leg does once answered and how
-/// long it waits; or the error FreeSWITCH answers.
-fn originate_legs(
-    switch: &Switch,
-    line: &str,
-) -> Result<(CallSpec, CallSpec, AfterAnswer, Duration), &'static str> {
+/// The two legs of an originate, what the dial string gives them, what the
+/// A leg does once answered and how long it waits; or the error FreeSWITCH
+/// answers.
+type Legs = ((CallSpec, CallSpec), LoopbackDial, AfterAnswer, Duration);
+
+/// See [`Legs`].
+fn originate_legs(switch: &Switch, line: &str) -> Result<Legs, &'static str> {
     let cmd =
         Originate::parse(&format!("originate {line}")).map_err(|_| "DESTINATION_OUT_OF_ORDER")?;
     let dial = cmd.dial();
     let leg = dial.groups.first().and_then(|g| g.first());
-    let (ext, context) = leg
+    let (ext, context, dialplan) = leg
         .and_then(|l| loopback_target(&l.endpoint))
         .ok_or("CHAN_NOT_IMPLEMENTED")?;
     if ext.is_empty() {
@@ -85,6 +88,15 @@ fn originate_legs(
     let a_uuid = var("origination_uuid").map_or_else(|| core.uuids.next(), str::to_owned);
     let b_uuid = core.uuids.next();
     let mut b = CallSpec::new(&ext).uuid(&b_uuid);
+    let loopback = LoopbackDial {
+        // The number beside `Outbound Call`: the dial string's last part.
+        outbound_number: dialplan.clone().or(context.clone()).unwrap_or(ext.clone()),
+        inline: dialplan
+            .as_deref()
+            .filter(|d| d.eq_ignore_ascii_case("inline"))
+            .map(|_| inline_actions(&ext)),
+        dialplan: dialplan.unwrap_or_else(|| "xml".to_owned()),
+    };
     if let Some(ctx) = context {
         b.context = ctx;
     }
@@ -123,23 +135,44 @@ fn originate_legs(
         .and_then(|t| t.parse().ok())
         .or(cmd.timeout_secs().map(u64::from))
         .unwrap_or(ORIGINATE_TIMEOUT_SECS);
-    Ok((a, b, then, Duration::from_secs(secs)))
+    Ok(((a, b), loopback, then, Duration::from_secs(secs)))
 }
 
-/// The extension and context a simulated endpoint routes to.
-fn loopback_target(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
+/// The extension, context and dialplan a simulated endpoint routes to.
+fn loopback_target(endpoint: &Endpoint) -> Option<(String, Option<String>, Option<String>)> {
     match endpoint {
         Endpoint::Loopback {
-            extension, context, ..
-        } => Some((extension.clone(), context.clone())),
+            extension,
+            context,
+            dialplan,
+        } => Some((extension.clone(), context.clone(), dialplan.clone())),
         Endpoint::Raw(text) => {
             let mut parts = text.split('/');
             let (tech, ext) = (parts.next()?, parts.next().unwrap_or(""));
-            matches!(tech, "sim" | "loopback")
-                .then(|| (ext.to_owned(), parts.next().map(str::to_owned)))
+            let mut rest = parts.map(str::to_owned);
+            matches!(tech, "sim" | "loopback").then(|| (ext.to_owned(), rest.next(), rest.next()))
         }
         _ => None,
     }
+}
+
+/// The applications of an inline dialplan's extension, as mod_dptools'
+/// `inline` dialplan reads it: `app[:arg]` separated by `,`, or by the
+/// character after a leading `^^` (`^^;answer;park`), or after `m:` in a
+/// leading `m:<c>:`; leading spaces of a name are dropped.
+fn inline_actions(extension: &str) -> Vec<Action> {
+    let (delim, list) = match extension.as_bytes() {
+        [b'^', b'^', d, ..] if d.is_ascii() => (char::from(*d), &extension[3..]),
+        [b'm', b':', d, b':', ..] if d.is_ascii() => (char::from(*d), &extension[4..]),
+        _ => (',', extension),
+    };
+    list.split(delim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (app, arg) = item.split_once(':').unwrap_or((item, ""));
+            Action::new(app.trim_start_matches(' '), arg)
+        })
+        .collect()
 }
 
 /// `hupall [<cause>]`: MANAGER_REQUEST when no cause is given, else the

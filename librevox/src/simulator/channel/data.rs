@@ -13,8 +13,17 @@ use crate::simulator::state::{number_text, q850};
 pub(crate) struct ChanData {
     pub(crate) name: String,
     /// An outgoing channel (the A leg of an originate): `Call-Direction:
-    /// outbound`, and its caller profile shows the caller ID flipped.
+    /// outbound`.
     pub(crate) outbound: bool,
+    /// The originated leg was answered: its caller profile shows the caller
+    /// ID flipped (`channel_cid_flipped`), and it has hit the dialplan.
+    pub(crate) cid_flipped: bool,
+    /// `Caller-Dialplan`: `xml`, or the loopback dial string's dialplan.
+    pub(crate) dialplan: String,
+    /// The number beside `Outbound Call` in the caller profile: the last
+    /// part of the loopback dial string (its dialplan, else its context,
+    /// else its extension, as FreeSWITCH 1.11.3 shows it).
+    pub(crate) outbound_number: String,
     /// The state last set (`Channel-State-Number`).
     pub(crate) state: ChannelState,
     /// The state the state machine runs (`Channel-State`).
@@ -104,7 +113,9 @@ impl ChanData {
         e.push_header("Unique-ID", uuid);
         e.push_header("Call-Direction", self.direction());
         e.push_header("Presence-Call-Direction", self.direction());
-        e.push_header("Channel-HIT-Dialplan", "true");
+        // An originated leg hits the dialplan once answered.
+        let hit = !self.outbound || self.cid_flipped;
+        e.push_header("Channel-HIT-Dialplan", if hit { "true" } else { "false" });
         e.push_header("Channel-Call-UUID", uuid);
         e.push_header("Answer-State", self.answer_state.as_str());
         // Written for a cause other than NONE (0), as FreeSWITCH does.
@@ -136,17 +147,18 @@ impl ChanData {
             }
         };
         let dialed = (self.caller_id_name.as_str(), self.caller_id_number.as_str());
-        let outbound_call = ("Outbound Call", self.context.as_str());
-        // The originated leg shows the caller ID flipped (FreeSWITCH sets
-        // `channel_cid_flipped`): the dialed ID is its callee.
-        let (caller, callee) = if self.outbound {
+        let outbound_call = ("Outbound Call", self.outbound_number.as_str());
+        // The originated leg, once answered, shows the caller ID flipped
+        // (FreeSWITCH sets `channel_cid_flipped`): the dialed ID is its
+        // callee. Before, it shows it as the B leg does.
+        let (caller, callee) = if self.cid_flipped {
             (outbound_call, dialed)
         } else {
             (dialed, outbound_call)
         };
         p("Direction", self.direction());
         p("Logical-Direction", self.direction());
-        p("Dialplan", "xml");
+        p("Dialplan", &self.dialplan);
         p("Caller-ID-Name", caller.0);
         p("Caller-ID-Number", caller.1);
         p("Orig-Caller-ID-Name", dialed.0);

@@ -26,7 +26,7 @@ pub(crate) use self::runner::AfterAnswer;
 use self::data::{ChanData, Times};
 use self::model::Receivers;
 use self::runner::{Originated, Runner, Start};
-use super::config::CallSpec;
+use super::config::{Action, CallSpec};
 use super::state::cause_name;
 use crate::protocol::{AnswerState, CallState, ChannelState, HangupCause};
 
@@ -55,11 +55,13 @@ fn initial_vars(
             ("session_id", &session_id),
         ]);
         vars.extend(codecs);
-        vars.extend([("channel_name", name), ("uuid", uuid)]);
+        vars.extend([("channel_name", name), ("uuid", uuid), ("call_uuid", uuid)]);
     } else {
+        // `call_uuid` moves to the end once the channel routes (`create`).
         vars.extend([
             ("direction", "inbound"),
             ("uuid", uuid),
+            ("call_uuid", uuid),
             ("session_id", &session_id),
             ("channel_name", name),
         ]);
@@ -73,7 +75,6 @@ fn initial_vars(
         vars.retain(|(x, _)| x != n);
         vars.push((n.clone(), v.clone()));
     }
-    vars.push(("call_uuid".to_owned(), uuid.to_owned()));
     vars
 }
 
@@ -91,6 +92,9 @@ fn build(switch: &Arc<Switch>, spec: &CallSpec, outbound: bool) -> (Arc<Channel>
         vars: initial_vars(&uuid, session_id, &name, spec, outbound),
         name,
         outbound,
+        cid_flipped: false,
+        dialplan: "xml".to_owned(),
+        outbound_number: spec.context.clone(),
         state: ChannelState::Init,
         running: ChannelState::Init,
         callstate: CallState::Down,
@@ -137,29 +141,58 @@ pub(crate) fn spawn_call(switch: &Arc<Switch>, spec: CallSpec) -> Arc<Channel> {
     ch
 }
 
+/// What a loopback dial string (`loopback/<ext>[/<context>[/<dialplan>]]`)
+/// gives both legs of an originate.
+pub(crate) struct LoopbackDial {
+    /// `Caller-Dialplan` (`xml` unless the dial string names one).
+    pub(crate) dialplan: String,
+    /// The number beside `Outbound Call` (see `ChanData::outbound_number`).
+    pub(crate) outbound_number: String,
+    /// The B leg's applications when the dialplan is `inline`; `None`: the
+    /// B leg is routed by the simulated dialplan.
+    pub(crate) inline: Option<Vec<Action>>,
+}
+
 /// Originates a loopback pair as `mod_loopback` does: the B leg (`b`, an
-/// incoming call routed by the dialplan) and the A leg (`a`, outgoing),
-/// paired so that answer and hangup spread between them. The A leg waits
-/// up to `timeout` for the B leg to answer, then runs `then`. Resolves once
-/// the A leg is answered (`Ok`, with it) or hung up (`Err`, the cause).
+/// incoming call routed by the dialplan, or running `dial`'s inline
+/// applications) and the A leg (`a`, outgoing), paired so that answer and
+/// hangup spread between them. The A leg waits up to `timeout` for the B
+/// leg to answer, then runs `then`; the B leg starts once the A leg waits.
+/// Resolves once the A leg is answered (`Ok`, with it) or hung up (`Err`,
+/// the cause).
 pub(crate) async fn originate_pair(
     switch: &Arc<Switch>,
-    a: CallSpec,
-    b: CallSpec,
+    (a, b): (CallSpec, CallSpec),
+    dial: LoopbackDial,
     then: AfterAnswer,
     timeout: Duration,
 ) -> Result<Arc<Channel>, HangupCause> {
     let (a_ch, a_rx) = build(switch, &a, true);
     let (b_ch, b_rx) = build(switch, &b, false);
+    for ch in [&a_ch, &b_ch] {
+        ch.with(|d| {
+            d.dialplan.clone_from(&dial.dialplan);
+            d.outbound_number.clone_from(&dial.outbound_number);
+        });
+    }
     Channel::pair(&a_ch, &b_ch);
     let (tx, outcome) = oneshot::channel();
+    let (waiting, a_waits) = oneshot::channel();
     let how = Start::Originated(Originated {
         then,
         timeout,
         outcome: tx,
+        waiting,
     });
     start(switch, &a_ch, a_rx, how);
-    start(switch, &b_ch, b_rx, Start::Dialplan);
+    // A dropped sender: the A leg ended first; the B leg still runs (and
+    // is hung up with it).
+    let _ = a_waits.await;
+    let b_start = match dial.inline {
+        Some(actions) => Start::Inline(actions),
+        None => Start::Dialplan,
+    };
+    start(switch, &b_ch, b_rx, b_start);
     match outcome.await {
         Ok(Ok(())) => Ok(a_ch),
         Ok(Err(cause)) => Err(cause),

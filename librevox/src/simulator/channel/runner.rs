@@ -85,6 +85,9 @@ pub(crate) struct Runner {
 pub(crate) enum Start {
     /// An incoming call: routed by the dialplan.
     Dialplan,
+    /// An incoming call with an inline dialplan (a loopback B leg dialled
+    /// as `loopback/<apps>/<context>/inline`): these actions, then done.
+    Inline(Vec<Action>),
     /// The A leg of an originate.
     Originated(Originated),
 }
@@ -97,6 +100,11 @@ pub(crate) struct Originated {
     pub(crate) timeout: Duration,
     /// Answered (`Ok`) or hung up first (`Err`, the cause).
     pub(crate) outcome: oneshot::Sender<Result<(), HangupCause>>,
+    /// Told once the leg waits in CS_CONSUME_MEDIA: its partner starts then
+    /// (mod_loopback starts the B leg from the A leg's CS_INIT; on
+    /// FreeSWITCH 1.11.3 the A leg is usually in CS_CONSUME_MEDIA when the
+    /// B leg's answer reaches it, the order the simulator gives).
+    pub(crate) waiting: oneshot::Sender<()>,
 }
 
 /// What an answered originated leg does: `originate`'s `&app(args)`, or
@@ -153,15 +161,23 @@ impl Runner {
         let mut inline = None;
         match self.start.take() {
             Some(Start::Originated(o)) => match self.originated(o).await {
-                Some(then) => inline = then,
+                Some(then) => inline = then.map(|action| vec![action]),
                 None => return self.finish().await,
             },
+            Some(Start::Inline(actions)) => {
+                self.create();
+                // The inline dialplan consumed the destination: from the
+                // channel's next event on the switch sends no
+                // `Caller-Destination-Number` (FreeSWITCH 1.11.3).
+                self.ch.with(|d| d.destination.clear());
+                inline = Some(actions);
+            }
             _ => self.create(),
         }
         loop {
             self.ch.set_state(&self.core, ChannelState::Execute);
             match inline.take() {
-                Some(action) => self.run_actions(&[action]).await,
+                Some(actions) => self.run_actions(&actions).await,
                 None => self.run_dialplan().await,
             }
             match self.transfer.take() {
@@ -194,7 +210,11 @@ impl Runner {
             626,
         );
         ch.fire(core, "CHANNEL_CREATE", src, true, &[]);
-        ch.with(|d| d.running = ChannelState::Routing);
+        ch.with(|d| {
+            d.running = ChannelState::Routing;
+            // Set again (so last) once routing, as on the switch.
+            d.set_var("call_uuid", &ch.uuid);
+        });
         ch.set_callstate(core, CallState::Ringing);
         ch.fire_state(core);
     }
@@ -207,6 +227,7 @@ impl Runner {
     async fn originated(&mut self, o: Originated) -> Option<Option<Action>> {
         let (core, ch) = (self.core.clone(), self.ch.clone());
         ch.fire_state(&core);
+        ch.with(|d| d.state = ChannelState::Routing);
         let src = (
             "switch_core_state_machine.c",
             "switch_core_session_run",
@@ -217,6 +238,7 @@ impl Runner {
         ch.fire(&core, "CHANNEL_ORIGINATE", src, true, &[]);
         ch.set_state(&core, ChannelState::Routing);
         ch.set_state(&core, ChannelState::ConsumeMedia);
+        let _ = o.waiting.send(());
         let mut answered = ch.answered();
         tokio::select! {
             _ = answered.wait_for(|a| *a) => {}
@@ -234,6 +256,7 @@ impl Runner {
             d.set_var("pre_transfer_caller_id_number", &number);
             d.set_var("channel_cid_flipped", "yes");
             d.set_var("call_uuid", &ch.uuid);
+            d.cid_flipped = true;
         });
         let _ = o.outcome.send(Ok(()));
         Some(match o.then {
