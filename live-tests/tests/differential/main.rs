@@ -26,16 +26,14 @@
 //! removed.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use librevox::protocol::{EslCodec, Event, EventFormat, Frame};
 use librevox::simulator::{Extension, Order, Simulator, SimulatorConfig};
 use librevox_live_tests::{within, Switch, WAIT};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
-use tokio_util::codec::Decoder as _;
 
 mod channel_data;
 mod outbound;

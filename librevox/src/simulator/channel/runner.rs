@@ -652,10 +652,12 @@ impl Runner {
 
     /// The park loop: executes queued messages until hangup or transfer (or,
     /// for the async socket, until the socket closed after `resume`).
-    pub(crate) async fn park(&mut self, socket: bool) {
+    /// `fired` is dropped once CHANNEL_PARK is fired.
+    pub(crate) async fn park(&mut self, socket: bool, fired: Option<oneshot::Sender<()>>) {
         let (core, ch) = (self.core.clone(), self.ch.clone());
         let park_src = ("switch_ivr.c", "switch_ivr_park", 1002);
         ch.fire(&core, "CHANNEL_PARK", park_src, true, &[]);
+        drop(fired);
         let mut holds = ch.holds();
         let mut socket_open = socket;
         while !self.down() && self.transfer.is_none() {

@@ -23,8 +23,13 @@ pub(crate) struct OutboundCtx {
     pub(crate) async_mode: bool,
     /// `full` was given (otherwise only session commands are allowed).
     pub(crate) full: bool,
-    /// Told when the client sent `connect`.
-    pub(crate) on_connect: Option<oneshot::Sender<()>>,
+    /// Told when the client sent `connect`, with a sender the channel's
+    /// thread drops once it parked (at once when the call's park delay is
+    /// zero, else when it starts waiting for the delay): the `connect`
+    /// reply waits for it, so a call that parks at once has fired its
+    /// CHANNEL_PARK before the client can subscribe (as the switch's
+    /// does), whatever the scheduling.
+    pub(crate) on_connect: Option<oneshot::Sender<oneshot::Sender<()>>>,
 }
 
 /// Serves the ESL side of an outbound socket for a channel.

@@ -3,6 +3,10 @@
 //! and the function that runs it; and the commands small enough to live
 //! here.
 
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
 use super::conn::{starts_ci, Conn, Phase, Reply};
 use super::{api, auth, events, sendmsg};
 use crate::protocol::packet::Packet;
@@ -62,7 +66,7 @@ const fn later(prefix: &'static str, gate: Gate, f: AsyncFn) -> Command {
 const COMMANDS: &[Command] = &[
     sync("filter ", Gate::Authed, events::filter),
     sync("resume", Gate::Session, resume),
-    sync("connect", Gate::Session, connect),
+    later("connect", Gate::Session, connect),
     sync("getvar", Gate::Session, getvar),
     sync("myevents", Gate::MyEvents, events::myevents),
     sync("divert_events", Gate::Authed, events::divert_events),
@@ -121,20 +125,32 @@ fn resume(conn: &mut Conn, _: &Packet) -> Reply {
     Reply::Text("+OK".into())
 }
 
-/// `connect`: the channel data, in the reply's header block (§5.2).
-fn connect(conn: &mut Conn, _: &Packet) -> Reply {
-    let Some(ch) = conn.session.clone() else {
-        return Reply::Text("-ERR command not found".into());
-    };
-    let (async_mode, full) = conn
-        .outbound
-        .as_ref()
-        .map_or((true, true), |o| (o.async_mode, o.full));
-    let data = ch.channel_data_event(&conn.core);
-    if let Some(tx) = conn.outbound.as_mut().and_then(|o| o.on_connect.take()) {
-        let _ = tx.send(());
-    }
-    Reply::Frame(server::connect_reply(&data, async_mode, full))
+/// How long `connect` waits for the channel's thread to take it in (it
+/// does at once; bounded all the same).
+const CONNECT_TAKEN: Duration = Duration::from_secs(5);
+
+/// `connect`: the channel data, in the reply's header block (§5.2). The
+/// reply waits until the channel's thread took the `connect` in (see
+/// `OutboundCtx::on_connect`).
+fn connect<'a>(conn: &'a mut Conn, _: &'a Packet) -> BoxFut<'a, Reply> {
+    Box::pin(async move {
+        let Some(ch) = conn.session.clone() else {
+            return Reply::Text("-ERR command not found".into());
+        };
+        let (async_mode, full) = conn
+            .outbound
+            .as_ref()
+            .map_or((true, true), |o| (o.async_mode, o.full));
+        let data = ch.channel_data_event(&conn.core);
+        if let Some(tx) = conn.outbound.as_mut().and_then(|o| o.on_connect.take()) {
+            let (taken, taken_in) = oneshot::channel();
+            if tx.send(taken).is_ok() {
+                // Resolves (with an error) when the thread drops it.
+                let _ = tokio::time::timeout(CONNECT_TAKEN, taken_in).await;
+            }
+        }
+        Reply::Frame(server::connect_reply(&data, async_mode, full))
+    })
 }
 
 /// `getvar <name>`: the value, or `-ERR command not found` for an unset

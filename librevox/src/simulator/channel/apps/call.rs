@@ -31,7 +31,7 @@ pub(super) fn transfer(r: &mut Runner, data: &str) -> Option<String> {
 
 pub(super) fn park<'a>(r: &'a mut Runner, _: &'a str, _: bool) -> BoxFut<'a, Option<String>> {
     Box::pin(async move {
-        r.park(false).await;
+        r.park(false, None).await;
         None
     })
 }

@@ -94,6 +94,8 @@ pub(super) fn socket<'a>(r: &'a mut Runner, data: &'a str, _: bool) -> BoxFut<'a
         if arg.async_mode {
             run_async(r, connected).await;
         } else {
+            // Nothing to wait for: `connect` replies at once.
+            drop(connected);
             run_sync(r, irx).await;
         }
         None
@@ -102,16 +104,19 @@ pub(super) fn socket<'a>(r: &'a mut Runner, data: &'a str, _: bool) -> BoxFut<'a
 
 /// Async: once the client sent `connect` (and FreeSWITCH's short delay
 /// passed), the channel parks until the socket lets it go.
-async fn run_async(r: &mut Runner, connected: oneshot::Receiver<()>) {
-    tokio::select! {
-        _ = connected => {}
-        _ = wait_true(&mut r.down) => {}
-    }
+async fn run_async(r: &mut Runner, connected: oneshot::Receiver<oneshot::Sender<()>>) {
+    let parked = tokio::select! {
+        ack = connected => ack.ok(),
+        _ = wait_true(&mut r.down) => None,
+    };
     let delay = r.core.cfg.call_order(&r.ch.uuid).park_delay;
     if !r.down() && !delay.is_zero() {
+        drop(parked);
         let _ = r.wait(Some(delay), false, false).await;
+        r.park(true, None).await;
+    } else {
+        r.park(true, parked).await;
     }
-    r.park(true).await;
 }
 
 /// Sync: the socket is served from the channel thread; a sendmsg runs
