@@ -413,3 +413,193 @@ async fn futures_next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
     use futures_util::StreamExt;
     sub.next().await.expect("subscription open")
 }
+
+// ---------------------------------------------------------------------------
+// Consuming from the stream with the DSL (16.4).
+
+use librevox::listener::{run_stream, Inbound, StreamSettings};
+use tokio::sync::mpsc;
+
+/// What a consumer's hook saw: (consumer tag, switch name, Unique-ID,
+/// Burst-Index, whether ctx.api failed naming JetStream).
+type Seen = (u8, String, String, usize, bool);
+
+struct Billing {
+    tag: u8,
+    tx: mpsc::UnboundedSender<Seen>,
+}
+
+#[librevox::inbound(events = ["CHANNEL_STATE"])]
+impl Billing {
+    async fn on_event(&self, ctx: &Inbound, event: &Event) {
+        let n = event
+            .header("Burst-Index")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(usize::MAX);
+        // Yield, so hooks of different channels interleave.
+        tokio::task::yield_now().await;
+        let no_socket = match ctx.api("status").await {
+            Err(e) => e.to_string().contains("JetStream"),
+            Ok(_) => false,
+        };
+        let _ = self.tx.send((
+            self.tag,
+            ctx.switch().name().to_owned(),
+            event.unique_id().unwrap_or("").to_owned(),
+            n,
+            no_socket,
+        ));
+    }
+}
+
+fn consumer(nats: &NatsServer, name: &str) -> StreamSettings {
+    let mut s = StreamSettings::new(nats.url(), name);
+    s.ack_wait = Duration::from_secs(2);
+    s.backoff =
+        librevox::listener::Backoff::new(Duration::from_millis(50), Duration::from_millis(500));
+    s
+}
+
+fn start_consumer(
+    nats: &NatsServer,
+    name: &str,
+    tag: u8,
+    tx: &mpsc::UnboundedSender<Seen>,
+) -> (
+    librevox::Shutdown,
+    tokio::task::JoinHandle<librevox::Result<()>>,
+) {
+    let stop = librevox::Shutdown::new();
+    let listener = std::sync::Arc::new(Billing {
+        tag,
+        tx: tx.clone(),
+    });
+    let task = tokio::spawn(run_stream(listener, consumer(nats, name), stop.clone()));
+    (stop, task)
+}
+
+async fn seen(rx: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a hook ran within 30 s")
+        .expect("consumer alive")
+}
+
+async fn stop(stop: librevox::Shutdown, task: tokio::task::JoinHandle<librevox::Result<()>>) {
+    stop.trigger();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("the consumer stopped")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_listener_consumes_the_bridges_events_in_channel_order() {
+    let nats = NatsServer::start();
+    let (s1, s2) = (sim("box-one").await, sim("box-two").await);
+    let bridge = start_bridge(config(&nats, vec![switch("fs1", &s1), switch("fs2", &s2)])).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (halt, task) = start_consumer(&nats, "billing", 1, &tx);
+    const N: usize = 300;
+    for i in 0..N {
+        fire(&s1, i);
+        fire(&s2, i);
+        if i % 50 == 0 {
+            // Not subscribed: filtered out by the consumer's subject.
+            s1.fire_event("HEARTBEAT", &[], None);
+        }
+    }
+    let mut by: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for _ in 0..2 * N {
+        let (_, name, uuid, n, no_socket) = seen(&mut rx).await;
+        assert!(no_socket, "ctx.api must fail saying there is no socket");
+        by.entry((name, uuid)).or_default().push(n);
+    }
+    for sw in ["fs1", "fs2"] {
+        for c in 0..7 {
+            let uuid = format!("chan-{c}");
+            let want: Vec<usize> = (0..N).filter(|i| i % 7 == c).collect();
+            assert_eq!(by[&(sw.to_owned(), uuid.clone())], want, "{sw} {uuid}");
+        }
+    }
+    assert_eq!(by.len(), 14);
+    stop(halt, task).await;
+    assert!(rx.try_recv().is_err(), "nothing more than the events fired");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_restarted_mid_stream_resumes_without_loss() {
+    let nats = NatsServer::start();
+    let s1 = sim("box-one").await;
+    let bridge = start_bridge(config(&nats, vec![switch("fs1", &s1)])).await;
+    const N: usize = 600;
+    for i in 0..N {
+        fire(&s1, i);
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (halt, task) = start_consumer(&nats, "billing", 1, &tx);
+    let mut got: HashMap<usize, usize> = HashMap::new();
+    while got.len() < N / 3 {
+        let (_, _, _, n, _) = seen(&mut rx).await;
+        *got.entry(n).or_default() += 1;
+    }
+    // Stopped mid-stream: hooks running finish and are acked; the rest
+    // stays in the consumer.
+    stop(halt, task).await;
+    let before = got.len();
+    while let Ok((_, _, _, n, _)) = rx.try_recv() {
+        *got.entry(n).or_default() += 1;
+    }
+    let (halt, task) = start_consumer(&nats, "billing", 2, &tx);
+    while got.len() < N {
+        let (_, _, _, n, _) = seen(&mut rx).await;
+        *got.entry(n).or_default() += 1;
+    }
+    stop(halt, task).await;
+    while let Ok((_, _, _, n, _)) = rx.try_recv() {
+        *got.entry(n).or_default() += 1;
+    }
+    let missing: Vec<usize> = (0..N).filter(|n| !got.contains_key(n)).collect();
+    let twice = got.values().filter(|c| **c > 1).count();
+    println!("restart: {N} fired, {before} handled before the restart, {} after, {twice} twice, {} missing", N - before, missing.len());
+    assert!(missing.is_empty(), "{missing:?}");
+    assert!(before < N, "the restart happened mid-stream");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consumers_sharing_one_name_split_the_events_none_lost() {
+    let nats = NatsServer::start();
+    let s1 = sim("box-one").await;
+    let bridge = start_bridge(config(&nats, vec![switch("fs1", &s1)])).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (halt_a, task_a) = start_consumer(&nats, "shared", 1, &tx);
+    let (halt_b, task_b) = start_consumer(&nats, "shared", 2, &tx);
+    const N: usize = 1000;
+    for i in 0..N {
+        fire(&s1, i);
+    }
+    let mut got: HashMap<usize, usize> = HashMap::new();
+    let mut per = [0usize; 3];
+    while got.len() < N {
+        let (tag, _, _, n, _) = seen(&mut rx).await;
+        *got.entry(n).or_default() += 1;
+        per[tag as usize] += 1;
+    }
+    stop(halt_a, task_a).await;
+    stop(halt_b, task_b).await;
+    while let Ok((tag, _, _, n, _)) = rx.try_recv() {
+        *got.entry(n).or_default() += 1;
+        per[tag as usize] += 1;
+    }
+    let twice = got.values().filter(|c| **c > 1).count();
+    println!(
+        "shared: {N} fired, consumer 1 {}, consumer 2 {}, {twice} twice",
+        per[1], per[2]
+    );
+    assert_eq!(got.len(), N, "none lost");
+    assert!(per[1] > 0 && per[2] > 0, "both consumers got work: {per:?}");
+    bridge.stop().await;
+}

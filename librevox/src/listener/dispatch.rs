@@ -30,7 +30,21 @@ use crate::protocol::Event;
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The function a dispatcher calls for each event.
-pub type Handler = Arc<dyn Fn(Event) -> BoxFuture + Send + Sync>;
+pub type Handler<T = Event> = Arc<dyn Fn(T) -> BoxFuture + Send + Sync>;
+
+/// What a [`Dispatcher`] routes: an [`Event`], or an event travelling with
+/// something of its own (a JetStream message to acknowledge once its hook
+/// has finished, for a listener consuming from a stream).
+pub trait Routed: Send + 'static {
+    /// The event.
+    fn event(&self) -> &Event;
+}
+
+impl Routed for Event {
+    fn event(&self) -> &Event {
+        self
+    }
+}
 
 /// Wraps a future so that a panic while polling it becomes an `Err`.
 pub(crate) struct CatchUnwind<F: ?Sized>(pub(crate) Pin<Box<F>>);
@@ -59,18 +73,18 @@ pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
     }
 }
 
-struct Mailbox {
+struct Mailbox<T> {
     /// Boxed jobs: a mailbox's first block holds 32 slots, and an idle
     /// call should not pay 32 inline events for it.
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Job<T>>,
     /// Jobs sent and not yet finished; 0 means the worker is idle.
     in_flight: Arc<AtomicUsize>,
 }
 
 /// What a channel's worker runs next.
-enum Job {
+enum Job<T> {
     /// An event whose handler has not started.
-    Event(Box<Event>),
+    Event(Box<T>),
     /// A handler that started on the dispatching task and has to wait.
     Started(Box<(InlineStr, BoxFuture)>),
 }
@@ -79,17 +93,17 @@ enum Job {
 const SWEEP_MIN: usize = 256;
 
 /// Routes events to per-channel workers.
-pub struct Dispatcher {
+pub struct Dispatcher<T = Event> {
     /// Map size at which idle mailboxes are swept next.
     sweep_at: usize,
-    handler: Handler,
+    handler: Handler<T>,
     capacity: usize,
     serial: bool,
-    mailboxes: HashMap<String, Mailbox>,
+    mailboxes: HashMap<String, Mailbox<T>>,
     workers: JoinSet<()>,
 }
 
-impl std::fmt::Debug for Dispatcher {
+impl<T> std::fmt::Debug for Dispatcher<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
             .field("channels", &self.mailboxes.len())
@@ -98,9 +112,9 @@ impl std::fmt::Debug for Dispatcher {
     }
 }
 
-impl Dispatcher {
+impl<T: Routed> Dispatcher<T> {
     /// A dispatcher calling `handler`, with mailboxes of `capacity` events.
-    pub fn new(handler: Handler, capacity: usize) -> Dispatcher {
+    pub fn new(handler: Handler<T>, capacity: usize) -> Dispatcher<T> {
         Dispatcher {
             sweep_at: SWEEP_MIN,
             handler,
@@ -113,7 +127,7 @@ impl Dispatcher {
 
     /// Handles every event on one worker, in arrival order across channels
     /// (for consumers such as loggers that want the socket's order).
-    pub fn serial(mut self) -> Dispatcher {
+    pub fn serial(mut self) -> Dispatcher<T> {
         self.serial = true;
         self
     }
@@ -133,13 +147,14 @@ impl Dispatcher {
     /// that has to wait moves, already started, to the channel's worker
     /// task, which also runs the channel's later events while it is busy.
     /// Either way a channel's events are handled one at a time, in order.
-    pub async fn dispatch(&mut self, event: Event) {
+    pub async fn dispatch(&mut self, event: T) {
+        let e = event.event();
         let key = InlineStr::new(if self.serial {
             ""
         } else {
-            event.unique_id().unwrap_or_default()
+            e.unique_id().unwrap_or_default()
         });
-        let last = !key.is_empty() && matches!(event.name(), Some("CHANNEL_DESTROY"));
+        let last = !key.is_empty() && matches!(e.name(), Some("CHANNEL_DESTROY"));
         let busy = self
             .mailboxes
             .get(key.as_str())
@@ -147,7 +162,7 @@ impl Dispatcher {
         let job = if busy {
             Some(Job::Event(Box::new(event)))
         } else {
-            let name = InlineStr::new(event.name().unwrap_or_default());
+            let name = InlineStr::new(event.event().name().unwrap_or_default());
             let mut fut = CatchUnwind((self.handler)(event));
             match poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx))).await {
                 Poll::Ready(Ok(())) => None,
@@ -170,7 +185,7 @@ impl Dispatcher {
     }
 
     /// Queues `job` on the channel's worker, starting one if needed.
-    async fn send(&mut self, key: &str, job: Job) {
+    async fn send(&mut self, key: &str, job: Job<T>) {
         if !self.mailboxes.contains_key(key) {
             if self.mailboxes.len() >= self.sweep_at {
                 self.sweep();
@@ -255,11 +270,15 @@ impl InlineStr {
     }
 }
 
-async fn worker(mut rx: mpsc::Receiver<Job>, handler: Handler, in_flight: Arc<AtomicUsize>) {
+async fn worker<T: Routed>(
+    mut rx: mpsc::Receiver<Job<T>>,
+    handler: Handler<T>,
+    in_flight: Arc<AtomicUsize>,
+) {
     while let Some(job) = rx.recv().await {
         let (name, fut) = match job {
             Job::Event(event) => (
-                InlineStr::new(event.name().unwrap_or_default()),
+                InlineStr::new(event.event().name().unwrap_or_default()),
                 handler(*event),
             ),
             Job::Started(started) => *started,

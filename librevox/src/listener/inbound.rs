@@ -31,6 +31,14 @@ pub struct Inbound {
 }
 
 impl Inbound {
+    pub(crate) fn new(conn: Connection, switch: Switch, shutdown: Shutdown) -> Inbound {
+        Inbound {
+            conn,
+            switch,
+            shutdown,
+        }
+    }
+
     /// The connection handle.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -114,7 +122,8 @@ impl Switch {
         self.configured.as_deref()
     }
 
-    /// The `host:port` connected to.
+    /// The `host:port` connected to (for a listener consuming from
+    /// JetStream: the NATS URL).
     pub fn addr(&self) -> &str {
         &self.addr
     }

@@ -30,6 +30,8 @@ pub(crate) mod macro_support;
 mod outbound;
 mod runner;
 mod shutdown;
+#[cfg(feature = "nats")]
+pub mod stream;
 
 use std::future::Future;
 
@@ -40,6 +42,8 @@ pub use outbound::{
 };
 pub use runner::{init_logging, shutdown_signal, use_colour, LogFormat, LogOptions, Runner};
 pub use shutdown::Shutdown;
+#[cfg(feature = "nats")]
+pub use stream::{run_stream, StreamSettings};
 
 pub use crate::target::AppTarget;
 

@@ -182,6 +182,38 @@ impl Runner {
         self
     }
 
+    /// Adds an inbound listener fed from NATS JetStream instead of a switch
+    /// socket (feature `nats`): a durable pull consumer on the bridge's
+    /// stream; see [`listener::stream`](super::stream) for the guarantee.
+    ///
+    /// ```no_run
+    /// # use librevox::listener::*;
+    /// # struct Billing;
+    /// # impl InboundListener for Billing {
+    /// #     async fn handle_event(&self, _: &Inbound, _: &librevox::Event) {}
+    /// # }
+    /// # async fn f() -> librevox::Result<()> {
+    /// Runner::new()
+    ///     .stream(Billing, StreamSettings::new("nats://127.0.0.1:4222", "billing"))
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
+    #[cfg(feature = "nats")]
+    pub fn stream<L: InboundListener>(
+        mut self,
+        listener: L,
+        settings: super::stream::StreamSettings,
+    ) -> Runner {
+        let name = format!("stream {} {}", settings.consumer, settings.nats_url);
+        let listener = Arc::new(listener);
+        self.starters.push((
+            name,
+            Box::new(move |token| Box::pin(super::stream::run_stream(listener, settings, token))),
+        ));
+        self
+    }
+
     /// Adds an outbound server whose calls each get a listener from `factory`.
     pub fn outbound<L, F>(mut self, factory: F, settings: OutboundSettings) -> Runner
     where
