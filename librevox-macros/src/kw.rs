@@ -34,6 +34,10 @@ pub(crate) const HOST: &str = "host";
 pub(crate) const PORT: &str = "port";
 /// `start!(Listener(hosts = ["a:8021", fs2 = "b:8021"]))`: several switches.
 pub(crate) const HOSTS: &str = "hosts";
+/// `start!(Listener(nats = "nats://...", consumer = "billing"))`: from JetStream.
+pub(crate) const NATS: &str = "nats";
+/// The durable consumer's name with `nats`.
+pub(crate) const CONSUMER: &str = "consumer";
 /// `start!(Listener(password = "..."))`.
 pub(crate) const PASSWORD: &str = "password";
 /// `start!(Listener(user = "..."))`.
@@ -43,7 +47,8 @@ pub(crate) const FACTORY: &str = "factory";
 /// `start!(metrics = "127.0.0.1:9464", ...)`: the runner's exporter.
 pub(crate) const METRICS: &str = "metrics";
 /// Options of an entry of `start!`.
-pub(crate) const START_OPTIONS: &[&str] = &[FACTORY, HOST, HOSTS, PASSWORD, PORT, USER];
+pub(crate) const START_OPTIONS: &[&str] =
+    &[CONSUMER, FACTORY, HOST, HOSTS, NATS, PASSWORD, PORT, USER];
 
 /// The hook that sees every event.
 pub(crate) const ON_EVENT: &str = "on_event";

@@ -603,3 +603,28 @@ async fn two_consumers_sharing_one_name_split_the_events_none_lost() {
     assert!(per[1] > 0 && per[2] > 0, "both consumers got work: {per:?}");
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_with_nats_and_consumer_runs_the_listener_on_the_stream() {
+    let nats = NatsServer::start();
+    let s1 = sim("box-one").await;
+    let bridge = start_bridge(config(&nats, vec![switch("fs1", &s1)])).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let url = nats.url();
+    let run = tokio::spawn(librevox::start!(
+        Billing(nats = url, consumer = "dsl") = Billing { tag: 7, tx }
+    ));
+    for i in 0..20 {
+        fire(&s1, i);
+    }
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        let (tag, name, _, n, _) = seen(&mut rx).await;
+        assert_eq!((tag, name.as_str()), (7, "fs1"));
+        got.push(n);
+    }
+    got.sort();
+    assert_eq!(got, (0..20).collect::<Vec<_>>());
+    run.abort();
+    bridge.stop().await;
+}

@@ -58,6 +58,8 @@ fn options(entry: &Entry) -> TokenStream {
     let port = some(entry.port.as_ref().map(|e| quote!(#e)));
     let password = some(entry.password.as_ref().map(|(_, e)| string(e)));
     let user = some(entry.user.as_ref().map(|(_, e)| string(e)));
+    let nats = some(entry.nats.as_ref().map(|(_, e)| string(e)));
+    let consumer = some(entry.consumer.as_ref().map(|(_, e)| string(e)));
     let hosts = some(entry.hosts.as_ref().map(|(_, hosts)| {
         let each = hosts.iter().map(|h| {
             let name = some(h.name.as_ref().map(|n| {
@@ -78,6 +80,8 @@ fn options(entry: &Entry) -> TokenStream {
             password: #password,
             user: #user,
             hosts: #hosts,
+            nats: #nats,
+            consumer: #consumer,
         }
     }
 }
@@ -100,6 +104,10 @@ fn add(entry: &Entry) -> TokenStream {
         .chain(entry.hosts.as_ref().map(|(key, _)| {
             let ty = respanned(quote!(#path), key.span());
             quote_spanned!(key.span()=> #p::many_hosts::<#ty>();)
+        }))
+        .chain(entry.nats.as_ref().map(|(key, _)| {
+            let ty = respanned(quote!(#path), key.span());
+            quote_spanned!(key.span()=> #p::from_stream::<#ty>();)
         }));
     let call = match (&entry.value, &entry.factory) {
         (Some(value), _) => {

@@ -28,6 +28,10 @@ pub(crate) struct Entry {
     pub(crate) user: Option<(Ident, Expr)>,
     /// `hosts = [...]`: the key, and each switch's name and address.
     pub(crate) hosts: Option<(Ident, Vec<Host>)>,
+    /// `nats = <url>`: the key and the URL (consume from JetStream).
+    pub(crate) nats: Option<(Ident, Expr)>,
+    /// `consumer = <name>` with `nats`.
+    pub(crate) consumer: Option<(Ident, Expr)>,
     /// `factory = <closure>` (outbound): the key and the closure.
     pub(crate) factory: Option<(Ident, Expr)>,
     /// `Listener = <value>` (inbound): the listener's value.
@@ -112,12 +116,15 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Start {
             password: None,
             user: None,
             hosts: None,
+            nats: None,
+            consumer: None,
             factory: None,
             value: raw.value,
         };
         if let Some(tokens) = raw.options {
             read_options(cx, &mut entry, tokens);
         }
+        check_nats(cx, &entry);
         if let (Some((key, _)), Some(_)) = (&entry.factory, &entry.value) {
             let name = entry.path.to_token_stream().to_string().replace(' ', "");
             cx.error_at(
@@ -139,6 +146,46 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Start {
     }
     start.entries = out;
     start
+}
+
+/// `nats` needs `consumer` and excludes the switch options.
+fn check_nats(cx: &Ctxt, entry: &Entry) {
+    match (&entry.nats, &entry.consumer) {
+        (Some((key, _)), None) => cx.error_spanned_by(
+            key,
+            "`nats` needs the durable consumer's name too: `consumer = \"billing\"` \
+             (processes with the same name share the work)",
+        ),
+        (None, Some((key, _))) => cx.error_spanned_by(
+            key,
+            "`consumer` names a JetStream consumer: give the NATS URL too, \
+             `nats = \"nats://127.0.0.1:4222\"`",
+        ),
+        (Some(_), Some(_)) => {
+            let socket = [&entry.password, &entry.user]
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+                .chain(entry.hosts.as_ref().map(|(k, _)| k));
+            for key in socket {
+                cx.error_spanned_by(
+                    key,
+                    format!(
+                        "`{key}` is for a switch socket, and `nats` takes the events from \
+                         JetStream instead; remove `{key}` (the bridge holds the switch connections)"
+                    ),
+                );
+            }
+            for e in [&entry.host, &entry.port].into_iter().flatten() {
+                cx.error_spanned_by(
+                    e,
+                    "`host`/`port` are for a switch socket, and `nats` takes the events from \
+                     JetStream instead; put the server in the URL: `nats = \"nats://host:4222\"`",
+                );
+            }
+        }
+        (None, None) => {}
+    }
 }
 
 /// `metrics = "host:port"`: where the runner serves `/metrics`, `/health`
@@ -284,6 +331,8 @@ fn read_options(cx: &Ctxt, entry: &mut Entry, tokens: TokenStream) {
                     entry.hosts = Some((arg.key.clone(), hosts));
                 }
             }
+            kw::NATS => entry.nats = Some((arg.key.clone(), expr.clone())),
+            kw::CONSUMER => entry.consumer = Some((arg.key.clone(), expr.clone())),
             kw::PASSWORD => entry.password = Some((arg.key.clone(), expr.clone())),
             kw::USER => entry.user = Some((arg.key.clone(), expr.clone())),
             kw::FACTORY => entry.factory = Some((arg.key.clone(), expr.clone())),
@@ -412,10 +461,13 @@ fn check_duplicate(cx: &Ctxt, before: &[Entry], entry: &Entry) {
     else {
         return;
     };
-    if entry.hosts.is_some() {
+    if entry.hosts.is_some() || entry.nats.is_some() {
         return;
     }
-    for other in before.iter().filter(|o| o.hosts.is_none()) {
+    for other in before
+        .iter()
+        .filter(|o| o.hosts.is_none() && o.nats.is_none())
+    {
         let same_host = literal(other.host.as_ref()).as_ref() == Some(&host);
         let same_port = literal(other.port.as_ref()).as_ref() == Some(&port);
         if !(same_host && same_port) {

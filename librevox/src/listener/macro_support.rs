@@ -38,6 +38,10 @@ pub struct StartOptions {
     /// `hosts = ["a:8021", fs2 = "b:8021"]` (inbound only): one connection
     /// per entry, each `(name, address)`.
     pub hosts: Option<Vec<(Option<String>, String)>>,
+    /// `nats = ...` (inbound only): consume from JetStream at this URL.
+    pub nats: Option<String>,
+    /// `consumer = ...` with `nats`: the durable consumer's name.
+    pub consumer: Option<String>,
 }
 
 impl StartOptions {
@@ -133,7 +137,7 @@ impl<T: InboundListener> StartListener<InboundKind> for T {
     where
         Self: BuildDefault,
     {
-        runner.inbound_many(T::default(), options.inbound_settings_all())
+        add_inbound(runner, options, T::default())
     }
 }
 
@@ -201,6 +205,13 @@ where
 
 /// `start!(Type = value)`: an inbound listener from its value.
 pub fn add_inbound<T: InboundValue>(runner: Runner, options: StartOptions, listener: T) -> Runner {
+    #[cfg(feature = "nats")]
+    if let (Some(url), Some(consumer)) = (&options.nats, &options.consumer) {
+        return runner.stream(
+            listener,
+            crate::listener::StreamSettings::new(url.clone(), consumer.clone()),
+        );
+    }
     runner.inbound_many(listener, options.inbound_settings_all())
 }
 
@@ -282,6 +293,35 @@ impl<T: InboundListener> ManyHosts for T {}
 
 /// Checks (at compile time) that `hosts` was given to an inbound listener.
 pub fn many_hosts<T: ManyHosts>() {}
+
+/// A listener that `nats` applies to.
+#[cfg(feature = "nats")]
+#[diagnostic::on_unimplemented(
+    message = "`nats` only applies to inbound listeners, and `{Self}` is not one",
+    label = "a JetStream consumer feeds the hooks of an #[inbound] listener",
+    note = "put `#[librevox::inbound]` on an `impl {Self} {{ ... }}` block, or remove `nats` and `consumer`"
+)]
+pub trait StreamInbound {}
+#[cfg(feature = "nats")]
+impl<T: InboundListener> StreamInbound for T {}
+
+/// Checks (at compile time) that `nats` was given to an inbound listener.
+#[cfg(feature = "nats")]
+pub fn from_stream<T: StreamInbound>() {}
+
+/// Without the `nats` feature there is no JetStream consumer.
+#[cfg(not(feature = "nats"))]
+#[diagnostic::on_unimplemented(
+    message = "`nats = ...` in `start!` needs librevox's `nats` feature",
+    label = "consuming from JetStream is behind the `nats` feature",
+    note = "enable it in Cargo.toml: `librevox = {{ version = \"0.1\", features = [\"nats\"] }}`, or remove `nats` and `consumer`"
+)]
+pub trait NatsFeature {}
+
+/// `start!(L(nats = ...))` without the `nats` feature: a compile error
+/// naming the feature (no type implements [`NatsFeature`]).
+#[cfg(not(feature = "nats"))]
+pub fn from_stream<T: NatsFeature>() {}
 
 /// What each entry of `hosts = [...]` takes: an address as a string.
 #[diagnostic::on_unimplemented(
@@ -408,6 +448,8 @@ mod tests {
             password: Some("pw".into()),
             user: Some("1000@default".into()),
             hosts: None,
+            nats: None,
+            consumer: None,
         }
         .inbound_settings();
         assert_eq!(s.addr, "10.0.0.1:8022");

@@ -157,6 +157,9 @@ impl Routed for Delivery {
     }
 }
 
+/// Consecutive message-stream errors before the consumer is bound again.
+const MAX_FAILURES: u32 = 5;
+
 const NO_SOCKET: &str = "this listener consumes from JetStream and has no event socket; \
      send commands through a bridge (a NATS request on freeswitch.<switch>.api)";
 
@@ -283,6 +286,7 @@ async fn serve<L: InboundListener>(
     }
     // One context per (switch, Core-UUID): a restarted switch gets a new one.
     let mut contexts: HashMap<(String, String), Inbound> = HashMap::new();
+    let mut failures = 0u32;
     let ended = loop {
         let next = tokio::select! {
             _ = shutdown.wait() => break true,
@@ -291,10 +295,19 @@ async fn serve<L: InboundListener>(
         let msg = match next {
             None => break false,
             Some(Err(e)) => {
-                warn!(error = %e, "JetStream consumer");
+                // Missed heartbeats, a deleted consumer: a few in a row and
+                // the consumer is bound again (with backoff).
+                failures += 1;
+                warn!(error = %e, failures, "JetStream consumer");
+                if failures >= MAX_FAILURES {
+                    break false;
+                }
                 continue;
             }
-            Some(Ok(msg)) => msg,
+            Some(Ok(msg)) => {
+                failures = 0;
+                msg
+            }
         };
         let event = match std::str::from_utf8(&msg.payload)
             .map_err(|e| e.to_string())
