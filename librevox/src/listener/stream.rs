@@ -40,7 +40,7 @@
 //!
 //! Hooks get an [`Inbound`] whose [`switch`](Inbound::switch) names the
 //! switch from the subject and whose `Core-UUID` is the event's; it has no
-//! event socket: its commands fail with [`Error::Closed`] saying so (send
+//! event socket: its commands fail with [`Error::Closed`](crate::Error::Closed) saying so (send
 //! commands to a bridge: a NATS request on `freeswitch.<switch>.api`).
 //! `connection_completed` and `reconnected` are not called.
 
