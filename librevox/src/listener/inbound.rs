@@ -31,6 +31,7 @@ pub struct Inbound {
 }
 
 impl Inbound {
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub(crate) fn new(conn: Connection, switch: Switch, shutdown: Shutdown) -> Inbound {
         Inbound {
             conn,
