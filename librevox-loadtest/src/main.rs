@@ -11,6 +11,7 @@ mod frames;
 mod fs;
 mod library;
 mod memory;
+mod metrics_cost;
 mod raw;
 mod soak;
 
@@ -66,6 +67,10 @@ struct Cli {
     /// checks): for profiling.
     #[arg(long, hide = true)]
     profile_inbound: bool,
+    /// With `--profile-inbound`: a Prometheus recorder records (the
+    /// metrics-cost workload's, switched on).
+    #[arg(long, hide = true)]
+    profile_metrics: bool,
     /// Run only the library side of the outbound workload (`raw` for the
     /// ceiling's side), for a profiler.
     #[arg(long, value_name = "SIDE", hide = true)]
@@ -142,6 +147,9 @@ enum Cmd {
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Workload {
     Inbound,
+    /// The inbound workload with a Prometheus recorder and without,
+    /// interleaved: the cost of metrics.
+    InboundMetrics,
     Api,
     Outbound,
     Memory,
@@ -448,6 +456,9 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     if cli.profile_inbound {
+        if cli.profile_metrics {
+            metrics_cost::record(true);
+        }
         rt.block_on(profile_inbound(sizes.events));
         return std::process::ExitCode::SUCCESS;
     }
@@ -481,6 +492,9 @@ fn main() -> std::process::ExitCode {
             if runs(Workload::Inbound) {
                 inbound(&sizes, &mut report).await;
             }
+            if runs(Workload::InboundMetrics) {
+                metrics_cost::inbound_metrics(&sizes, &mut report).await;
+            }
             if runs(Workload::Api) {
                 api(&sizes, cli.window, &mut report).await;
             }
@@ -488,7 +502,9 @@ fn main() -> std::process::ExitCode {
                 outbound(&sizes, &mut report).await;
             }
         });
-        if runs(Workload::Inbound) || runs(Workload::Api) || runs(Workload::Outbound) {
+        if runs(Workload::Inbound)
+            || runs(Workload::InboundMetrics)
+            || runs(Workload::Api) || runs(Workload::Outbound) {
             report.notes.push(format!(
                 "{}: {:.0} s, load average {before} before, {} after",
                 flavour.label(),

@@ -578,6 +578,7 @@ async fn serve<L: InboundListener>(
     }
     // Events are taken in batches: one wake-up for many events.
     let mut batch = Vec::with_capacity(BATCH);
+    let mut counters = telemetry::EventCounters::new();
     let ended = 'serve: loop {
         let n = tokio::select! {
             _ = shutdown.wait() => break Ended::Shutdown,
@@ -586,10 +587,11 @@ async fn serve<L: InboundListener>(
         if n == 0 {
             break Ended::Lost(ctx.conn.closed().await);
         }
+        counters.check_recorder();
         for msg in batch.drain(..) {
             match msg {
                 Message::Event(event) => {
-                    telemetry::event_received(event.name());
+                    counters.received(event.name());
                     sequence.observe(&event);
                     ctx.switch.observe(&event);
                     dispatcher.dispatch(event).await

@@ -111,8 +111,77 @@ pub(crate) fn event_label(name: Option<&str>) -> &'static str {
     }
 }
 
-pub(crate) fn event_received(name: Option<&str>) {
-    metrics::counter!("librevox_events_received_total", "event" => event_label(name)).increment(1);
+/// How many event names a connection keeps a counter for (FreeSWITCH has
+/// about a hundred); names past that are looked up on every event.
+const EVENT_COUNTERS: usize = 128;
+
+/// One inbound connection's `librevox_events_received_total` handles, by
+/// event name as it arrived: the hot path (once per event) is a short
+/// string comparison and an atomic add, with no label formatting or
+/// registry lookup. The handles belong to the recorder that was installed
+/// when they were taken; [`check_recorder`](Self::check_recorder) starts
+/// over when another one is (a recorder installed after the connection).
+pub(crate) struct EventCounters {
+    recorder: usize,
+    seen: Vec<(Box<str>, metrics::Counter)>,
+    unnamed: Option<metrics::Counter>,
+}
+
+/// The identity of the recorder the `metrics` macros would use now.
+fn current_recorder() -> usize {
+    metrics::with_recorder(|r| r as *const dyn metrics::Recorder as *const () as usize)
+}
+
+impl EventCounters {
+    pub(crate) fn new() -> EventCounters {
+        EventCounters {
+            recorder: current_recorder(),
+            seen: Vec::new(),
+            unnamed: None,
+        }
+    }
+
+    /// Drops the handles if the recorder changed since they were taken
+    /// (cheap: call it once per batch of events).
+    pub(crate) fn check_recorder(&mut self) {
+        let now = current_recorder();
+        if now != self.recorder {
+            self.recorder = now;
+            self.seen.clear();
+            self.unnamed = None;
+        }
+    }
+
+    /// Counts one event delivered to an inbound listener.
+    pub(crate) fn received(&mut self, name: Option<&str>) {
+        let Some(name) = name else {
+            self.unnamed
+                .get_or_insert_with(|| event_counter(None))
+                .increment(1);
+            return;
+        };
+        if let Some((_, c)) = self.seen.iter().find(|(n, _)| **n == *name) {
+            c.increment(1);
+            return;
+        }
+        let c = event_counter(Some(name));
+        c.increment(1);
+        if self.seen.len() < EVENT_COUNTERS {
+            self.seen.push((name.into(), c));
+        }
+    }
+}
+
+impl std::fmt::Debug for EventCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventCounters")
+            .field("names", &self.seen.len())
+            .finish()
+    }
+}
+
+fn event_counter(name: Option<&str>) -> metrics::Counter {
+    metrics::counter!("librevox_events_received_total", "event" => event_label(name))
 }
 
 pub(crate) fn session_ended(cause: Option<&str>) {
