@@ -504,7 +504,9 @@ fn main() -> std::process::ExitCode {
         });
         if runs(Workload::Inbound)
             || runs(Workload::InboundMetrics)
-            || runs(Workload::Api) || runs(Workload::Outbound) {
+            || runs(Workload::Api)
+            || runs(Workload::Outbound)
+        {
             report.notes.push(format!(
                 "{}: {:.0} s, load average {before} before, {} after",
                 flavour.label(),

@@ -140,7 +140,9 @@ async fn once(
     let expected = answers_in(cycle, calls, n);
     report.check(
         answered == expected,
-        format!("inbound-metrics ({label}): {answered} CHANNEL_ANSWER hooks ran, expected {expected}"),
+        format!(
+            "inbound-metrics ({label}): {answered} CHANNEL_ANSWER hooks ran, expected {expected}"
+        ),
     );
     match (state.end.get(), started.get()) {
         (Some(end), Some(start)) => Some(n as f64 / (*end - *start).as_secs_f64()),
@@ -166,7 +168,11 @@ pub async fn inbound_metrics(sizes: &Sizes, report: &mut Report) {
         } {
             switch.on.store(recording, Ordering::Relaxed);
             let before = events_received(handle);
-            let label = if recording { "recording" } else { "no recorder" };
+            let label = if recording {
+                "recording"
+            } else {
+                "no recorder"
+            };
             let rate = once(sizes, &cycle, CALLS, report, label).await;
             let counted = events_received(handle) - before;
             if recording {
