@@ -286,6 +286,7 @@ async fn serve<L: InboundListener>(
     }
     // One context per (switch, Core-UUID): a restarted switch gets a new one.
     let mut contexts: HashMap<(String, String), Inbound> = HashMap::new();
+    let mut counters = crate::telemetry::EventCounters::new();
     let mut failures = 0u32;
     let ended = loop {
         let next = tokio::select! {
@@ -335,7 +336,8 @@ async fn serve<L: InboundListener>(
             .or_insert_with(|| detached(&switch, &settings.nats_url, shutdown))
             .clone();
         ctx.switch().observe(&event);
-        crate::telemetry::event_received(event.name());
+        counters.check_recorder();
+        counters.received(event.name());
         dispatcher.dispatch(Delivery { event, msg, ctx }).await;
     };
     if tokio::time::timeout(settings.shutdown_grace, dispatcher.finish())
