@@ -1108,3 +1108,72 @@ async fn a_peer_that_stops_reading_bounds_the_write_buffer_and_callers_time_out(
         CALLERS * pad.len()
     );
 }
+
+/// The read buffer is reused, or its unconsumed tail moved, while frames
+/// split off it are still held: events from 10 bytes to beyond the largest
+/// read (256 KiB), written in chunks that cut frames anywhere, each arrive
+/// whole and in order, with earlier events kept alive meanwhile.
+#[tokio::test]
+async fn events_of_every_size_across_reads_arrive_whole_while_earlier_ones_are_held() {
+    let (_conn, mut events, mut peer) = pair(ConnectionConfig::default());
+    let sizes = [
+        10usize, 3_000, 70_000, 5, 300_000, 1, 4_095, 4_096, 4_097, 130_000, 600_000, 2,
+    ];
+    let bodies: Vec<String> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            (0..n)
+                .map(|k| char::from(b'a' + ((i * 7 + k) % 26) as u8))
+                .collect()
+        })
+        .collect();
+    let mut wire = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let seq = i.to_string();
+        wire.extend_from_slice(
+            event(
+                &[("Event-Name", "CUSTOM"), ("Event-Sequence", &seq)],
+                Some(body),
+            )
+            .as_bytes(),
+        );
+    }
+    let writer = tokio::spawn(async move {
+        // Chunk sizes that are not multiples of anything the reader uses.
+        let chunks = [1usize, 7, 4_093, 65_537, 333, 250_001, 17];
+        let mut at = 0;
+        let mut k = 0;
+        while at < wire.len() {
+            let end = (at + chunks[k % chunks.len()]).min(wire.len());
+            peer.io.write_all(&wire[at..end]).await.unwrap();
+            at = end;
+            k += 1;
+        }
+        peer
+    });
+    let mut held = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let got = match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Some(Message::Event(e))) => e,
+            other => panic!("event {i}: expected an event, got {other:?}"),
+        };
+        assert_eq!(got.sequence(), Some(i as u64), "event {i} out of order");
+        assert_eq!(
+            got.body().map(|b| b.as_ref()),
+            Some(body.as_bytes()),
+            "event {i}: body of {} bytes changed",
+            body.len()
+        );
+        held.push(got);
+    }
+    // The held events still read as they came, after all later reads.
+    for (i, (e, body)) in held.iter().zip(&bodies).enumerate() {
+        assert_eq!(
+            e.body().map(|b| b.as_ref()),
+            Some(body.as_bytes()),
+            "held event {i}"
+        );
+    }
+    let _peer = writer.await.unwrap();
+}

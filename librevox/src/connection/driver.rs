@@ -271,8 +271,12 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     // Reclaims the small buffer in place once no frame holds it.
                     self.rbuf.reserve(IDLE_READ_BUF);
                 }
-            } else if room < self.read_chunk / 4 {
-                self.rbuf.reserve(self.read_chunk);
+            } else if may_read && room < self.read_chunk / 4 {
+                // Only when a read is polled: while events are parked the
+                // buffer holds unconsumed frames, which making room would
+                // move to a fresh allocation on every pass (callgrind: 1.6k
+                // instructions per event under backpressure).
+                self.make_read_room();
                 self.rbuf_grown = true;
             }
             let spare = self.rbuf.capacity() - self.rbuf.len();
@@ -358,6 +362,24 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 }
                 Step::Nothing => {}
             }
+        }
+    }
+
+    /// Makes room for the next read: the current read size, or the rest of
+    /// the frame being received if that is larger (capped at
+    /// `MAX_READ_CHUNK`: nothing is reserved in proportion to a length the
+    /// peer claims). The buffer is reused in place when no frame split off
+    /// it is alive any more; otherwise the unconsumed tail (part of one
+    /// frame) moves to a fresh allocation. `BytesMut::reserve` would instead
+    /// grow the old allocation, copying everything already consumed in front
+    /// of the tail too (a whole read's worth, per read: issue 18).
+    fn make_read_room(&mut self) {
+        let missing = self.codec.body_missing(self.rbuf.len()).min(MAX_READ_CHUNK);
+        let want = self.read_chunk.max(missing);
+        if !self.rbuf.try_reclaim(want) {
+            let mut fresh = BytesMut::with_capacity(self.rbuf.len() + want);
+            fresh.extend_from_slice(&self.rbuf);
+            self.rbuf = fresh;
         }
     }
 

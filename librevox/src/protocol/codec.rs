@@ -85,6 +85,15 @@ impl EslCodec {
         self.limits
     }
 
+    /// How many more bytes the body being received needs, `buffered` bytes
+    /// of it being in the read buffer (0 while a header block is awaited).
+    pub(crate) fn body_missing(&self, buffered: usize) -> usize {
+        match &self.state {
+            State::Body { len, .. } => len.saturating_sub(buffered),
+            State::Head { .. } => 0,
+        }
+    }
+
     /// True when no partial frame is buffered in the codec's state.
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::Head { scanned: 0 })
@@ -310,4 +319,27 @@ pub(crate) fn skip_blank_lines(buf: &mut BytesMut) {
         .position(|&b| b != b'\n' && b != b'\r')
         .unwrap_or(buf.len());
     buf.advance(skip);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_missing_counts_down_the_body_being_received() {
+        let mut codec = EslCodec::default();
+        let mut buf = BytesMut::from(&b"Content-Length: 10\nContent-Type: x\n\nabc"[..]);
+        assert_eq!(
+            codec.body_missing(buf.len()),
+            0,
+            "before the header block is read"
+        );
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert_eq!(codec.body_missing(buf.len()), 7);
+        buf.extend_from_slice(b"defghij");
+        assert_eq!(codec.body_missing(buf.len()), 0);
+        let frame = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(&frame.body()[..], b"abcdefghij");
+        assert_eq!(codec.body_missing(buf.len()), 0, "after the frame");
+    }
 }
