@@ -26,13 +26,17 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         Err(_) => Vec::new(),
     };
     if let (Ok(()), Some((key, addr))) = (&result, &start.metrics) {
-        // Spanned on the key: without the `prometheus` feature the error
-        // names this option.
-        let call = quote_spanned!(key.span()=> #p::metrics);
+        // Without the `prometheus` feature the runner argument misses a
+        // bound, and rustc points at that argument and the path: both are
+        // spanned on the key (the path's leading `::librevox` too, or the
+        // joined span would be the whole macro), so the error names this
+        // option. The address keeps its own spans for its type errors.
+        let call = respanned(quote!(#p::metrics), key.span());
+        let runner = respanned(quote!(__runner), key.span());
         adds.insert(
             0,
             quote! {
-                let __runner = #call(__runner, #addr);
+                let __runner = #call(#runner, #addr);
             },
         );
     }
