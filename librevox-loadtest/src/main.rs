@@ -75,6 +75,11 @@ struct Cli {
     /// ceiling's side), for a profiler.
     #[arg(long, value_name = "SIDE", hide = true)]
     profile_outbound: Option<String>,
+    /// Run only one side of the sequential api workload (`lib` or `raw`;
+    /// `lib-pipelined`, `raw-pipelined` for the pipelined one), for a
+    /// profiler: prints the rate and the latency percentiles.
+    #[arg(long, value_name = "SIDE", hide = true)]
+    profile_api: Option<String>,
     /// Soak: outbound calls placed (run with `--only soak`).
     #[arg(long, default_value_t = 1_000_000)]
     soak_calls: usize,
@@ -482,6 +487,10 @@ fn main() -> std::process::ExitCode {
         }
         return std::process::ExitCode::SUCCESS;
     }
+    if let Some(side) = &cli.profile_api {
+        rt.block_on(profile_api(&sizes, cli.window, side));
+        return std::process::ExitCode::SUCCESS;
+    }
     drop(rt);
     for &flavour in &flavours {
         let rt = flavour.runtime();
@@ -800,6 +809,61 @@ async fn api(sizes: &Sizes, window: usize, report: &mut Report) {
         format!("≥ 10 × our sequential ({:.1} ×)", pl / sl),
         Some(pl >= 10.0 * sl),
     );
+}
+
+/// One side of the api workload alone (`--profile-api`), for `perf stat`
+/// and `perf record`: its per-request figures then are that side's only.
+async fn profile_api(sizes: &Sizes, window: usize, side: &str) {
+    let (l, addr) = loopback_listener();
+    drop(peer(move || async move {
+        let l = tokio::net::TcpListener::from_std(l).expect("listener");
+        fs::api_responder(l).await
+    }));
+    let (n, m) = (sizes.api_requests, sizes.pipelined_requests);
+    let t = Instant::now();
+    let lat = match side {
+        "lib" => library::api_sequential(addr, n)
+            .await
+            .map_err(|e| e.to_string()),
+        "raw" => raw::api_sequential(addr, n)
+            .await
+            .map_err(|e| e.to_string()),
+        "lib-pipelined" | "raw-pipelined" => {
+            let r = if side == "lib-pipelined" {
+                library::api_pipelined(addr, m, window)
+                    .await
+                    .map_err(|e| e.to_string())
+            } else {
+                raw::api_pipelined(addr, m, window)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            match r {
+                Ok(t) => println!("{side}: {:.0} req/s", m as f64 / t.as_secs_f64()),
+                Err(e) => println!("{side}: {e}"),
+            }
+            return;
+        }
+        other => {
+            println!(
+                "--profile-api: unknown side {other:?} (lib, raw, lib-pipelined, raw-pipelined)"
+            );
+            return;
+        }
+    };
+    match lat {
+        Ok(mut lat) => {
+            lat.sort();
+            println!(
+                "{side}: {n} requests in {:.3} s, {:.0} req/s, p50 {:.1} µs, p99 {:.1} µs",
+                t.elapsed().as_secs_f64(),
+                n as f64 / lat.iter().sum::<Duration>().as_secs_f64(),
+                us(percentile(&lat, 0.5)),
+                us(percentile(&lat, 0.99))
+            );
+        }
+        Err(e) => println!("{side}: {e}"),
+    }
 }
 
 // ----- outbound -----

@@ -1,9 +1,12 @@
-//! The task that owns a socket.
+//! The task that reads a socket.
 //!
-//! One loop polls, together: new requests from handles, writing buffered
-//! bytes, reading the socket, room in the event channel, and hangup
-//! deadlines. Reads and writes are polled side by side so that a large write
-//! can never deadlock against a peer that is itself blocked writing to us.
+//! One loop polls, together: wake-ups from handles (bytes they left to
+//! write, registrations, the last handle gone), writing buffered bytes,
+//! reading the socket, room in the event channel, and hangup deadlines.
+//! Reads and writes are polled side by side so that a large write can never
+//! deadlock against a peer that is itself blocked writing to us. Callers
+//! queue their promises and write their commands themselves
+//! ([`Outbox`](super::outbox::Outbox)); the driver reads and resolves.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,13 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tracing::{debug, info, trace, warn};
 
-use super::{ConnectionConfig, Incoming, Latch, Liveness, OverflowPolicy, Reply, Request};
+use super::outbox::{Outbox, Pending, Registration};
+use super::{AppWait, ConnectionConfig, Incoming, Latch, Liveness, OverflowPolicy, Reply};
 use crate::error::{Error, Result};
 use crate::protocol::{EslCodec, Event, Frame, HangupCause, Message};
 
@@ -35,8 +39,8 @@ const IDLE_SHRINK_AFTER: Duration = Duration::from_millis(25);
 const MAX_READ_CHUNK: usize = 256 * 1024;
 
 enum Step {
-    Request(Option<Box<Request>>),
-    Wrote(std::io::Result<usize>),
+    Notified,
+    Wrote(std::io::Result<()>),
     Read(std::io::Result<usize>),
     EventsGone,
     HangupGrace,
@@ -49,14 +53,6 @@ enum Step {
 /// How many ended channels a connection remembers.
 const ENDED_MEMORY: usize = 4096;
 
-struct Pending {
-    tx: oneshot::Sender<Result<Reply>>,
-    describe: String,
-    /// The command's verb and when it was queued (`librevox_reply_seconds`).
-    kind: &'static str,
-    queued: Instant,
-}
-
 struct AppEntry {
     channel: Option<String>,
     /// The application ends the call (`hangup`): the hangup completes it.
@@ -66,21 +62,18 @@ struct AppEntry {
 
 pub(crate) struct Driver<T> {
     reader: ReadHalf<T>,
-    writer: WriteHalf<T>,
+    /// The write side and the promise queue, shared with the handles.
+    outbox: Arc<Outbox>,
+    /// Replies awaited when the driver last looked at `outbox` (it looks
+    /// before every wait and after every reply).
+    awaited: usize,
     codec: EslCodec,
     rbuf: BytesMut,
     /// The next read's size (adaptive, see `MIN_READ_CHUNK`).
     read_chunk: usize,
     /// True when `rbuf` may hold an allocation larger than the idle one.
     rbuf_grown: bool,
-    wbuf: BytesMut,
-    /// No request is taken while `wbuf` holds this many bytes or more.
-    write_high_water: usize,
-    /// True while requests are held back by `write_high_water` (for the log).
-    writes_held: bool,
-    requests: mpsc::Receiver<Box<Request>>,
     handles_alive: bool,
-    pending: VecDeque<Pending>,
     jobs: HashMap<String, oneshot::Sender<Result<Event>>>,
     apps: HashMap<String, AppEntry>,
     /// Channels seen hanging up: when their grace ends, and their
@@ -127,14 +120,18 @@ impl<T> Drop for Driver<T> {
         // However the task ended (even aborted or panicking), handles
         // waiting for the end learn of it. A reason set before stays.
         self.closed.set(Error::closed("connection task ended"));
+        if let Some(reason) = self.closed.get() {
+            // Aborted (or panicked) before `run` closed it: awaited replies
+            // fail now, not at their timeout, and the socket is dropped.
+            drop(self.outbox.close(reason));
+        }
     }
 }
 
 impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
     pub(crate) fn new(
         reader: ReadHalf<T>,
-        writer: WriteHalf<T>,
-        requests: mpsc::Receiver<Box<Request>>,
+        outbox: Arc<Outbox>,
         events: mpsc::Sender<Incoming>,
         closed: Arc<Latch<Error>>,
         dropped: Arc<AtomicU64>,
@@ -144,17 +141,13 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         let first_check = now + config.liveness.map_or(Duration::ZERO, |l| l.interval);
         Driver {
             reader,
-            writer,
+            outbox,
+            awaited: 0,
             codec: EslCodec::new(config.limits),
             rbuf: BytesMut::new(),
             read_chunk: MIN_READ_CHUNK,
             rbuf_grown: true,
-            wbuf: BytesMut::new(),
-            write_high_water: config.write_high_water.max(1),
-            writes_held: false,
-            requests,
             handles_alive: true,
-            pending: VecDeque::new(),
             jobs: HashMap::new(),
             apps: HashMap::new(),
             hangups: HashMap::new(),
@@ -203,6 +196,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         // Publish the reason first, so that a caller woken by a dropped
         // promise reads it rather than a generic message.
         self.closed.set(reason.clone());
+        let writer = self.outbox.close(&reason);
         self.fail_all(&reason);
         let lost = self.parked.len();
         if lost > 0 {
@@ -212,12 +206,14 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             );
             crate::telemetry::events_dropped(self.overflow, lost as u64);
         }
-        let _ = self.writer.shutdown().await;
+        if let Some(mut writer) = writer {
+            let _ = writer.shutdown().await;
+        }
     }
 
     /// True while someone waits for something only the socket can bring.
     fn awaiting_socket(&self) -> bool {
-        !self.pending.is_empty() || !self.jobs.is_empty() || !self.apps.is_empty()
+        self.awaited > 0 || !self.jobs.is_empty() || !self.apps.is_empty()
     }
 
     /// Read while nothing is parked, or while a reply, job or completion is
@@ -228,6 +224,9 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
 
     async fn run_loop(&mut self) -> Result<Error> {
         loop {
+            // Registered before their commands were written: taken before
+            // anything read after those writes is routed.
+            self.take_registrations();
             // Route every complete frame already buffered.
             while self.may_read() {
                 match self.codec.decode(&mut self.rbuf)? {
@@ -255,6 +254,24 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     limit: self.park_limit,
                 });
             }
+            let write_due = {
+                let mut st = self.outbox.lock();
+                self.awaited = st.pending.len();
+                if st.handles_gone && self.handles_alive {
+                    // Every handle is gone: say goodbye, then wait for the close.
+                    debug!("last connection handle dropped; sending exit");
+                    self.handles_alive = false;
+                    // Expect the `+OK bye` like any reply, so it is not taken
+                    // for a stray one.
+                    let (tx, _) = oneshot::channel();
+                    st.push_internal(b"exit\n\n", pending(tx, "exit".into(), "exit"));
+                    self.awaited = st.pending.len();
+                    self.exit_deadline = Some(Instant::now() + Duration::from_secs(5));
+                }
+                // A caller that queues a command while we do not read wakes us.
+                st.driver_reading = self.may_read();
+                st.write_due()
+            };
             let next_hangup = self.next_hangup();
             let exit_deadline = self.exit_deadline;
             let may_read = self.may_read();
@@ -263,7 +280,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             // gives up the allocation its last burst grew (frames split off
             // the buffer share it) for a small one; a socket that stays busy
             // keeps its buffer and reads as before.
-            let idle = self.rbuf.is_empty() && self.pending.is_empty();
+            let idle = self.rbuf.is_empty() && self.awaited == 0;
             let shrink_at = (idle && self.rbuf_grown).then(|| Instant::now() + IDLE_SHRINK_AFTER);
             let room = self.rbuf.capacity() - self.rbuf.len();
             if idle && !self.rbuf_grown {
@@ -281,10 +298,10 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             }
             let spare = self.rbuf.capacity() - self.rbuf.len();
             let probing = self.liveness.is_some() && self.handles_alive;
-            let take_requests = self.handles_alive && self.write_room();
+            let outbox = self.outbox.clone();
             let step = tokio::select! {
-                req = self.requests.recv(), if take_requests => Step::Request(req),
-                res = self.writer.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => Step::Wrote(res),
+                _ = outbox.driver.notified() => Step::Notified,
+                res = std::future::poll_fn(|cx| outbox.poll_write_out(cx)), if write_due => Step::Wrote(res),
                 res = self.reader.read_buf(&mut self.rbuf), if may_read => Step::Read(res),
                 permit = self.events.reserve(), if !self.parked.is_empty() => match permit {
                     Ok(permit) => {
@@ -301,24 +318,13 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 _ = self.liveness_timer.as_mut(), if probing => Step::Liveness,
             };
             match step {
-                Step::Request(Some(req)) => self.accept(*req),
-                Step::Request(None) => {
-                    // Every handle is gone: say goodbye, then wait for the close.
-                    debug!("last connection handle dropped; sending exit");
-                    self.handles_alive = false;
-                    // Expect the `+OK bye` like any reply, so it is not taken
-                    // for a stray one.
-                    let (tx, _) = oneshot::channel();
-                    self.push_pending(tx, "exit".into(), "exit");
-                    self.wbuf.extend_from_slice(b"exit\n\n");
-                    self.exit_deadline = Some(Instant::now() + Duration::from_secs(5));
-                }
+                Step::Notified => {}
                 Step::Wrote(res) => {
-                    if res? == 0 {
-                        return Ok(Error::closed("the socket refused further writes"));
-                    }
-                    if self.wbuf.is_empty() {
-                        self.writer.flush().await?;
+                    if let Err(e) = res {
+                        if e.kind() == std::io::ErrorKind::WriteZero {
+                            return Ok(Error::closed("the socket refused further writes"));
+                        }
+                        return Err(e.into());
                     }
                 }
                 Step::Read(res) => {
@@ -383,25 +389,6 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
-    /// False while the unwritten bytes are at the high-water mark: requests
-    /// then wait (in the channel, or in their callers) until the peer reads.
-    fn write_room(&mut self) -> bool {
-        let room = self.wbuf.len() < self.write_high_water;
-        if room == self.writes_held {
-            self.writes_held = !room;
-            if room {
-                debug!("the peer reads again; taking commands");
-            } else {
-                debug!(
-                    buffered = self.wbuf.len(),
-                    high_water = self.write_high_water,
-                    "the peer is not reading: write buffer at its high-water mark, holding commands"
-                );
-            }
-        }
-        room
-    }
-
     /// The liveness timer fired: send a probe after `interval` of silence,
     /// give up `timeout` after an unanswered one, or re-arm the timer.
     fn check_liveness(&mut self) -> Option<Error> {
@@ -430,8 +417,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             );
             // Its reply is taken in order like any other, then dropped.
             let (tx, _) = oneshot::channel();
-            self.push_pending(tx, "api version (liveness probe)".into(), "api");
-            self.wbuf.extend_from_slice(b"api version\n\n");
+            self.outbox.lock().push_internal(
+                b"api version\n\n",
+                pending(tx, "api version (liveness probe)".into(), "api"),
+            );
+            self.awaited += 1;
             crate::telemetry::liveness_probe();
             self.probe_sent = Some(now);
             self.liveness_timer.as_mut().reset(now + live.timeout);
@@ -443,74 +433,57 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         None
     }
 
-    fn accept(&mut self, req: Request) {
-        let Request {
-            bytes,
-            describe,
-            reply,
-            job,
-            app,
-        } = req;
-        if reply.is_closed() {
-            // The caller gave up before the command was written: skip it whole.
-            debug!(command = %describe, "caller left before the command was sent; not sending it");
-            return;
-        }
-        trace!(command = %describe, len = bytes.len(), "sending command");
-        if let Some((uuid, tx)) = job.map(|j| *j) {
-            prune(&mut self.jobs, |tx| tx.is_closed());
-            self.jobs.insert(uuid, tx);
-        }
-        if let Some(app) = app.map(|a| *a) {
-            prune(&mut self.apps, |e| e.tx.is_closed());
-            let gone = app
-                .channel
-                .as_deref()
-                .and_then(|ch| self.ended.get_key_value(ch))
-                .map(|(ch, cause)| (ch.clone(), cause.clone()));
-            if let Some((uuid, cause)) = gone {
-                // The channel is gone: no completion will come.
-                let _ = app.tx.send(Err(Error::Hangup { uuid, cause }));
-            } else {
-                if let Some(ch) = &app.channel {
-                    // A channel already hung up: give this wait the grace too.
-                    if let Some((at, _)) = self.hangups.get_mut(ch) {
-                        let later = Instant::now() + self.hangup_grace;
-                        if later > *at {
-                            *at = later;
-                            self.hangup_order.push_back((later, ch.clone()));
-                        }
-                    }
+    /// Takes the jobs and applications callers registered (in socket
+    /// order) into the driver's maps.
+    fn take_registrations(&mut self) {
+        let taken = {
+            let mut st = self.outbox.lock();
+            if st.registrations.is_empty() {
+                return;
+            }
+            std::mem::take(&mut st.registrations)
+        };
+        for reg in taken {
+            match reg {
+                Registration::Job(uuid, tx) => {
+                    prune(&mut self.jobs, |tx| tx.is_closed());
+                    self.jobs.insert(uuid, tx);
                 }
-                self.apps.insert(
-                    app.event_uuid,
-                    AppEntry {
-                        channel: app.channel,
-                        ends_call: app.ends_call,
-                        tx: app.tx,
-                    },
-                );
+                Registration::App(app) => self.register_app(*app),
             }
         }
-        let kind = crate::telemetry::command_kind(&bytes);
-        self.push_pending(reply, describe, kind);
-        self.wbuf.extend_from_slice(&bytes);
     }
 
-    /// Awaits the reply of a command about to be written (and counts it).
-    fn push_pending(
-        &mut self,
-        tx: oneshot::Sender<Result<Reply>>,
-        describe: String,
-        kind: &'static str,
-    ) {
-        crate::telemetry::command_sent(kind);
-        self.pending.push_back(Pending {
-            tx,
-            describe,
-            kind,
-            queued: Instant::now(),
-        });
+    fn register_app(&mut self, app: AppWait) {
+        prune(&mut self.apps, |e| e.tx.is_closed());
+        let gone = app
+            .channel
+            .as_deref()
+            .and_then(|ch| self.ended.get_key_value(ch))
+            .map(|(ch, cause)| (ch.clone(), cause.clone()));
+        if let Some((uuid, cause)) = gone {
+            // The channel is gone: no completion will come.
+            let _ = app.tx.send(Err(Error::Hangup { uuid, cause }));
+            return;
+        }
+        if let Some(ch) = &app.channel {
+            // A channel already hung up: give this wait the grace too.
+            if let Some((at, _)) = self.hangups.get_mut(ch) {
+                let later = Instant::now() + self.hangup_grace;
+                if later > *at {
+                    *at = later;
+                    self.hangup_order.push_back((later, ch.clone()));
+                }
+            }
+        }
+        self.apps.insert(
+            app.event_uuid,
+            AppEntry {
+                channel: app.channel,
+                ends_call: app.ends_call,
+                tx: app.tx,
+            },
+        );
     }
 
     /// Routes one message; returns the close reason if it ends the connection.
@@ -546,7 +519,13 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
     }
 
     fn resolve_reply(&mut self, reply: Reply) {
-        match self.pending.pop_front() {
+        let popped = {
+            let mut st = self.outbox.lock();
+            let p = st.pending.pop_front();
+            self.awaited = st.pending.len();
+            p
+        };
+        match popped {
             Some(p) => {
                 crate::telemetry::reply_received(p.kind, p.queued.elapsed());
                 if p.tx.send(Ok(reply)).is_err() {
@@ -752,24 +731,26 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
     }
 
+    /// Fails the job and application waits (the outbox failed the replies).
     fn fail_all(&mut self, reason: &Error) {
-        for p in self.pending.drain(..) {
-            let _ = p.tx.send(Err(reason.clone()));
-        }
         for (_, tx) in self.jobs.drain() {
             let _ = tx.send(Err(reason.clone()));
         }
         for (_, entry) in self.apps.drain() {
             let _ = entry.tx.send(Err(reason.clone()));
         }
-        // Requests that were queued but never accepted fail the same way.
-        self.requests.close();
-        while let Ok(req) = self.requests.try_recv() {
-            let Request { reply, .. } = *req;
-            let _ = reply.send(Err(reason.clone()));
-        }
         // Undelivered events still reach the consumer, best effort.
         self.flush_parked();
+    }
+}
+
+/// A promise for one of the driver's own commands.
+fn pending(tx: oneshot::Sender<Result<Reply>>, describe: String, kind: &'static str) -> Pending {
+    Pending {
+        tx,
+        describe,
+        kind,
+        queued: Instant::now(),
     }
 }
 

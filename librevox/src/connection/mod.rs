@@ -62,6 +62,7 @@
 
 mod driver;
 mod handshake;
+mod outbox;
 mod settings;
 
 pub use handshake::Password;
@@ -74,7 +75,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -233,27 +233,23 @@ pub(crate) struct AppWait {
     pub(crate) tx: oneshot::Sender<Result<Event>>,
 }
 
-/// A command for the driver. The rare parts are boxed: every connection
-/// keeps a block of 32 requests of the channel alive, so their size is
-/// memory per connection.
-pub(crate) struct Request {
-    pub(crate) bytes: Bytes,
-    pub(crate) describe: String,
-    pub(crate) reply: oneshot::Sender<Result<Reply>>,
-    pub(crate) job: Option<Box<(String, oneshot::Sender<Result<Event>>)>>,
-    pub(crate) app: Option<Box<AppWait>>,
-}
-
 struct Shared {
-    /// Boxed requests keep the channel's 32-slot blocks small for idle
-    /// connections.
-    tx: mpsc::Sender<Box<Request>>,
+    /// The write side and the promise queue (callers write their own
+    /// commands; the driver reads and resolves).
+    outbox: Arc<outbox::Outbox>,
     config: ConnectionConfig,
     dropped: Arc<AtomicU64>,
     closed: Arc<Latch<Error>>,
     format: std::sync::Mutex<EventFormat>,
     /// Ends the driver task (and so drops the socket) without `exit`.
     abort: tokio::task::AbortHandle,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle is gone: the driver says `exit`.
+        self.outbox.handles_gone();
+    }
 }
 
 /// A handle to one ESL connection. Cheap to clone; every clone talks to the
@@ -476,15 +472,17 @@ impl Connection {
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let (tx, rx) = mpsc::channel(1024);
         let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
         let closed = Arc::new(Latch::default());
         let dropped = Arc::new(AtomicU64::new(0));
         let (reader, writer) = tokio::io::split(io);
+        let outbox = Arc::new(outbox::Outbox::new(
+            Box::pin(writer),
+            config.write_high_water,
+        ));
         let driver = driver::Driver::new(
             reader,
-            writer,
-            rx,
+            outbox.clone(),
             events_tx,
             closed.clone(),
             dropped.clone(),
@@ -495,7 +493,7 @@ impl Connection {
         let abort = tokio::spawn(driver.run()).abort_handle();
         let conn = Connection {
             shared: Arc::new(Shared {
-                tx,
+                outbox,
                 config,
                 dropped,
                 closed,
@@ -543,7 +541,7 @@ impl Connection {
 
     /// True once the connection has ended.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.get().is_some() || self.shared.tx.is_closed()
+        self.shared.closed.get().is_some() || self.shared.outbox.is_closed()
     }
 
     /// Closes the socket at once, without `exit` and without waiting for
@@ -575,25 +573,22 @@ impl Connection {
     async fn submit(
         &self,
         cmd: &Command,
-        job: Option<(String, oneshot::Sender<Result<Event>>)>,
-        app: Option<AppWait>,
+        registration: Option<outbox::Registration>,
     ) -> Result<Reply> {
         let bytes = cmd.encode()?;
         let (tx, rx) = oneshot::channel();
-        let req = Box::new(Request {
-            bytes,
+        let pending = outbox::Pending {
+            tx,
             describe: cmd.describe(),
-            reply: tx,
-            job: job.map(Box::new),
-            app: app.map(Box::new),
-        });
+            kind: crate::telemetry::command_kind(&bytes),
+            queued: tokio::time::Instant::now(),
+        };
         let deadline = self.reply_deadline();
         let send_and_wait = async {
             self.shared
-                .tx
-                .send(req)
-                .await
-                .map_err(|_| self.closed_error())?;
+                .outbox
+                .send(&bytes, pending, registration)
+                .await?;
             match rx.await {
                 Ok(result) => result,
                 Err(_) => Err(self.closed_error()),
@@ -611,7 +606,7 @@ impl Connection {
     /// Sends a command and returns its reply as it came, without treating
     /// `-ERR` as an error.
     pub async fn send(&self, cmd: &Command) -> Result<Reply> {
-        self.submit(cmd, None, None).await
+        self.submit(cmd, None).await
     }
 
     /// Sends a command that FreeSWITCH answers with `command/reply`; a
@@ -667,7 +662,10 @@ impl Connection {
         let cmd = Command::bgapi(command, job_uuid);
         let (tx, rx) = oneshot::channel();
         let reply = self
-            .submit(&cmd, Some((job_uuid.to_owned(), tx)), None)
+            .submit(
+                &cmd,
+                Some(outbox::Registration::Job(job_uuid.to_owned(), tx)),
+            )
             .await?;
         match reply {
             Reply::Command(r) if r.is_ok() => Ok(BackgroundJob {
@@ -788,7 +786,11 @@ impl Connection {
             tx,
         };
         let cmd = msg.to_command();
-        command_reply(&cmd, self.submit(&cmd, None, Some(wait)).await?)?;
+        command_reply(
+            &cmd,
+            self.submit(&cmd, Some(outbox::Registration::App(Box::new(wait))))
+                .await?,
+        )?;
         Ok((rx, channel))
     }
 
