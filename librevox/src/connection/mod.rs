@@ -1,28 +1,29 @@
 //! The connection core: one task owns the socket, handles are cheap clones.
 //!
-//! [`Connection::new`] spawns a driver task that owns both halves of the
-//! socket and returns a [`Connection`] handle plus an [`EventStream`]. Every
-//! command a handle sends gets a oneshot "promise" that the driver keeps in a
-//! FIFO queue; FreeSWITCH answers commands strictly in order (§7 of the
-//! protocol notes), so the next `command/reply` or `api/response` frame
+//! [`Connection::new`] spawns a driver task that reads the socket and
+//! returns a [`Connection`] handle plus an [`EventStream`]. Every command a
+//! handle sends gets a oneshot "promise" in a FIFO queue shared with the
+//! driver (the outbox); FreeSWITCH answers commands strictly in order (§7 of
+//! the protocol notes), so the next `command/reply` or `api/response` frame
 //! resolves the oldest promise. Events, log lines and notices never touch the
 //! queue: they leave through the event stream.
 //!
 //! ```text
-//!  handle ──(bytes, promise)──▶ driver ──bytes──▶ socket
-//!                                 │ pending: VecDeque<promise>
-//!  handle ◀──────reply──────────  │ ◀──command/reply, api/response── socket
-//!  EventStream ◀──events, logs, notices── │ ◀──events── socket
+//!  handle ──promise + bytes (one lock)──▶ outbox ──bytes──▶ socket
+//!             (written by the caller when nothing is outstanding,
+//!              else by the driver, batched)
+//!  handle ◀──────reply────── driver ◀──command/reply, api/response── socket
+//!  EventStream ◀──events, logs, notices── driver ◀──events── socket
 //! ```
 //!
 //! Guarantees:
-//! * **Order.** The driver pushes a promise and appends the command's bytes
-//!   in one step, so socket order is queue order. Many commands may be in
-//!   flight (pipelining).
+//! * **Order.** A caller pushes its promise and writes or buffers the
+//!   command's bytes under one lock, so socket order is queue order. Many
+//!   commands may be in flight (pipelining).
 //! * **Cancellation.** A caller that stops waiting (timeout, dropped future)
 //!   leaves its promise in the queue; the reply is read and discarded, so later
-//!   replies stay aligned. A command whose caller left before it was written
-//!   is not written at all.
+//!   replies stay aligned. A command whose caller left while waiting for
+//!   room in the write buffer is not written at all.
 //! * **Deadlines.** Every wait has one: replies ([`ConnectionConfig::reply_timeout`]),
 //!   background jobs ([`ConnectionConfig::job_timeout`]), application
 //!   completions ([`ConnectionConfig::app_timeout`]); [`Connection::with_timeout`]
@@ -904,3 +905,50 @@ pub fn new_uuid() -> String {
 }
 
 crate::target::api_target_by_methods!(Connection);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `close_now` aborts the driver task: replies it was to read live in
+    /// the shared queue, so the driver's drop must fail them (at once, not
+    /// at the reply timeout) and release the socket.
+    #[tokio::test]
+    async fn aborting_the_driver_fails_awaited_replies_at_once() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let config = ConnectionConfig {
+            reply_timeout: Duration::from_secs(600),
+            ..ConnectionConfig::default()
+        };
+        let (conn, _events) = Connection::new(client, config);
+        let c = conn.clone();
+        let call = tokio::spawn(async move { c.api("status").await });
+        // The command reached the socket, so its promise is queued.
+        let mut buf = [0u8; 64];
+        let n = tokio::io::AsyncReadExt::read(&mut server, &mut buf)
+            .await
+            .unwrap();
+        assert_eq!(&buf[..n], b"api status\n\n");
+        conn.close_now("a test aborted the connection");
+        let err = tokio::time::timeout(Duration::from_secs(5), call)
+            .await
+            .expect("the awaited reply failed at once")
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("a test aborted the connection"),
+            "{err}"
+        );
+        // The socket was dropped with the task: the peer sees EOF.
+        let n = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut server, &mut buf),
+        )
+        .await
+        .expect("the socket closes")
+        .unwrap();
+        assert_eq!(n, 0);
+        let late = conn.api("status").await.unwrap_err();
+        assert!(late.is_closed(), "{late}");
+    }
+}
