@@ -6,7 +6,7 @@
 //! Reads and writes are polled side by side so that a large write can never
 //! deadlock against a peer that is itself blocked writing to us. Callers
 //! queue their promises and write their commands themselves
-//! ([`Outbox`](super::outbox::Outbox)); the driver reads and resolves.
+//! (`Outbox`, in `outbox.rs`); the driver reads and resolves.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
