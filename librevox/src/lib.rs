@@ -115,7 +115,8 @@
 //!   ([`Error::Hangup`]).
 //! * **Cancellation.** Dropping a command's future, or its timing out, never
 //!   shifts later replies: the reply is read and discarded. A command whose
-//!   caller left before it was written is not sent.
+//!   caller left while it waited for room in the write buffer (a peer that
+//!   stopped reading) is not sent.
 //! * **Backpressure.** Events are never dropped unless you choose
 //!   [`OverflowPolicy::DropNewest`] (then each drop is counted); memory stays
 //!   bounded (a consumer too far behind closes the connection with
