@@ -216,3 +216,45 @@ async fn a_close_under_pipelined_load_fails_every_caller_at_once() {
     }
     assert!(conn.is_closed());
 }
+
+/// A command queued while the driver waits in a read (so the caller does
+/// not wake it), then a flood that fills the event stream before the reply:
+/// the driver must see the reply is awaited and read on past the full
+/// stream (parking events) rather than stop reading with the reply behind
+/// them. The land of the outbox first failed here (metrics_core).
+#[tokio::test]
+async fn a_reply_queued_just_before_a_flood_is_still_read() {
+    let (conn, mut events, mut peer) = pair(ConnectionConfig {
+        event_capacity: 2,
+        max_backlog: 100,
+        reply_timeout: Duration::from_secs(60),
+        ..ConnectionConfig::default()
+    });
+    let c = conn.clone();
+    let waiting = tokio::spawn(async move { c.api("echo behind the flood").await });
+    assert_eq!(peer.packet().await.command, "api echo behind the flood");
+    let mut flood = String::new();
+    for i in 1..=10 {
+        flood.push_str(&event(
+            &[("Event-Name", "CUSTOM"), ("Event-Sequence", &i.to_string())],
+            None,
+        ));
+    }
+    flood.push_str(&api("behind the flood"));
+    peer.send(flood).await;
+    let reply = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the reply behind the flood is read")
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.text(), "behind the flood");
+    // Nothing was dropped: the ten events come in order.
+    for i in 1..=10u64 {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Some(Message::Event(e))) => {
+                assert_eq!(e.header("Event-Sequence"), Some(i.to_string().as_str()))
+            }
+            other => panic!("expected event {i}, got {other:?}"),
+        }
+    }
+}

@@ -212,13 +212,19 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
     }
 
     /// True while someone waits for something only the socket can bring.
-    fn awaiting_socket(&self) -> bool {
+    /// A caller may have queued a command since the driver last looked (it
+    /// wakes the driver only when the driver does not read): so before
+    /// answering "nothing", look again.
+    fn awaiting_socket(&mut self) -> bool {
+        if self.awaited == 0 && self.jobs.is_empty() && self.apps.is_empty() {
+            self.awaited = self.outbox.lock().pending.len();
+        }
         self.awaited > 0 || !self.jobs.is_empty() || !self.apps.is_empty()
     }
 
     /// Read while nothing is parked, or while a reply, job or completion is
     /// awaited: the awaited frame may be behind the parked events.
-    fn may_read(&self) -> bool {
+    fn may_read(&mut self) -> bool {
         self.parked.is_empty() || self.awaiting_socket()
     }
 
@@ -269,7 +275,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     self.exit_deadline = Some(Instant::now() + Duration::from_secs(5));
                 }
                 // A caller that queues a command while we do not read wakes us.
-                st.driver_reading = self.may_read();
+                // (`awaited` is fresh here: computed under this lock.)
+                st.driver_reading = self.parked.is_empty()
+                    || self.awaited > 0
+                    || !self.jobs.is_empty()
+                    || !self.apps.is_empty();
                 st.write_due()
             };
             let next_hangup = self.next_hangup();
