@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,6 +74,36 @@ impl Switch {
         }
     }
 
+    /// The second switch of the fleet scenarios (two switches through one
+    /// bridge): `LIBREVOX_SECOND_PORT` (required), `LIBREVOX_SECOND_HOST`
+    /// and `LIBREVOX_SECOND_PASSWORD` (defaults: the first switch's host
+    /// and password), listening like the first.
+    ///
+    /// # Panics
+    ///
+    /// When `LIBREVOX_SECOND_PORT` is unset or not a port number: the fleet
+    /// scenarios were asked to run, so a missing second switch is a failure,
+    /// never a skip.
+    pub fn second_from_env() -> Switch {
+        let first = Switch::from_env();
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let port = var("LIBREVOX_SECOND_PORT").unwrap_or_else(|| {
+            panic!(
+                "LIBREVOX_SECOND_PORT is not set: the fleet scenarios need a second FreeSWITCH \
+                 (start one with ../shared/freeswitch/start.sh on another port and --dir, and \
+                 set LIBREVOX_SECOND_PORT; README.md, \"Testing Against a Real FreeSWITCH\")"
+            )
+        });
+        Switch {
+            host: var("LIBREVOX_SECOND_HOST").unwrap_or(first.host),
+            port: port
+                .parse()
+                .unwrap_or_else(|_| panic!("LIBREVOX_SECOND_PORT={port:?} is not a port number")),
+            password: var("LIBREVOX_SECOND_PASSWORD").unwrap_or(first.password),
+            listen_host: first.listen_host,
+        }
+    }
+
     /// `host:port` of the event socket.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -115,6 +146,31 @@ impl Switch {
             self.addr()
         )
     }
+}
+
+/// The `librevox` binary: `LIBREVOX_CLI`, or the one built next to the
+/// running test (`cargo build -p librevox-cli` first; `.ci/run` does).
+///
+/// # Panics
+///
+/// When there is no such binary (saying how to build it).
+pub fn librevox_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("LIBREVOX_CLI").filter(|p| !p.is_empty()) {
+        return path.into();
+    }
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/librevox
+    let exe = std::env::current_exe().expect("the test's own path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join(format!("librevox{}", std::env::consts::EXE_SUFFIX)))
+        .expect("the test runs from target/<profile>/deps");
+    assert!(
+        path.is_file(),
+        "no librevox binary at {}: build it with `cargo build -p librevox-cli` or set LIBREVOX_CLI",
+        path.display()
+    );
+    path
 }
 
 /// Awaits `fut` for at most `limit`; a longer wait fails the test, naming

@@ -1,34 +1,12 @@
 //! The `librevox` binary against the real switch: api, bgapi, events
 //! --output json, originate.
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use librevox::commands::Commands as _;
 use librevox::new_uuid;
-use librevox_live_tests::{within, Calls, Switch, Watcher, WAIT};
+use librevox_live_tests::{librevox_binary as binary, within, Calls, Switch, Watcher, WAIT};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// The `librevox` binary: `LIBREVOX_CLI`, or the one built next to this
-/// test (`cargo build -p librevox-cli` first; `.ci/run` does).
-fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("LIBREVOX_CLI").filter(|p| !p.is_empty()) {
-        return path.into();
-    }
-    // target/<profile>/deps/live-<hash> → target/<profile>/librevox
-    let exe = std::env::current_exe().expect("the test's own path");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join(format!("librevox{}", std::env::consts::EXE_SUFFIX)))
-        .expect("the test runs from target/<profile>/deps");
-    assert!(
-        path.is_file(),
-        "no librevox binary at {}: build it with `cargo build -p librevox-cli` or set LIBREVOX_CLI",
-        path.display()
-    );
-    path
-}
 
 /// `librevox <args>` pointed at the switch through the `LIBREVOX_*`
 /// variables.
