@@ -549,6 +549,25 @@ fn with_saved(name: &str, real: &mut BTreeSet<Vec<String>>) -> BTreeSet<Vec<Stri
 /// Saved orders of the switch (files in `testdata/live/differential/`)
 /// that the simulator's order mode does not produce, each with the reason.
 /// Every other saved order must come from one of [`SIM_SEEDS`].
+///
+/// Why the linger notice can overtake events at all (mod_event_socket.c,
+/// FreeSWITCH 1.10/1.11, `read_packet` and `event_handler`): the notice is
+/// written by the socket's own listener thread, straight to the socket,
+/// when its loop finds `switch_channel_down(channel)` — a flag the session
+/// thread sets as it hangs up. The channel's events take another road:
+/// `switch_event_fire` queues them to the core's event-dispatch thread(s),
+/// whose `event_handler` pushes a copy into the listener's `event_queue`,
+/// which the same loop drains just before the down check. So the notice
+/// goes out ahead of every event of the channel that is still in the
+/// dispatch queue when the loop looks: how many depends only on how far
+/// dispatch lags, which load decides (nothing in the code bounds it). On a
+/// socket whose client queued answer, playback and hangup at once, the
+/// hangup starts the instant the playback ends, so under load the playback's
+/// CHANNEL_EXECUTE_COMPLETE is still queued, as in the two entries below.
+/// The simulator models the notice overtaking the hangup's own events
+/// (what a client that waits for each application's completion, as
+/// librevox's sessions do, can meet); these deeper overtakes stay exact
+/// saved transcripts here, each checked against the switch, not a tolerance.
 const UNMODELLED: &[(&str, &str)] = &[
     (
         "outbound_sync_full__answer__playback__hangup.switch-2.txt",
