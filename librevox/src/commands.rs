@@ -276,6 +276,16 @@ impl Originate {
     }
 }
 
+/// The leading digits of `word` as a number, as C's `atoi` reads a
+/// non-negative one; `None` without any (or past `u32`).
+fn leading_number(word: &str) -> Option<u32> {
+    let word = word.strip_prefix('+').unwrap_or(word);
+    let end = word
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(word.len());
+    word[..end].parse().ok()
+}
+
 /// Quotes an argument for FreeSWITCH's space-separated `originate` line.
 fn quote_arg(value: &str) -> String {
     if value.is_empty() || value.contains([' ', '\'']) {
@@ -333,6 +343,14 @@ impl Originate {
     /// Reads an `originate` command back (what `Display` writes; `undef`
     /// caller ID fields and the `XML default` an application destination
     /// carries for position are read as unset).
+    ///
+    /// The destination and the timeout are read as FreeSWITCH 1.11.3's
+    /// `originate` reads them (`testdata/live/originate_lenient`): an
+    /// application ends at its first `)` and needs none (`&park(` and
+    /// `&park` are `park` with no arguments, `&echo(a)b)` is `echo` with
+    /// `a`), and a bare `&` is an extension; the timeout is its leading
+    /// digits (`2x` is 2 s), and one without any (`abc`) is unset, so the
+    /// switch's default of 60 s applies.
     pub fn parse(text: &str) -> Result<Originate> {
         let bad = |why: &str| Error::InvalidCommand(format!("`{text}` is not an originate: {why}"));
         let words = split_args(text);
@@ -343,12 +361,10 @@ impl Originate {
         let dial = Dial::parse(words.next().ok_or_else(|| bad("no dial string"))?)?;
         let target = words.next().ok_or_else(|| bad("no destination"))?;
         let (dialplan, context) = (words.next(), words.next());
-        let destination = match target.strip_prefix('&') {
+        let destination = match target.strip_prefix('&').filter(|a| !a.is_empty()) {
             Some(app) => {
-                let (name, args) = app
-                    .strip_suffix(')')
-                    .and_then(|a| a.split_once('('))
-                    .ok_or_else(|| bad("the application is not `&app(args)`"))?;
+                let app = app.split(')').next().unwrap_or(app);
+                let (name, args) = app.split_once('(').unwrap_or((app, ""));
                 Destination::App {
                     app: name.to_owned(),
                     args: args.to_owned(),
@@ -362,10 +378,7 @@ impl Originate {
         };
         let defined = |w: Option<&str>| w.filter(|w| *w != "undef").map(str::to_owned);
         let (caller_id_name, caller_id_number) = (defined(words.next()), defined(words.next()));
-        let timeout = match words.next() {
-            Some(t) => Some(t.parse().map_err(|_| bad("the timeout is not a number"))?),
-            None => None,
-        };
+        let timeout = words.next().and_then(leading_number);
         Ok(Originate {
             dial,
             destination,

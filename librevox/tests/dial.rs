@@ -151,6 +151,44 @@ fn originate_reads_back_what_it_writes() {
     assert_eq!(Originate::parse(&o.to_string()).unwrap(), o);
 }
 
+// As FreeSWITCH 1.11.3 read them (testdata/live/originate_lenient).
+#[test]
+fn originate_reads_destinations_and_timeouts_as_freeswitch_does() {
+    let read =
+        |tail: &str| Originate::parse(&format!("originate loopback/echo_test {tail}")).unwrap();
+    for (tail, app, args) in [
+        ("&park(", "park", ""),
+        ("&park", "park", ""),
+        ("&echo(x", "echo", "x"),
+        ("&echo(a)b)", "echo", "a"),
+        ("&park()", "park", ""),
+    ] {
+        assert_eq!(
+            read(tail),
+            Originate::new(Dial::parse("loopback/echo_test").unwrap()).app(app, args),
+            "{tail}"
+        );
+    }
+    assert_eq!(
+        read("&").destination(),
+        &librevox::commands::Destination::Extension {
+            extension: "&".into(),
+            dialplan: None,
+            context: None,
+        }
+    );
+    for (timeout, secs) in [
+        ("abc", None),
+        ("2x", Some(2)),
+        ("+7", Some(7)),
+        ("0", Some(0)),
+        ("-5", None),
+    ] {
+        let o = read(&format!("&park() XML default undef undef {timeout}"));
+        assert_eq!(o.timeout_secs(), secs, "{timeout}");
+    }
+}
+
 proptest! {
     #[test]
     fn build_write_parse_gives_the_value_back(d in dial()) {

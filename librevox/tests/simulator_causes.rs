@@ -273,3 +273,77 @@ fn first_row_keys(text: &str) -> Vec<String> {
         .map(|part| part.rsplit_once('"').expect("a key").1.to_owned())
         .collect()
 }
+
+/// The (uuid, application, application_data) of the A legs a
+/// `show channels as json` lists as running an application.
+fn a_leg_apps(text: &str) -> Vec<(String, String, String)> {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    let field = |row: &serde_json::Value, k: &str| row[k].as_str().unwrap_or("").to_owned();
+    let mut apps: Vec<_> = v["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| field(r, "name").ends_with("-a") && !field(r, "application").is_empty())
+        .map(|r| {
+            (
+                field(r, "uuid"),
+                field(r, "application"),
+                field(r, "application_data"),
+            )
+        })
+        .collect();
+    apps.sort();
+    apps
+}
+
+/// Destinations and timeouts FreeSWITCH reads leniently
+/// (`testdata/live/originate_lenient`): `&park(`, `&park`, `&echo(x`,
+/// `&echo(a)b)`, a timeout `abc` (the default) and `2x` (2 s, then
+/// NO_ANSWER from a parked B leg). The simulator answers each as the switch
+/// did, and its A legs run the application the switch ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lenient_originates_are_read_as_the_switch_reads_them() {
+    let recorded = recorded_api_replies("originate_lenient");
+    let (_, show) = recorded
+        .iter()
+        .find(|(c, _)| c == "show channels as json")
+        .unwrap();
+    let want_apps = a_leg_apps(show);
+    assert_eq!(want_apps.len(), 5, "{want_apps:?}");
+    let config = SimulatorConfig::default()
+        .in_memory()
+        .extension(Extension::new("echo_test", &[("answer", ""), ("echo", "")]))
+        .extension(Extension::park("park_test"));
+    let sim = Simulator::start(config).await.unwrap();
+    let s = CommandSocket::connect_io(sim.connect_in_memory(), ConnectOptions::new("sim"))
+        .await
+        .unwrap();
+    let mut originates = 0;
+    for (cmd, want) in recorded.iter().filter(|(c, _)| c.starts_with("originate ")) {
+        let reply = s.connection().api_raw(cmd).await.unwrap();
+        assert_eq!(reply.text(), want.as_str(), "{cmd}");
+        originates += 1;
+    }
+    assert_eq!(originates, 6);
+    for (uuid, app, data) in &want_apps {
+        let e = sim
+            .wait_event(T, |e| {
+                e.unique_id() == Some(uuid.as_str()) && e.is("CHANNEL_EXECUTE")
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{uuid} ran nothing: {e}"));
+        assert_eq!(
+            (e.application(), e.application_data().unwrap_or("")),
+            (Some(app.as_str()), data.as_str()),
+            "{uuid}"
+        );
+    }
+    let reply = s
+        .connection()
+        .api_raw("show channels as json")
+        .await
+        .unwrap();
+    assert_eq!(a_leg_apps(&reply.text()), want_apps);
+    s.api("hupall").await.unwrap();
+    s.close().await.unwrap();
+}

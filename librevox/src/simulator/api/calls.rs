@@ -131,9 +131,12 @@ fn originate_legs(switch: &Switch, line: &str) -> Result<Legs, &'static str> {
             context: context.clone(),
         },
     };
+    // 0 (or a timeout without digits, which parses as unset) is the
+    // default, as on the switch.
     let secs = var("originate_timeout")
         .and_then(|t| t.parse().ok())
         .or(cmd.timeout_secs().map(u64::from))
+        .filter(|&s| s > 0)
         .unwrap_or(ORIGINATE_TIMEOUT_SECS);
     Ok(((a, b), loopback, then, Duration::from_secs(secs)))
 }
