@@ -10,7 +10,7 @@
 //! with the `percent-encoding` crate, a parsed event's headers are readable.
 
 use bytes::{Bytes, BytesMut};
-use librevox::protocol::packet::read_packet;
+use librevox::protocol::packet::{read_packet, PacketReader};
 use librevox::protocol::{EslCodec, Event, Frame, Limits, Message};
 use tokio_util::codec::Decoder;
 
@@ -193,21 +193,33 @@ pub fn channel_data(data: &[u8]) {
     }
 }
 
-/// The simulator's packet reader (FreeSWITCH's `read_packet`), fed in
-/// pieces as in [`frame`]: every packet it returns is a prefix of what was
-/// fed, and it never returns more bytes than it was given.
+/// The simulator's packet reader (FreeSWITCH's `read_packet`, kept as a
+/// `PacketReader` across reads), fed in pieces as in [`frame`]: it returns
+/// exactly the packets (and the error) that `read_packet` gives on the
+/// whole stream at once, and never more bytes than it was given.
 pub fn packet(data: &[u8]) {
     let Some((&n, rest)) = data.split_first() else {
         return;
     };
     let n = usize::from(n % 16).min(rest.len());
     let (splits, stream) = rest.split_at(n);
+    let mut whole = BytesMut::from(stream);
+    let mut want = Vec::new();
+    let want_err = loop {
+        match read_packet(&mut whole) {
+            Ok(Some(p)) => want.push(p),
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    let mut reader = PacketReader::new();
     let mut buf = BytesMut::new();
+    let (mut got, mut got_err) = (Vec::new(), None);
     let mut fed = 0usize;
     let mut taken = 0usize;
     let mut rest = stream;
     let mut i = 0;
-    while !rest.is_empty() {
+    'feed: while !rest.is_empty() {
         let k = if splits.is_empty() {
             rest.len()
         } else {
@@ -219,20 +231,25 @@ pub fn packet(data: &[u8]) {
         rest = &rest[k..];
         loop {
             let before = buf.len();
-            match read_packet(&mut buf) {
+            match reader.read(&mut buf) {
                 Ok(Some(p)) => {
                     taken += before - buf.len();
                     assert!(taken <= fed);
-                    let _ = (p.command.len(), p.header("Content-Length"));
+                    got.push(p);
                 }
                 Ok(None) => {
                     taken += before - buf.len();
                     break;
                 }
-                Err(_) => return,
+                Err(e) => {
+                    got_err = Some(e);
+                    break 'feed;
+                }
             }
         }
     }
+    assert_eq!(got, want);
+    assert_eq!(got_err, want_err);
 }
 
 /// The CLI's `decode` (its source, compiled in): one JSON line per frame,

@@ -196,6 +196,19 @@ fn wait_or_kill(mut child: std::process::Child, limit: Duration) -> Output {
     }
 }
 
+/// Waits (10 s at most) until a client of `sim` has sent `command` (its
+/// subscription) and been answered: the greeting, the `auth` reply and the
+/// subscription's reply are out.
+async fn wait_subscribed(sim: &Simulator, command: &'static [u8]) {
+    sim.wait_for(Duration::from_secs(10), |s| {
+        s.connections()
+            .iter()
+            .any(|c| c.received.iter().any(|p| p.starts_with(command)) && c.sent.len() >= 3)
+    })
+    .await
+    .expect("the CLI subscribed");
+}
+
 async fn events_of_a_call(output: &str) -> Vec<String> {
     let sim = sim().await;
     let port = sim.local_addr().unwrap().port();
@@ -216,16 +229,7 @@ async fn events_of_a_call(output: &str) -> Vec<String> {
         .spawn()
         .unwrap();
     // Place the call once the subscription is in place.
-    sim.wait_for(Duration::from_secs(10), |s| {
-        s.connections().iter().any(|c| {
-            c.received
-                .iter()
-                .any(|p| p.starts_with(b"event plain CHANNEL_CREATE CHANNEL_PARK\n"))
-                && c.sent.len() >= 3
-        })
-    })
-    .await
-    .expect("the CLI subscribed");
+    wait_subscribed(&sim, b"event plain CHANNEL_CREATE CHANNEL_PARK\n").await;
     sim.place_call(librevox::simulator::CallSpec::new("park"));
     let out = tokio::task::spawn_blocking(move || wait_or_kill(child, Duration::from_secs(20)))
         .await
@@ -646,16 +650,7 @@ async fn events_json_folds_repeated_headers_and_help_names_the_body_field() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    sim.wait_for(Duration::from_secs(10), |s| {
-        s.connections().iter().any(|c| {
-            c.received
-                .iter()
-                .any(|p| p.starts_with(b"event plain CUSTOM x::dup\n"))
-                && c.sent.len() >= 3
-        })
-    })
-    .await
-    .expect("the CLI subscribed");
+    wait_subscribed(&sim, b"event plain CUSTOM x::dup\n").await;
     sim.fire_event(
         "CUSTOM",
         &[
@@ -849,7 +844,6 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_serves_metrics_of_its_connection() {
-    use std::io::BufRead;
     let sim = sim().await;
     let port = sim.local_addr().unwrap().port();
     let mut child = bin()
@@ -867,64 +861,22 @@ async fn events_serves_metrics_of_its_connection() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Read stderr to its end (a closed pipe would fail the child's next
-    // log line); the address line is passed on as it comes.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.strip_prefix("librevox events: metrics on http://") {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(rest.split('/').next().unwrap_or("").to_owned());
-                }
-            }
-        }
-    });
-    let addr = tokio::time::timeout(Duration::from_secs(20), rx)
-        .await
-        .expect("events said where it serves metrics")
-        .expect("events said where it serves metrics before closing stderr");
-    sim.wait_for(Duration::from_secs(10), |s| {
-        s.connections().iter().any(|c| {
-            c.received
-                .iter()
-                .any(|p| p.starts_with(b"event plain CHANNEL_CREATE\n"))
-                && c.sent.len() >= 3
-        })
-    })
-    .await
-    .expect("the CLI subscribed");
+    let lines = stderr_lines(&mut child);
+    let addr = line_after(&lines, "librevox events: metrics on http://");
+    let addr = addr.split('/').next().unwrap().to_owned();
+    wait_subscribed(&sim, b"event plain CHANNEL_CREATE\n").await;
     // The subscription's reply is on its way; the listener counts the
     // connection once it has read it.
     let switch = format!("librevox_connects_total{{switch=\"127.0.0.1:{port}\"}} 1");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let body = loop {
-        let a = addr.clone();
-        let (status, body) = tokio::task::spawn_blocking(move || http_get(&a, "/metrics"))
-            .await
-            .unwrap();
-        assert_eq!(status, 200, "{body}");
-        if body.lines().any(|l| l == switch) {
-            break body;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no `{switch}` in\n{body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert!(
-        body.lines()
-            .any(|l| l == r#"librevox_commands_total{kind="auth"} 1"#),
-        "{body}"
-    );
-    assert!(
-        body.lines()
-            .any(|l| l == r#"librevox_connections{role="inbound"} 1"#),
-        "{body}"
-    );
+    scrape_until(
+        &addr,
+        &[
+            &switch,
+            r#"librevox_commands_total{kind="auth"} 1"#,
+            r#"librevox_connections{role="inbound"} 1"#,
+        ],
+    )
+    .await;
     let (status, body) = tokio::task::spawn_blocking(move || http_get(&addr, "/ready"))
         .await
         .unwrap();
@@ -1046,16 +998,7 @@ async fn log_format_json_writes_one_object_per_line() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    sim.wait_for(Duration::from_secs(10), |s| {
-        s.connections().iter().any(|c| {
-            c.received
-                .iter()
-                .any(|p| p.starts_with(b"event plain CHANNEL_CREATE\n"))
-                && c.sent.len() >= 3
-        })
-    })
-    .await
-    .expect("the CLI subscribed");
+    wait_subscribed(&sim, b"event plain CHANNEL_CREATE\n").await;
     sim.place_call(librevox::simulator::CallSpec::new("park"));
     let out = tokio::task::spawn_blocking(move || wait_or_kill(child, Duration::from_secs(20)))
         .await
@@ -1075,4 +1018,148 @@ async fn log_format_json_writes_one_object_per_line() {
         .unwrap_or_else(|| panic!("no connected record in\n{stderr}"));
     assert_eq!(connected["level"], "INFO");
     assert_eq!(connected["fields"]["addr"], format!("127.0.0.1:{port}"));
+}
+
+/// Passes a child's stderr on, line by line, read to its end (a closed
+/// pipe would fail the child's next line).
+/// A child process killed and reaped when dropped, so a failing test leaves
+/// nothing running (a leaked `librevox sim` once outlived its test).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The rest of the first line starting with `prefix`, within 20 s (the
+/// wait blocks this worker thread only: the tests run multi-threaded).
+fn line_after(lines: &std::sync::mpsc::Receiver<String>, prefix: &str) -> String {
+    tokio::task::block_in_place(|| wait_line(lines, prefix))
+}
+
+fn wait_line(lines: &std::sync::mpsc::Receiver<String>, prefix: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    return rest.to_owned();
+                }
+            }
+            Err(e) => panic!("no line starting with `{prefix}` on stderr: {e}"),
+        }
+    }
+}
+
+/// Scrapes `/metrics` until every line of `want` is in it (10 s at most).
+async fn scrape_until(addr: &str, want: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = addr.to_owned();
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(&a, "/metrics"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        if want.iter().all(|w| body.lines().any(|l| l == *w)) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all of {want:#?} in\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_serves_metrics_of_its_connections_commands_and_events() {
+    let mut sim = Reaped(
+        bin()
+            .args(["sim", "--port", "0", "--metrics", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = stderr_lines(&mut sim.0);
+    let metrics = line_after(&lines, "librevox sim: metrics on http://");
+    let metrics = metrics.split('/').next().unwrap().to_owned();
+    let switch = line_after(&lines, "librevox sim: FreeSWITCH simulator on ");
+    let port = switch
+        .split(' ')
+        .next()
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no port in `{switch}`"));
+    // A subscriber for the call's two CHANNEL_CREATEs (the loopback's A
+    // and B legs), then the call.
+    let events = bin()
+        .args(["events", "--port", &port.to_string(), "--count", "2"])
+        .arg("CHANNEL_CREATE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    scrape_until(
+        &metrics,
+        &[
+            r#"librevox_simulator_connections{role="inbound"} 1"#,
+            r#"librevox_simulator_commands_total{kind="auth"} 1"#,
+            r#"librevox_simulator_commands_total{kind="event"} 1"#,
+        ],
+    )
+    .await;
+    let out = run(args(port, &["originate", "loopback/park", "&park()"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = tokio::task::spawn_blocking(move || wait_or_kill(events, Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        2,
+        "{}",
+        text(&out.stdout)
+    );
+    // Both clients gone: each said `auth`, the subscriber `event`, the
+    // originate `api` (its reply, not an event); the two events reached
+    // the subscriber.
+    let body = scrape_until(
+        &metrics,
+        &[
+            r#"librevox_simulator_connections{role="inbound"} 0"#,
+            r#"librevox_simulator_commands_total{kind="auth"} 2"#,
+            r#"librevox_simulator_commands_total{kind="event"} 1"#,
+            r#"librevox_simulator_commands_total{kind="api"} 1"#,
+            r#"librevox_simulator_events_sent_total{role="inbound"} 2"#,
+        ],
+    )
+    .await;
+    drop(sim);
+    // Nothing but the simulator's series: its process runs no listener.
+    let others: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("librevox_") && !l.starts_with("librevox_simulator_"))
+        .collect();
+    assert!(others.is_empty(), "{body}");
 }

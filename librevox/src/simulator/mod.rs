@@ -46,6 +46,7 @@ mod sequence;
 pub mod serialize;
 mod state;
 mod sync;
+mod telemetry;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -6,6 +6,18 @@ use super::conn::{starts_ci, Conn, Phase, Reply};
 use crate::protocol::server::{self, GOODBYE};
 use crate::simulator::config::EslUser;
 
+/// The verb of a command read before authentication, as
+/// [`unauthenticated`] tells them apart (`other`: refused).
+pub(super) fn kind(cmd: &str) -> &'static str {
+    if starts_ci(cmd, "auth ") {
+        "auth"
+    } else if starts_ci(cmd, "userauth ") {
+        "userauth"
+    } else {
+        "other"
+    }
+}
+
 /// Before authentication only `auth` and `userauth` are understood.
 pub(super) fn unauthenticated(conn: &mut Conn, cmd: &str) -> Reply {
     if starts_ci(cmd, "auth ") {

@@ -14,6 +14,7 @@ use crate::protocol::server;
 use crate::protocol::LogLevel;
 use crate::simulator::core::level_by_name;
 use crate::simulator::sync::{lock, BoxFut};
+use crate::simulator::telemetry;
 
 /// Who may run a command.
 #[derive(Clone, Copy)]
@@ -102,14 +103,18 @@ impl Conn {
 pub(super) async fn dispatch(conn: &mut Conn, pkt: &Packet) -> Reply {
     let cmd = pkt.command.as_str();
     if starts_ci(cmd, "exit") || cmd.starts_with("...") {
+        telemetry::command("exit");
         return Reply::Close(vec![server::command_reply("+OK bye"), conn.goodbye_frame()]);
     }
     if conn.phase == Phase::Unauthenticated {
+        telemetry::command(auth::kind(cmd));
         return auth::unauthenticated(conn, cmd);
     }
     let found = COMMANDS
         .iter()
         .find(|c| starts_ci(cmd, c.prefix) && conn.passes(c.gate, cmd));
+    // The table's prefix without its trailing space: a fixed verb.
+    telemetry::command(found.map_or("other", |c| c.prefix.trim_end()));
     match found.map(|c| c.run) {
         Some(Handler::Sync(f)) => f(conn, pkt),
         Some(Handler::Async(f)) => f(conn, pkt).await,

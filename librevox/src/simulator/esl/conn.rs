@@ -14,6 +14,7 @@ use crate::simulator::channel::{Channel, OutboundCtx, Switch};
 use crate::simulator::config::EslUser;
 use crate::simulator::core::{ConnectionKind, ConnectionRecord, Core};
 use crate::simulator::sync::lock;
+use crate::simulator::telemetry::ConnMetrics;
 
 /// What a command answers.
 pub(super) enum Reply {
@@ -60,6 +61,8 @@ pub(super) struct Conn {
     pub(super) session: Option<Arc<Channel>>,
     /// `linger [<seconds>]` (-1: forever); `None` after `nolinger`.
     pub(super) linger: Option<i64>,
+    /// Counts the connection open until it is dropped, and its events.
+    pub(super) metrics: ConnMetrics,
 }
 
 /// An ASCII case-insensitive prefix test.
@@ -78,6 +81,7 @@ impl Conn {
         let (shared, rx) = Subscriber::new(core.next_id());
         Conn {
             switch: switch.clone(),
+            metrics: ConnMetrics::open(&kind),
             record: core.new_record(kind),
             core,
             shared,

@@ -24,7 +24,7 @@ use super::bus::Out;
 use super::channel::{Channel, OutboundCtx, SocketHost, Switch};
 use super::core::{ConnectionKind, Core};
 use super::sync::lock;
-use crate::protocol::packet::{read_packet, Packet, PacketError};
+use crate::protocol::packet::{Packet, PacketError, PacketReader};
 use crate::protocol::server::{self, GOODBYE};
 use crate::protocol::{event_frame, EventFormat, JsonOptions};
 
@@ -114,9 +114,11 @@ impl Conn {
     /// packet is half read, until the connection closes.
     async fn run<R: AsyncRead + Unpin>(&mut self, mut reader: R) {
         let mut buf = BytesMut::with_capacity(4096);
+        // Keeps its place across reads: a slow peer costs linear work.
+        let mut packets = PacketReader::new();
         let first_deadline = Instant::now() + self.core.cfg.first_packet_timeout;
         loop {
-            if let Flow::Close = self.handle_buffered(&mut buf).await {
+            if let Flow::Close = self.handle_buffered(&mut packets, &mut buf).await {
                 return;
             }
             let idle = buf.iter().all(|&b| b == b'\n' || b == b'\r');
@@ -151,9 +153,9 @@ impl Conn {
     }
 
     /// Handles every whole packet in the buffer.
-    async fn handle_buffered(&mut self, buf: &mut BytesMut) -> Flow {
+    async fn handle_buffered(&mut self, packets: &mut PacketReader, buf: &mut BytesMut) -> Flow {
         loop {
-            match read_packet(buf) {
+            match packets.read(buf) {
                 Ok(Some(pkt)) => {
                     lock(&self.record).received.push(pkt.raw.clone());
                     self.core.notify();
@@ -231,11 +233,11 @@ impl Conn {
                         .to_json_with(JsonOptions::new().empty_body(fired.empty_body)),
                     f => fired.event.encode(f),
                 };
-                self.write(event_frame(format, &payload)).await
+                self.write_event(event_frame(format, &payload)).await
             }
             Out::Diverted(event) => {
                 let format = lock(&self.shared.subs).format;
-                self.write(event.to_frame(format)).await
+                self.write_event(event.to_frame(format)).await
             }
             Out::Log(line) => self.write(server::log_data(&line)).await,
             Out::Down => return self.channel_down().await,
@@ -253,6 +255,15 @@ impl Conn {
         } else {
             Flow::Close
         }
+    }
+
+    /// Writes one event frame, counted once written.
+    async fn write_event(&mut self, frame: bytes::Bytes) -> bool {
+        let ok = self.write(frame).await;
+        if ok {
+            self.metrics.event_sent();
+        }
+        ok
     }
 
     /// §5.5: the socket loop noticed that its channel is down. Without
