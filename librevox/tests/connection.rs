@@ -439,6 +439,64 @@ async fn without_hangup_complete_the_grace_period_ends_the_wait() {
     );
 }
 
+fn hangup_event(uuid: &str, cause: &str) -> String {
+    event(
+        &[
+            ("Event-Name", "CHANNEL_HANGUP"),
+            ("Unique-ID", uuid),
+            ("Hangup-Cause", cause),
+        ],
+        None,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_hangup_application_resolves_with_the_channel_hangup_at_the_grace_end() {
+    // The CHANNEL_HANGUP is kept for the wait it resolves.
+    let config = ConnectionConfig {
+        hangup_grace: Duration::from_millis(500),
+        ..ConnectionConfig::default()
+    };
+    let (conn, _events, mut peer) = pair(config);
+    let t = spawn_execute(
+        &conn,
+        SendMsg::execute("hangup", "").uuid("ch").event_uuid("H"),
+    );
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    peer.send(hangup_event("ch", "NORMAL_CLEARING")).await;
+    let done = t.await.unwrap().unwrap();
+    assert!(done.is("CHANNEL_HANGUP"), "{done:?}");
+    assert_eq!(done.unique_id(), Some("ch"));
+    assert_eq!(done.header("Hangup-Cause"), Some("NORMAL_CLEARING"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hangup_application_sent_after_the_channel_hangup_fails_with_its_cause() {
+    // Nothing waited on the channel when its CHANNEL_HANGUP came, so only
+    // its cause was kept: a `hangup` sent later ends with Error::Hangup at
+    // the grace's end (a Session takes that as the application's success).
+    let config = ConnectionConfig {
+        hangup_grace: Duration::from_millis(500),
+        ..ConnectionConfig::default()
+    };
+    let (conn, _events, mut peer) = pair(config);
+    peer.send(hangup_event("ch", "USER_BUSY")).await;
+    // A round trip: the driver has read the hangup.
+    let c = conn.clone();
+    let status = tokio::spawn(async move { c.api("status").await });
+    peer.packet().await;
+    peer.send(api("UP")).await;
+    status.await.unwrap().unwrap();
+    let t = spawn_execute(
+        &conn,
+        SendMsg::execute("hangup", "").uuid("ch").event_uuid("H"),
+    );
+    peer.packet().await;
+    peer.send(reply("+OK")).await;
+    assert_hangup(t.await.unwrap(), "ch", "USER_BUSY");
+}
+
 #[tokio::test]
 async fn drop_newest_counts_every_dropped_event() {
     let config = ConnectionConfig {

@@ -53,6 +53,25 @@ enum Step {
 /// How many ended channels a connection remembers.
 const ENDED_MEMORY: usize = 4096;
 
+/// A channel that hung up and whose CHANNEL_HANGUP_COMPLETE has not come.
+///
+/// An inbound socket sees every hangup of the switch, and a subscription
+/// without CHANNEL_HANGUP_COMPLETE (or a sync socket) keeps each entry for
+/// the whole grace: so the event itself is kept only when a wait needs it,
+/// and the memory an entry holds does not depend on the event's size
+/// (keeping every CHANNEL_HANGUP, 3-4 KB each, for the 2 s grace held
+/// 300-600 MB at 36k hangups a second in the inbound soak).
+struct Hangup {
+    /// When the grace ends.
+    at: Instant,
+    /// From its CHANNEL_HANGUP (none when only a linger notice said so yet).
+    cause: Option<HangupCause>,
+    /// Its CHANNEL_HANGUP, kept only when an application that ends the call
+    /// (`hangup`) was waiting on the channel when it came: the grace's end
+    /// resolves that wait with it.
+    event: Option<Event>,
+}
+
 struct AppEntry {
     channel: Option<String>,
     /// The application ends the call (`hangup`): the hangup completes it.
@@ -76,9 +95,10 @@ pub(crate) struct Driver<T> {
     handles_alive: bool,
     jobs: HashMap<String, oneshot::Sender<Result<Event>>>,
     apps: HashMap<String, AppEntry>,
-    /// Channels seen hanging up: when their grace ends, and their
-    /// CHANNEL_HANGUP (none when only a linger notice said so yet).
-    hangups: HashMap<String, (Instant, Option<Event>)>,
+    /// Channels seen hanging up: when their grace ends, their cause, and
+    /// their CHANNEL_HANGUP while an application that ends the call waits
+    /// on the channel (the only wait that resolves with it).
+    hangups: HashMap<String, Hangup>,
     /// The grace deadlines of `hangups` in the order they end (each is "now
     /// plus the grace", so pushing keeps the order). An entry whose channel
     /// is gone or has a later deadline is stale and skipped. This keeps the
@@ -478,7 +498,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
         }
         if let Some(ch) = &app.channel {
             // A channel already hung up: give this wait the grace too.
-            if let Some((at, _)) = self.hangups.get_mut(ch) {
+            if let Some(Hangup { at, .. }) = self.hangups.get_mut(ch) {
                 let later = Instant::now() + self.hangup_grace;
                 if later > *at {
                     *at = later;
@@ -566,7 +586,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
             Some("CHANNEL_HANGUP_COMPLETE") => {
                 if let Some(uuid) = event.unique_id() {
                     self.hangups.remove(uuid);
-                    self.end_apps_of(uuid, Some(event));
+                    self.end_apps_of(uuid, event.hangup_cause(), Some(event));
                     self.mark_ended(uuid, event.hangup_cause());
                 }
             }
@@ -578,21 +598,33 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
     /// sync socket may come first): its application waits get the grace.
     fn mark_hangup(&mut self, uuid: &str, hangup: Option<&Event>) {
         let at = Instant::now() + self.hangup_grace;
+        // Only a waiting `hangup` (or `redirect`, `deflect`) resolves with
+        // the event; every other wait needs only its cause.
+        let keep = hangup.is_some()
+            && self
+                .apps
+                .values()
+                .any(|e| e.ends_call && e.channel.as_deref() == Some(uuid));
         let entry = match self.hangups.get_mut(uuid) {
             Some(entry) => entry,
             None => {
                 self.hangup_order.push_back((at, uuid.to_owned()));
-                self.hangups.entry(uuid.to_owned()).or_insert((at, None))
+                self.hangups.entry(uuid.to_owned()).or_insert(Hangup {
+                    at,
+                    cause: None,
+                    event: None,
+                })
             }
         };
         if let Some(event) = hangup {
-            entry.1 = Some(event.clone());
+            entry.cause = event.hangup_cause();
+            entry.event = keep.then(|| event.clone());
         }
     }
 
     /// The grace deadline of `uuid` if `at` is still its current one.
     fn is_current(&self, at: Instant, uuid: &str) -> bool {
-        self.hangups.get(uuid).is_some_and(|(cur, _)| *cur == at)
+        self.hangups.get(uuid).is_some_and(|h| h.at == at)
     }
 
     /// The earliest pending grace deadline (dropping stale queue entries).
@@ -616,9 +648,9 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                 break;
             };
             if self.is_current(at, &uuid) {
-                if let Some((_, hangup)) = self.hangups.remove(&uuid) {
-                    self.end_apps_of(&uuid, hangup.as_ref());
-                    self.mark_ended(&uuid, hangup.as_ref().and_then(Event::hangup_cause));
+                if let Some(hangup) = self.hangups.remove(&uuid) {
+                    self.end_apps_of(&uuid, hangup.cause.clone(), hangup.event.as_ref());
+                    self.mark_ended(&uuid, hangup.cause);
                 }
             }
         }
@@ -638,8 +670,11 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
     /// The channel is gone and no completion will come: its application
     /// waits end, with [`Error::Hangup`] (carrying the cause when the
     /// channel's hangup event was seen), except that an application that
-    /// ends the call succeeds with that event.
-    fn end_apps_of(&mut self, uuid: &str, hangup: Option<&Event>) {
+    /// ends the call succeeds with that event (when it was kept: an
+    /// application that ends the call, sent after the channel's
+    /// CHANNEL_HANGUP was read, gets [`Error::Hangup`], which a `Session`
+    /// takes as that application's success).
+    fn end_apps_of(&mut self, uuid: &str, cause: Option<HangupCause>, hangup: Option<&Event>) {
         let ids: Vec<String> = self
             .apps
             .iter()
@@ -652,7 +687,7 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Driver<T> {
                     Some(event) if entry.ends_call => Ok(event.clone()),
                     _ => Err(Error::Hangup {
                         uuid: uuid.to_owned(),
-                        cause: hangup.and_then(Event::hangup_cause),
+                        cause: cause.clone(),
                     }),
                 };
                 let _ = entry.tx.send(outcome);
