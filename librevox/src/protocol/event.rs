@@ -159,24 +159,103 @@ impl Default for Index {
 /// needs every header ([`Event::headers`], [`Event::len`], a header that is
 /// absent) finishes the scan once, and from then on `all` answers without
 /// taking the lock.
+///
+/// The first lookup of each [`KNOWN`] header notes where it found it (or
+/// that the block has none): those are the few the runtime itself reads
+/// from nearly every event (the driver's routing, the dispatcher, the
+/// sequence check, typical hooks: about ten lookups of four names per
+/// event), and the lookups after the first do not search the spans again.
 struct Parsed {
     /// Where the header lines end in `text` (before the line of the body's
     /// own `Content-Length`, which is not a header).
     end: u32,
     scan: Mutex<Scan>,
-    all: OnceLock<Box<[Span]>>,
+    all: OnceLock<All>,
     /// The decoded values of encoded ones, by span position, each decoded
     /// on first read; the slots are allocated at the first such read (one
     /// per line of the block, the most spans it can have).
     decoded: OnceLock<Box<[OnceLock<Box<str>>]>>,
 }
 
+/// A finished scan: every span, and where each known header is first.
+#[derive(Clone)]
+struct All {
+    spans: Box<[Span]>,
+    first: Firsts,
+}
+
+/// The headers whose first position a lookup notes, as FreeSWITCH spells
+/// them (compared ignoring ASCII case, like every lookup).
+const KNOWN: [&str; 8] = [
+    "Event-Name",
+    "Unique-ID",
+    "Event-Sequence",
+    "Core-UUID",
+    "Event-Subclass",
+    "Hangup-Cause",
+    "Job-UUID",
+    "Application-UUID",
+];
+const EVENT_NAME: usize = 0;
+const UNIQUE_ID: usize = 1;
+const EVENT_SEQUENCE: usize = 2;
+const CORE_UUID: usize = 3;
+const EVENT_SUBCLASS: usize = 4;
+const HANGUP_CAUSE: usize = 5;
+const JOB_UUID: usize = 6;
+const APPLICATION_UUID: usize = 7;
+
+/// The span position of the first occurrence of each [`KNOWN`] header,
+/// noted by the first lookup of it ([`NOT_SEEN`] until then).
+type Firsts = [u32; KNOWN.len()];
+const NOT_SEEN: u32 = u32::MAX;
+/// A [`Firsts`] entry for a header the whole block does not have.
+const ABSENT: u32 = u32::MAX - 1;
+
+/// True when the span's name in `text` is `name` ignoring ASCII case
+/// (see [`Event::name_is`]).
+#[inline]
+fn name_is(text: &[u8], s: &Span, name: &[u8]) -> bool {
+    let own = &text[s.name_start as usize..s.name_end as usize];
+    own.len() == name.len() && (own == name || own.eq_ignore_ascii_case(name))
+}
+
+/// Which [`KNOWN`] header `name` is, if any (ignoring ASCII case; the
+/// length rejects most names at once).
+#[inline]
+fn known(name: &[u8]) -> Option<usize> {
+    let candidates: &[usize] = match name.len() {
+        10 => &[EVENT_NAME],
+        9 => &[UNIQUE_ID, CORE_UUID],
+        14 => &[EVENT_SEQUENCE, EVENT_SUBCLASS],
+        12 => &[HANGUP_CAUSE],
+        8 => &[JOB_UUID],
+        16 => &[APPLICATION_UUID],
+        _ => return None,
+    };
+    candidates.iter().copied().find(|&k| {
+        let want = KNOWN[k].as_bytes();
+        name == want || name.eq_ignore_ascii_case(want)
+    })
+}
+
 /// The part of a header block scanned so far.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Scan {
     spans: Vec<Span>,
     /// Where the next line starts.
     at: u32,
+    first: Firsts,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Scan {
+            spans: Vec::new(),
+            at: 0,
+            first: [NOT_SEEN; KNOWN.len()],
+        }
+    }
 }
 
 impl Clone for Parsed {
@@ -208,21 +287,30 @@ impl Parsed {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Every span, scanning what is left of the block the first time.
-    fn all(&self, text: &[u8]) -> &[Span] {
+    /// The finished scan, scanning what is left of the block the first
+    /// time.
+    fn finished(&self, text: &[u8]) -> Option<&All> {
         if let Some(all) = self.all.get() {
-            return all;
+            return Some(all);
         }
         let mut scan = self.lock();
         if self.all.get().is_none() {
             scan.advance(text, self.end as usize, |_| false);
-            let spans = std::mem::take(&mut scan.spans);
+            let all = All {
+                spans: std::mem::take(&mut scan.spans).into_boxed_slice(),
+                first: scan.first,
+            };
             // Set while the lock is held, so a lookup that takes the lock
             // next finds it (see `find`).
-            let _ = self.all.set(spans.into_boxed_slice());
+            let _ = self.all.set(all);
         }
         drop(scan);
-        self.all.get().map_or(&[], |all| all)
+        self.all.get()
+    }
+
+    /// Every span, scanning what is left of the block the first time.
+    fn all(&self, text: &[u8]) -> &[Span] {
+        self.finished(text).map_or(&[], |all| &all.spans)
     }
 
     /// The first span `wanted` accepts, with its position, scanning no
@@ -230,18 +318,58 @@ impl Parsed {
     fn find(&self, text: &[u8], wanted: impl Fn(&Span) -> bool) -> Option<(usize, Span)> {
         let search = |spans: &[Span]| spans.iter().position(&wanted).map(|i| (i, spans[i]));
         if let Some(all) = self.all.get() {
-            return search(all);
+            return search(&all.spans);
         }
         let mut scan = self.lock();
         if let Some(all) = self.all.get() {
             drop(scan);
-            return search(all);
+            return search(&all.spans);
         }
         if let Some(found) = search(&scan.spans) {
             return Some(found);
         }
         let found = scan.advance(text, self.end as usize, &wanted)?;
         Some((found, scan.spans[found]))
+    }
+
+    /// The first span of the [`KNOWN`] header `k`, with its position:
+    /// where an earlier lookup of it found it, else found as
+    /// [`find`](Parsed::find) finds it, and noted.
+    fn find_known(&self, text: &[u8], k: usize) -> Option<(usize, Span)> {
+        let noted = |spans: &[Span], first: &Firsts| match first[k] {
+            NOT_SEEN => None,
+            ABSENT => Some(None),
+            i => Some(Some((i as usize, spans[i as usize]))),
+        };
+        if let Some(all) = self.all.get() {
+            if let Some(found) = noted(&all.spans, &all.first) {
+                return found;
+            }
+        }
+        let mut scan = self.lock();
+        let end = self.end as usize;
+        let want = KNOWN[k].as_bytes();
+        let is = |s: &Span| name_is(text, s, want);
+        if let Some(all) = self.all.get() {
+            drop(scan);
+            // A finished scan's notes are fixed; one not noted there is
+            // searched (rare: a lookup of it first came after the end).
+            return noted(&all.spans, &all.first)
+                .unwrap_or_else(|| all.spans.iter().position(is).map(|i| (i, all.spans[i])));
+        }
+        if let Some(found) = noted(&scan.spans, &scan.first) {
+            return found;
+        }
+        let found = match scan.spans.iter().position(is) {
+            Some(i) => Some(i),
+            None => scan.advance(text, end, is),
+        };
+        scan.first[k] = match found {
+            Some(i) => i as u32,
+            // Not in the block at all: the scan reached its end.
+            None => ABSENT,
+        };
+        found.map(|i| (i, scan.spans[i]))
     }
 }
 
@@ -424,8 +552,7 @@ impl Event {
     /// differ in their bytes are compared case-folded.
     #[inline]
     fn name_is(&self, s: &Span, name: &[u8]) -> bool {
-        let own = &self.d.text.as_bytes()[s.name_start as usize..s.name_end as usize];
-        own.len() == name.len() && (own == name || own.eq_ignore_ascii_case(name))
+        name_is(self.d.text.as_bytes(), s, name)
     }
 
     /// The value of the span at position `at`: as stored for a built
@@ -502,7 +629,27 @@ impl Event {
     /// The first header with this name (ignoring ASCII case).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.as_bytes();
-        self.find(|s| self.name_is(s, name))
+        match known(name) {
+            Some(k) => self.known_header(k),
+            None => self.find(|s| self.name_is(s, name)),
+        }
+    }
+
+    /// The first header of the [`KNOWN`] name `k`: for a parsed event,
+    /// where its scan noted it.
+    #[inline]
+    fn known_header(&self, k: usize) -> Option<&str> {
+        match &self.d.index {
+            Index::Built(spans) => {
+                let name = KNOWN[k].as_bytes();
+                let at = spans.iter().position(|s| self.name_is(s, name))?;
+                Some(self.value_of(at, &spans[at]))
+            }
+            Index::Parsed(parsed) => {
+                let (at, s) = parsed.find_known(self.d.text.as_bytes(), k)?;
+                Some(self.value_of(at, &s))
+            }
+        }
     }
 
     /// The same as [`header`](Event::header), which ignores ASCII case too
@@ -535,12 +682,12 @@ impl Event {
 
     /// `Event-Name` (absent on diverted events).
     pub fn name(&self) -> Option<&str> {
-        self.header("Event-Name")
+        self.known_header(EVENT_NAME)
     }
 
     /// `Event-Subclass` of a CUSTOM event (`conference::maintenance`).
     pub fn subclass(&self) -> Option<&str> {
-        self.header("Event-Subclass")
+        self.known_header(EVENT_SUBCLASS)
     }
 
     /// True when the event's name is `name` (ASCII case-insensitive), or, for
@@ -560,18 +707,18 @@ impl Event {
 
     /// The channel this event is about (`Unique-ID`).
     pub fn unique_id(&self) -> Option<&str> {
-        self.header("Unique-ID")
+        self.known_header(UNIQUE_ID)
     }
 
     /// `Job-UUID` of a BACKGROUND_JOB event.
     pub fn job_uuid(&self) -> Option<&str> {
-        self.header("Job-UUID")
+        self.known_header(JOB_UUID)
     }
 
     /// `Application-UUID` of CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE: the
     /// `Event-UUID` the sendmsg carried.
     pub fn application_uuid(&self) -> Option<&str> {
-        self.header("Application-UUID")
+        self.known_header(APPLICATION_UUID)
     }
 
     /// `Application` of CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE.
@@ -593,7 +740,7 @@ impl Event {
     /// `Hangup-Cause`, present on events after a hangup, typed (the raw
     /// text is `header("Hangup-Cause")`).
     pub fn hangup_cause(&self) -> Option<HangupCause> {
-        self.header("Hangup-Cause").map(HangupCause::parse)
+        self.known_header(HANGUP_CAUSE).map(HangupCause::parse)
     }
 
     /// The event's type: `Event-Name`, with a CUSTOM event's
@@ -640,12 +787,12 @@ impl Event {
 
     /// `Event-Sequence`, FreeSWITCH's global event counter.
     pub fn sequence(&self) -> Option<u64> {
-        self.header("Event-Sequence")?.parse().ok()
+        self.known_header(EVENT_SEQUENCE)?.parse().ok()
     }
 
     /// `Core-UUID` of the FreeSWITCH instance that fired the event.
     pub fn core_uuid(&self) -> Option<&str> {
-        self.header("Core-UUID")
+        self.known_header(CORE_UUID)
     }
 
     /// The body, if the event has a non-empty one.
@@ -1109,6 +1256,46 @@ mod tests {
         );
     }
 
+    #[test]
+    fn known_headers_are_looked_up_as_any_header() {
+        // Spelled in other cases, duplicated, absent, after colon-less
+        // lines: the typed accessors and `header` agree with a scan of
+        // every header, and a repeated lookup (answered from its note)
+        // gives the same answer.
+        let payload = Bytes::from_static(
+            b"event-name: CUSTOM\nno colon here\nEVENT-SUBCLASS: conference%3A%3Amaintenance\n\
+              Unique-Id: first\nUnique-ID: second\nCore-UUID: core\n\
+              Event-Sequence: 42\nJob-UUIDs: not-it\n\n",
+        );
+        for order in 0..3 {
+            let event = Event::parse_plain(&payload).unwrap();
+            if order == 1 {
+                // The whole block scanned first: the notes come after.
+                assert_eq!(event.len(), 7);
+            }
+            for _ in 0..2 {
+                assert_eq!(event.name(), Some("CUSTOM"));
+                assert_eq!(event.subclass(), Some("conference::maintenance"));
+                assert_eq!(event.unique_id(), Some("first"));
+                assert_eq!(event.header("UNIQUE-id"), Some("first"));
+                assert_eq!(event.core_uuid(), Some("core"));
+                assert_eq!(event.sequence(), Some(42));
+                assert_eq!(event.job_uuid(), None);
+                assert_eq!(event.application_uuid(), None);
+                assert_eq!(event.hangup_cause(), None);
+                assert_eq!(event.header("Job-UUIDs"), Some("not-it"));
+                assert!(event.is("custom conference::maintenance"));
+            }
+            if order == 2 {
+                assert_eq!(event.len(), 7);
+                assert_eq!(event.header_all("unique-id").count(), 2);
+            }
+            let clone = event.clone();
+            assert_eq!(clone.unique_id(), Some("first"));
+            assert_eq!(clone, event);
+        }
+    }
+
     proptest! {
         #[test]
         fn decoding_matches_percent_decode(v in proptest::collection::vec(
@@ -1167,6 +1354,50 @@ mod tests {
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
                 .collect();
             prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn known_header_lookups_match_a_scan_of_every_header(
+            lines in proptest::collection::vec(
+                (0usize..KNOWN.len() + 2, any::<u32>(), "[a-z%0-9]{0,6}"),
+                0..14,
+            ),
+            lookups in proptest::collection::vec((0usize..KNOWN.len(), any::<bool>()), 0..12),
+            finish_first in any::<bool>(),
+        ) {
+            // Names: the known ones (case flipped by the bits of the
+            // number), and two others of a known name's length.
+            let mut block = Vec::new();
+            let mut every = Vec::new();
+            for (k, case, value) in &lines {
+                let name = match *k {
+                    k if k < KNOWN.len() => KNOWN[k],
+                    k if k == KNOWN.len() => "Event-Nome",
+                    _ => "Core-UUIX",
+                };
+                let name: String = name
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| if case >> (i % 32) & 1 == 1 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+                    .collect();
+                block.extend_from_slice(name.as_bytes());
+                block.extend_from_slice(b": ");
+                block.extend_from_slice(value.as_bytes());
+                block.push(b'\n');
+                let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+                every.push((name, decoded.into_owned()));
+            }
+            block.push(b'\n');
+            let event = Event::parse_plain(&Bytes::from(block)).unwrap();
+            if finish_first {
+                prop_assert_eq!(event.len(), every.len());
+            }
+            for (k, typed) in lookups {
+                let want = every.iter().find(|(n, _)| n.eq_ignore_ascii_case(KNOWN[k])).map(|(_, v)| v.as_str());
+                let got = if typed { event.known_header(k) } else { event.header(&KNOWN[k].to_ascii_uppercase()) };
+                prop_assert_eq!(got, want, "{}", KNOWN[k]);
+            }
+            prop_assert_eq!(event.header("Event-Nome"), every.iter().find(|(n, _)| n.eq_ignore_ascii_case("Event-Nome")).map(|(_, v)| v.as_str()));
         }
 
         #[test]
