@@ -350,6 +350,69 @@ FreeSWITCH (Version 1.11.3-dev git cc93a683 2026-11-20 10:10:10Z 64bit) is ready
 min idle cpu 0.00/71.47\n\
 Current Stack Size/Max 240K/8192K\n";
 
+/// The bridge workload's events: `n` events of the inbound workload's calls
+/// (16 interleaved, fresh UUIDs every cycle), each with its own
+/// `Event-Sequence` (1, 2, ...) so that every one has its own `Nats-Msg-Id`
+/// and JetStream stores them all.
+pub struct BridgeStream {
+    /// The events as the blaster writes them (`text/event-plain` frames, no
+    /// patching: the whole run is serialized).
+    pub esl: InboundCycle,
+    /// The same events, in the same order.
+    pub events: Vec<Event>,
+}
+
+/// Builds [`BridgeStream`] of `n` events.
+pub fn bridge_stream(n: usize) -> BridgeStream {
+    let cycle = inbound_cycle(16);
+    let mut templates = Vec::new();
+    let mut codec = EslCodec::default();
+    let mut buf = BytesMut::from(&cycle.bytes[..]);
+    while let Some(frame) = codec.decode(&mut buf).expect("the cycle decodes") {
+        templates.push(Event::parse(EventFormat::Plain, frame.body()).expect("cycle event"));
+    }
+    // Each cycle's calls get fresh UUIDs: the slots' placeholders are the
+    // UUIDs the cycle was built with.
+    let slots: Vec<String> = cycle
+        .uuid_at
+        .iter()
+        .map(|at| String::from_utf8(cycle.bytes[at[0]..at[0] + UUID_LEN].to_vec()).unwrap())
+        .collect();
+    let mut esl = InboundCycle {
+        bytes: Vec::new(),
+        frame_ends: Vec::with_capacity(n),
+        uuid_at: Vec::new(),
+        avg_headers: cycle.avg_headers,
+    };
+    let mut events = Vec::with_capacity(n);
+    let mut fresh: Vec<String> = Vec::new();
+    for k in 0..n {
+        let t = &templates[k % templates.len()];
+        if k % templates.len() == 0 {
+            fresh = slots
+                .iter()
+                .map(|_| String::from_utf8(uuid_bytes().to_vec()).unwrap())
+                .collect();
+        }
+        let mut e = Event::empty();
+        for (name, value) in t.headers() {
+            let mut v = value.to_owned();
+            for (old, new) in slots.iter().zip(&fresh) {
+                if v.contains(old.as_str()) {
+                    v = v.replace(old.as_str(), new);
+                }
+            }
+            e.push_header(name, &v);
+        }
+        e.set_header("Event-Sequence", &(k + 1).to_string());
+        let frame = e.to_frame(EventFormat::Plain);
+        esl.bytes.extend_from_slice(&frame);
+        esl.frame_ends.push(esl.bytes.len());
+        events.push(e);
+    }
+    BridgeStream { esl, events }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

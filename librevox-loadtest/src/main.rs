@@ -7,6 +7,7 @@
 //! (every event counted, every call completed, no protocol error) and exits
 //! non-zero otherwise.
 
+mod bridge;
 mod frames;
 mod fs;
 mod library;
@@ -80,6 +81,14 @@ struct Cli {
     /// profiler: prints the rate and the latency percentiles.
     #[arg(long, value_name = "SIDE", hide = true)]
     profile_api: Option<String>,
+    /// Bridge: events through the JetStream bridge (run with `--only bridge`;
+    /// needs a nats-server, see `$NATS_SERVER`).
+    #[arg(long, default_value_t = 100_000)]
+    bridge_events: usize,
+    /// Run one side of the bridge workload once (`bridge` or `raw`), for a
+    /// profiler.
+    #[arg(long, value_name = "SIDE", hide = true)]
+    profile_bridge: Option<String>,
     /// Soak: outbound calls placed (run with `--only soak`).
     #[arg(long, default_value_t = 1_000_000)]
     soak_calls: usize,
@@ -160,6 +169,9 @@ enum Workload {
     Memory,
     /// Not part of the default set: a long run checking RSS stays flat.
     Soak,
+    /// Not part of the default set (it needs a nats-server): events through
+    /// the JetStream bridge against a raw async-nats publisher.
+    Bridge,
 }
 
 /// Counts WARN and ERROR events logged (by the library) and prints them.
@@ -407,7 +419,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     let all = cli.only.is_empty();
-    let runs = |w: Workload| (all && w != Workload::Soak) || cli.only.contains(&w);
+    let runs = |w: Workload| {
+        (all && w != Workload::Soak && w != Workload::Bridge) || cli.only.contains(&w)
+    };
+    let bridge_events = if cli.smoke { 3_000 } else { cli.bridge_events };
     let warnings = count_warnings();
     machine();
     let mut report = Report::default();
@@ -465,6 +480,18 @@ fn main() -> std::process::ExitCode {
             metrics_cost::record(true);
         }
         rt.block_on(profile_inbound(sizes.events));
+        return std::process::ExitCode::SUCCESS;
+    }
+    if let Some(side) = &cli.profile_bridge {
+        let rt = Flavour::Multi.runtime();
+        let mut report = Report::default();
+        rt.block_on(bridge::profile(
+            &sizes,
+            bridge_events,
+            side == "raw",
+            &mut report,
+        ));
+        report.print(true);
         return std::process::ExitCode::SUCCESS;
     }
     if let Some(side) = &cli.profile_outbound {
@@ -530,6 +557,20 @@ fn main() -> std::process::ExitCode {
         report.runtime = Flavour::Multi.label();
         let rt = Flavour::Multi.runtime();
         rt.block_on(memory(&sizes, &mut report));
+    }
+    if runs(Workload::Bridge) {
+        // What `librevox bridge` runs on: the multi-thread runtime.
+        report.runtime = Flavour::Multi.label();
+        let rt = Flavour::Multi.runtime();
+        let before = load_average();
+        let t = Instant::now();
+        rt.block_on(bridge::bridge(&sizes, bridge_events, &mut report));
+        report.notes.push(format!(
+            "bridge ({}): {:.0} s, load average {before} before, {} after",
+            Flavour::Multi.label(),
+            t.elapsed().as_secs_f64(),
+            load_average()
+        ));
     }
     if runs(Workload::Soak) {
         // Like memory: one process, the multi-thread runtime.

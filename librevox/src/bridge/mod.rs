@@ -14,7 +14,9 @@
 //!   publishes wait for their JetStream ack at once. An ack that fails or
 //!   times out makes the bridge publish again, in order, everything from the
 //!   oldest unacknowledged event on: the Msg-Id lets JetStream drop what it
-//!   already stored, so a retry never doubles an event;
+//!   already stored, so a retry never doubles an event. The time from a
+//!   publish to its ack is recorded in the histogram
+//!   `librevox_bridge_publish_seconds` (label `switch`; see [`telemetry`](crate::telemetry));
 //! * **buffers when NATS is slow or down**, up to
 //!   [`BridgeConfig::max_buffered_events`] events or
 //!   [`BridgeConfig::max_buffered_bytes`] of payload, and then stops reading

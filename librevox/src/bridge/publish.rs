@@ -5,7 +5,7 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, context::PublishError, context::PublishErrorKind};
 use async_nats::HeaderMap;
@@ -119,14 +119,20 @@ pub(super) async fn read_switch(
             let mut item = Item::new(&sw.name, &event);
             // An event bigger than the whole budget takes all of it.
             let want = item.payload.len().clamp(1, budget) as u32;
+            // An event already read is handed over whenever there is room
+            // (biased: a stop does not win a race against a free buffer, or
+            // a graceful stop would drop it); the stop only ends a wait for
+            // room, and that event is counted as dropped.
             let permit = tokio::select! {
-                _ = shutdown.wait() => { count_drop(&sw.name, &counters, 1, "the bridge stopped"); break }
+                biased;
                 p = bytes.clone().acquire_many_owned(want) => p,
+                _ = shutdown.wait() => { count_drop(&sw.name, &counters, 1, "the bridge stopped"); break }
             };
             item._permit = permit.ok();
             let sent = tokio::select! {
-                _ = shutdown.wait() => { count_drop(&sw.name, &counters, 1, "the bridge stopped"); break }
+                biased;
                 r = tx.send(item) => r,
+                _ = shutdown.wait() => { count_drop(&sw.name, &counters, 1, "the bridge stopped"); break }
             };
             if sent.is_err() {
                 count_drop(&sw.name, &counters, 1, "the publisher ended");
@@ -171,7 +177,10 @@ pub(super) async fn publish_loop(
     // Items taken from the channel, oldest first; the first `acks.len()`
     // have been published and wait for their ack.
     let mut queue: VecDeque<Item> = VecDeque::with_capacity(window);
-    let mut acks: VecDeque<AckFuture> = VecDeque::with_capacity(window);
+    // With the time each was published (`librevox_bridge_publish_seconds`).
+    let mut acks: VecDeque<(Instant, AckFuture)> = VecDeque::with_capacity(window);
+    let publish_seconds =
+        metrics::histogram!("librevox_bridge_publish_seconds", "switch" => switch.to_string());
     let mut retry_at: Option<tokio::time::Instant> = None;
     let mut failures = 0u32;
     let mut stopping_at: Option<tokio::time::Instant> = None;
@@ -184,8 +193,9 @@ pub(super) async fn publish_loop(
                 let msg = jetstream::message::PublishMessage::build()
                     .payload(item.payload.clone())
                     .headers(item.headers.clone());
+                let sent_at = Instant::now();
                 match js.send_publish(item.subject.clone(), msg).await {
-                    Ok(fut) => acks.push_back(fut.into_future()),
+                    Ok(fut) => acks.push_back((sent_at, fut.into_future())),
                     Err(e) => {
                         tracing::warn!(switch = %switch, "publish failed: {e}; retrying");
                         retry_at = Some(tokio::time::Instant::now() + retry_delay(failures));
@@ -203,8 +213,9 @@ pub(super) async fn publish_loop(
             biased;
             _ = shutdown.wait(), if stopping_at.is_none() => {
                 stopping_at = Some(tokio::time::Instant::now() + config.stop_grace);
-                // Take what the reader already handed over, then no more.
-                rx.close();
+                // The reader stops too and drops its sender: what it read
+                // until then still comes through (closing the channel here
+                // would drop an event it was handing over), then `None`.
             }
             _ = sleep_until_opt(stop_deadline), if stop_deadline.is_some() => {
                 let left = queue.len() as u64 + drain_count(&mut rx);
@@ -214,10 +225,11 @@ pub(super) async fn publish_loop(
             _ = sleep_until_opt(retry_at), if retry_at.is_some() => {
                 retry_at = None;
             }
-            ack = async { acks.front_mut().expect("guarded").await }, if !acks.is_empty() => {
-                acks.pop_front();
+            ack = async { acks.front_mut().expect("guarded").1.as_mut().await }, if !acks.is_empty() => {
+                let (sent_at, _) = acks.pop_front().expect("guarded");
                 match ack {
                     Ok(ack) => {
+                        publish_seconds.record(sent_at.elapsed().as_secs_f64());
                         queue.pop_front();
                         failures = 0;
                         counters.acked.fetch_add(1, Ordering::Relaxed);

@@ -31,6 +31,7 @@
 //! | `librevox_event_sequence_gaps_total` (switch) | counter | gaps in `Event-Sequence` on an all-events subscription without filters, after the reordering window ([`WINDOW_EVENTS`], [`WINDOW_TIME`]) |
 //! | `librevox_events_missed_total` (switch) | counter | the numbers those gaps left out: events lost |
 //! | `librevox_core_uuid_changes_total` (switch) | counter | a listener saw a new `Core-UUID`: the switch restarted |
+//! | `librevox_bridge_publish_seconds` (switch) | histogram | the JetStream bridge (feature `nats`): from publishing an event to its ack (retried publishes count from their retry) |
 
 mod health;
 #[cfg(feature = "prometheus")]
