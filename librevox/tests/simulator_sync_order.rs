@@ -1,7 +1,10 @@
 //! The end of a call on a sync (`Socket-Mode: static`) outbound socket, in
 //! both orders the real FreeSWITCH delivers it
 //! ([`SyncHangupOrder`]): the exact frames a raw client receives after it
-//! sends the `hangup` application.
+//! sends the `hangup` application. And with a dispatch lag
+//! ([`CallOrder::dispatch_lag`](librevox::simulator::CallOrder::dispatch_lag)),
+//! on a sync and an async socket, the notice overtaking the playback's
+//! completion as the switch's did under load.
 #![cfg(feature = "simulator")]
 
 use std::time::Duration;
@@ -42,25 +45,49 @@ impl Raw {
         }
     }
 
-    /// A frame as one line: the reply text, the notice's disposition, or
-    /// the event's name (with its application).
+    /// The next frame, or `None` once the simulator closed the socket.
+    async fn next_frame(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(f) = self.codec.decode(&mut self.buf).unwrap() {
+                return Some(f);
+            }
+            let n = tokio::time::timeout(T, self.io.read_buf(&mut self.buf))
+                .await
+                .expect("timed out waiting for a frame or the close")
+                .unwrap();
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+
+    /// A frame as one line (see [`summarize`]).
     async fn summary(&mut self) -> (String, Frame) {
         let f = self.frame().await;
-        let s = match f.content_type() {
-            Some("command/reply") => format!("reply {}", f.header("Reply-Text").unwrap()),
-            Some("text/disconnect-notice") => {
-                format!("notice {}", f.header("Content-Disposition").unwrap())
-            }
-            Some("text/event-plain") => {
-                let e = Event::parse_plain(f.body()).unwrap();
-                match e.application() {
-                    Some(app) => format!("{} {app}", e.name().unwrap()),
-                    None => e.name().unwrap().to_owned(),
+        (summarize(&f), f)
+    }
+}
+
+/// A frame as one line: the reply text, the notice's disposition, or the
+/// event's name (with its application).
+fn summarize(f: &Frame) -> String {
+    {
+        {
+            match f.content_type() {
+                Some("command/reply") => format!("reply {}", f.header("Reply-Text").unwrap()),
+                Some("text/disconnect-notice") => {
+                    format!("notice {}", f.header("Content-Disposition").unwrap())
                 }
+                Some("text/event-plain") => {
+                    let e = Event::parse_plain(f.body()).unwrap();
+                    match e.application() {
+                        Some(app) => format!("{} {app}", e.name().unwrap()),
+                        None => e.name().unwrap().to_owned(),
+                    }
+                }
+                other => panic!("unexpected frame {other:?}"),
             }
-            other => panic!("unexpected frame {other:?}"),
-        };
-        (s, f)
+        }
     }
 }
 
@@ -74,11 +101,16 @@ fn sendmsg(app: &str, n: u32) -> String {
 /// Runs answer and hangup on a sync `full` socket with `linger` and returns
 /// what arrived from the hangup's `+OK` up to its completion, and the notice.
 async fn hangup_frames(order: SyncHangupOrder) -> (Vec<String>, Frame) {
-    hangup_frames_with(order, Order::Fixed).await
+    hangup_frames_with(order, Order::Fixed, 0).await
 }
 
-/// [`hangup_frames`] under `order_mode` ([`SimulatorConfig::order`]).
-async fn hangup_frames_with(order: SyncHangupOrder, order_mode: Order) -> (Vec<String>, Frame) {
+/// [`hangup_frames`] under `order_mode` ([`SimulatorConfig::order`]) and
+/// with a dispatch lag of `lag` events ([`SimulatorConfig::dispatch_lag`]).
+async fn hangup_frames_with(
+    order: SyncHangupOrder,
+    order_mode: Order,
+    lag: u32,
+) -> (Vec<String>, Frame) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut config = SimulatorConfig::deterministic(3)
@@ -89,6 +121,7 @@ async fn hangup_frames_with(order: SyncHangupOrder, order_mode: Order) -> (Vec<S
         ));
     config.sync_hangup_order = order;
     config.order = order_mode;
+    config.dispatch_lag = lag;
     let sim = Simulator::start(config).await.unwrap();
     sim.place_call(CallSpec::new("socket_sync_full").uuid(UUID));
     let (io, _) = tokio::time::timeout(T, listener.accept())
@@ -199,11 +232,15 @@ async fn a_seeded_call_gets_the_order_its_seed_draws() {
             order: Order::Seeded(seed),
             ..SimulatorConfig::default()
         };
-        let drawn = config.call_order(UUID).sync_hangup;
+        let call = config.call_order(UUID);
+        let drawn = call.sync_hangup;
         let (seen, notice) =
-            hangup_frames_with(SyncHangupOrder::EventsFirst, Order::Seeded(seed)).await;
+            hangup_frames_with(SyncHangupOrder::EventsFirst, Order::Seeded(seed), 0).await;
+        // A dispatch lag puts the notice first too (what it holds back
+        // beyond the hangup's events, this client waited for).
         let expected = match drawn {
             SyncHangupOrder::NoticeFirst => NOTICE_FIRST,
+            _ if call.dispatch_lag > 0 => NOTICE_FIRST,
             _ => EVENTS_FIRST,
         };
         assert_eq!(seen, expected, "seed {seed} drew {drawn:?}");
@@ -264,5 +301,118 @@ fn captured_hangup_frames() -> Vec<String> {
 async fn notice_first_is_the_order_captured_from_the_switch() {
     assert_eq!(captured_hangup_frames(), NOTICE_FIRST);
     let (seen, _) = hangup_frames(SyncHangupOrder::NoticeFirst).await;
+    assert_eq!(seen, NOTICE_FIRST);
+}
+
+/// Runs answer, playback and hangup on a `mode` socket with `linger 1` and
+/// a dispatch lag of one event, the client reading only each command's
+/// reply before the next (as the differential test's client does), and
+/// returns the events (channel and call states left out) and notices that
+/// came, in order, up to the close.
+async fn lagged_frames(mode: &str) -> Vec<String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut config = SimulatorConfig::deterministic(3)
+        .in_memory()
+        .extension(Extension::socket(
+            "socket_lagged",
+            &format!("127.0.0.1:{port} {mode}"),
+        ));
+    config.dispatch_lag = 1;
+    let sim = Simulator::start(config).await.unwrap();
+    sim.place_call(CallSpec::new("socket_lagged").uuid(UUID));
+    let (io, _) = tokio::time::timeout(T, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut c = Raw {
+        io,
+        codec: EslCodec::default(),
+        buf: BytesMut::new(),
+    };
+    let playback = "sendmsg\ncall-command: execute\nexecute-app-name: playback\n\
+                    execute-app-arg: silence_stream://100\nevent-lock: true\n\n";
+    let mut seen = Vec::new();
+    for cmd in [
+        "connect\n\n",
+        "myevents\n\n",
+        "linger 1\n\n",
+        &sendmsg("answer", 1),
+        playback,
+        &sendmsg("hangup", 2),
+    ] {
+        c.send(cmd).await;
+        loop {
+            let (s, _) = c.summary().await;
+            if s.starts_with("reply") {
+                break;
+            }
+            seen.push(s);
+        }
+    }
+    // Then everything until the switch closes the socket.
+    while let Some(f) = c.next_frame().await {
+        seen.push(summarize(&f));
+    }
+    sim.shutdown().await;
+    seen.retain(|s| !s.starts_with("CHANNEL_STATE") && !s.starts_with("CHANNEL_CALLSTATE"));
+    seen
+}
+
+/// The order of `testdata/live/differential/outbound_sync_full__answer__playback__hangup.switch-2.txt`:
+/// the notice before the playback's CHANNEL_EXECUTE_COMPLETE, which the
+/// client did not wait for (it read the playback's `+OK`, then sent the
+/// hangup).
+#[tokio::test]
+async fn a_dispatch_lag_puts_a_sync_sockets_notice_before_the_playbacks_completion() {
+    assert_eq!(
+        lagged_frames("full").await,
+        [
+            "CHANNEL_EXECUTE answer",
+            "CHANNEL_ANSWER",
+            "CHANNEL_EXECUTE_COMPLETE answer",
+            "CHANNEL_EXECUTE playback",
+            "notice linger",
+            "CHANNEL_EXECUTE_COMPLETE playback",
+            "CHANNEL_EXECUTE hangup",
+            "CHANNEL_HANGUP",
+            "CHANNEL_EXECUTE_COMPLETE hangup",
+            "notice disconnect",
+        ]
+    );
+}
+
+/// The order of `testdata/live/differential/outbound_async_full__answer__playback__hangup.switch-1.txt`:
+/// the client queued the three applications at once, so the hangup began
+/// as the playback ended and the notice overtook the playback's completion
+/// and everything after it.
+#[tokio::test]
+async fn a_dispatch_lag_puts_an_async_sockets_notice_before_the_playbacks_completion() {
+    assert_eq!(
+        lagged_frames("async full").await,
+        [
+            "CHANNEL_PARK",
+            "CHANNEL_EXECUTE answer",
+            "CHANNEL_ANSWER",
+            "CHANNEL_EXECUTE_COMPLETE answer",
+            "CHANNEL_EXECUTE playback",
+            "notice linger",
+            "CHANNEL_EXECUTE_COMPLETE playback",
+            "CHANNEL_EXECUTE hangup",
+            "CHANNEL_HANGUP",
+            "CHANNEL_EXECUTE_COMPLETE hangup",
+            "CHANNEL_UNPARK",
+            "CHANNEL_EXECUTE_COMPLETE socket",
+            "CHANNEL_HANGUP_COMPLETE",
+            "notice disconnect",
+        ]
+    );
+}
+
+/// A client that waits for an event the lag holds back still gets it:
+/// the lag only reorders what comes just before the hangup.
+#[tokio::test]
+async fn a_dispatch_lag_holds_an_event_a_client_waits_for_only_briefly() {
+    let (seen, _) = hangup_frames_with(SyncHangupOrder::EventsFirst, Order::Fixed, 1).await;
     assert_eq!(seen, NOTICE_FIRST);
 }

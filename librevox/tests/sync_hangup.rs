@@ -11,16 +11,22 @@
 //! the linger notice for a while, so the client sees the notice alone first,
 //! as it does against FreeSWITCH.
 //!
+//! With a dispatch lag ([`CallOrder::dispatch_lag`]) the notice also
+//! overtakes what the event-dispatch thread still held as the hangup began
+//! (on a cut-short playback, its CHANNEL_EXECUTE): the outcomes are the
+//! same, on both sockets.
+//!
 //! The `across_seeds` tests run the calls under [`Order::Seeded`], each
-//! call in the order its seed draws, and check that both orders were met.
+//! call in the order its seed draws, and check that both orders, and a
+//! lag, were met.
 #![cfg(feature = "simulator")]
 
 use std::time::Duration;
 
 use librevox::prelude::*;
 use librevox::simulator::{
-    CallSpec, CallerScript, Direction, Extension, Fault, FaultProxy, Order, Rule, Simulator,
-    SimulatorConfig, SyncHangupOrder,
+    CallOrder, CallSpec, CallerScript, Direction, Extension, Fault, FaultProxy, Order, Rule,
+    Simulator, SimulatorConfig, SyncHangupOrder,
 };
 use librevox::{outbound, Error, HangupCause, OutboundSettings};
 use tokio::net::TcpListener;
@@ -79,14 +85,14 @@ const SEEDS: [u64; 4] = [1, 2, 3, 4];
 
 /// Places `CALLS` calls, one after another, on a socket in `mode`, each
 /// run by a fresh listener from `make`, and returns every report and every
-/// session's own result, with the order each call got (`order` for every
-/// call, or under `seeded` the one drawn for its UUID).
+/// session's own result, with the order each call got (`order` and `lag`
+/// for every call, or under `seeded` the one drawn for its UUID).
 async fn run_calls<L, F>(
-    (order, seeded): (SyncHangupOrder, Option<u64>),
+    Case { order, lag, seeded }: Case,
     mode: &str,
     script: CallerScript,
     make: F,
-) -> Vec<(String, String, SyncHangupOrder)>
+) -> Vec<(String, String, CallOrder)>
 where
     L: librevox::OutboundListener,
     F: Fn(Report) -> L,
@@ -108,6 +114,7 @@ where
             &format!("{} {mode}", proxy.addr()),
         ));
     config.sync_hangup_order = order;
+    config.dispatch_lag = lag;
     if let Some(seed) = seeded {
         config.order = Order::Seeded(seed);
     }
@@ -121,7 +128,7 @@ where
     for i in 0..CALLS {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let uuid = format!("5eed0000-0000-4000-8000-{:04}{i:08}", seeded.unwrap_or(0));
-        let drawn = orders.call_order(&uuid).sync_hangup;
+        let drawn = orders.call_order(&uuid);
         sim.place_call(CallSpec::new("ivr").uuid(&uuid).script(script.clone()));
         let (io, _) = tokio::time::timeout(T, listener.accept())
             .await
@@ -140,9 +147,34 @@ where
     results
 }
 
+/// The orders of a run: the hangup order and dispatch lag of every call,
+/// or the seed every call draws its order from.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    order: SyncHangupOrder,
+    lag: u32,
+    seeded: Option<u64>,
+}
+
+fn fixed(order: SyncHangupOrder, lag: u32) -> Case {
+    Case {
+        order,
+        lag,
+        seeded: None,
+    }
+}
+
+fn seeded(seed: u64) -> Case {
+    Case {
+        order: SyncHangupOrder::EventsFirst,
+        lag: 0,
+        seeded: Some(seed),
+    }
+}
+
 /// Every call's script reports `report` and its session ends `Ok`; returns
 /// the orders the calls got.
-async fn hangs_up_with(order: (SyncHangupOrder, Option<u64>), mode: &str) -> Vec<SyncHangupOrder> {
+async fn hangs_up_with(order: Case, mode: &str) -> Vec<CallOrder> {
     let results = run_calls(order, mode, CallerScript::default(), |report| HangsUp {
         report,
     })
@@ -150,7 +182,7 @@ async fn hangs_up_with(order: (SyncHangupOrder, Option<u64>), mode: &str) -> Vec
     check(&results, "hangup: ok", order, mode)
 }
 
-async fn cut_short_with(order: (SyncHangupOrder, Option<u64>), mode: &str) -> Vec<SyncHangupOrder> {
+async fn cut_short_with(order: Case, mode: &str) -> Vec<CallOrder> {
     let script = CallerScript {
         hangup_during: Some(("playback".to_owned(), Duration::from_millis(20))),
         hangup_cause: Some("USER_BUSY".to_owned()),
@@ -161,11 +193,11 @@ async fn cut_short_with(order: (SyncHangupOrder, Option<u64>), mode: &str) -> Ve
 }
 
 fn check(
-    results: &[(String, String, SyncHangupOrder)],
+    results: &[(String, String, CallOrder)],
     report: &str,
-    order: (SyncHangupOrder, Option<u64>),
+    order: Case,
     mode: &str,
-) -> Vec<SyncHangupOrder> {
+) -> Vec<CallOrder> {
     for (i, (got, session, drawn)) in results.iter().enumerate() {
         assert_eq!(
             (got.as_str(), session.as_str()),
@@ -177,28 +209,32 @@ fn check(
 }
 
 async fn hangs_up(order: SyncHangupOrder, mode: &str) {
-    hangs_up_with((order, None), mode).await;
+    hangs_up_with(fixed(order, 0), mode).await;
 }
 
 async fn cut_short(order: SyncHangupOrder, mode: &str) {
-    cut_short_with((order, None), mode).await;
+    cut_short_with(fixed(order, 0), mode).await;
 }
 
-/// Both orders were drawn among `orders`.
-fn both_met(orders: &[SyncHangupOrder]) {
+/// Both orders, and a dispatch lag, were drawn among `orders`.
+fn both_met(orders: &[CallOrder]) {
     for order in [SyncHangupOrder::EventsFirst, SyncHangupOrder::NoticeFirst] {
         assert!(
-            orders.contains(&order),
+            orders.iter().any(|o| o.sync_hangup == order),
             "no call of seeds {SEEDS:?} drew {order:?}: {orders:?}"
         );
     }
+    assert!(
+        orders.iter().any(|o| o.dispatch_lag > 0),
+        "no call of seeds {SEEDS:?} drew a dispatch lag: {orders:?}"
+    );
 }
 
 #[tokio::test]
 async fn hangup_succeeds_on_a_sync_socket_across_seeds() {
     let mut orders = Vec::new();
     for seed in SEEDS {
-        orders.extend(hangs_up_with((SyncHangupOrder::EventsFirst, Some(seed)), "full").await);
+        orders.extend(hangs_up_with(seeded(seed), "full").await);
     }
     both_met(&orders);
 }
@@ -207,7 +243,7 @@ async fn hangup_succeeds_on_a_sync_socket_across_seeds() {
 async fn a_cut_short_playback_carries_the_cause_on_a_sync_socket_across_seeds() {
     let mut orders = Vec::new();
     for seed in SEEDS {
-        orders.extend(cut_short_with((SyncHangupOrder::EventsFirst, Some(seed)), "full").await);
+        orders.extend(cut_short_with(seeded(seed), "full").await);
     }
     both_met(&orders);
 }
@@ -240,4 +276,48 @@ async fn a_cut_short_playback_carries_the_cause_on_a_sync_socket_notice_first() 
 #[tokio::test]
 async fn a_cut_short_playback_carries_the_cause_on_an_async_socket() {
     cut_short(SyncHangupOrder::NoticeFirst, "async full").await;
+}
+
+#[tokio::test]
+async fn hangup_succeeds_on_a_sync_socket_with_a_dispatch_lag() {
+    hangs_up_with(fixed(SyncHangupOrder::EventsFirst, 1), "full").await;
+}
+
+#[tokio::test]
+async fn hangup_succeeds_on_an_async_socket_with_a_dispatch_lag() {
+    hangs_up_with(fixed(SyncHangupOrder::EventsFirst, 1), "async full").await;
+}
+
+#[tokio::test]
+async fn a_cut_short_playback_carries_the_cause_on_a_sync_socket_with_a_dispatch_lag() {
+    cut_short_with(fixed(SyncHangupOrder::EventsFirst, 1), "full").await;
+}
+
+#[tokio::test]
+async fn a_cut_short_playback_carries_the_cause_on_an_async_socket_with_a_dispatch_lag() {
+    cut_short_with(fixed(SyncHangupOrder::EventsFirst, 1), "async full").await;
+}
+
+#[tokio::test]
+async fn hangup_succeeds_on_an_async_socket_across_seeds() {
+    let mut orders = Vec::new();
+    for seed in SEEDS {
+        orders.extend(hangs_up_with(seeded(seed), "async full").await);
+    }
+    assert!(
+        orders.iter().any(|o| o.dispatch_lag > 0),
+        "no call of seeds {SEEDS:?} drew a dispatch lag: {orders:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cut_short_playback_carries_the_cause_on_an_async_socket_across_seeds() {
+    let mut orders = Vec::new();
+    for seed in SEEDS {
+        orders.extend(cut_short_with(seeded(seed), "async full").await);
+    }
+    assert!(
+        orders.iter().any(|o| o.dispatch_lag > 0),
+        "no call of seeds {SEEDS:?} drew a dispatch lag: {orders:?}"
+    );
 }

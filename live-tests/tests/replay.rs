@@ -4,14 +4,23 @@
 //! `LIBREVOX_DIFF_DUMP`. Needs no switch, so it runs in the plain
 //! `cargo test --workspace`: a change to the simulator's caller profile,
 //! loopback variables or inline dialplan that the switch would not make
-//! fails here first.
+//! fails here first. The outbound scripts replay too, the call placed by
+//! the simulator's dialplan under each seed of its order mode: each seed's
+//! transcript must be one of the switch's saved orders, and each saved
+//! order must come from some seed.
 
 use std::path::Path;
 
-use librevox::simulator::{Extension, Simulator, SimulatorConfig};
+use std::collections::BTreeSet;
+
+use librevox::simulator::{Extension, Order, Simulator, SimulatorConfig};
 
 #[path = "differential/channel_data.rs"]
 mod channel_data;
+// Its switch half (`run`, against a real switch) is the differential's.
+#[allow(dead_code)]
+#[path = "differential/outbound.rs"]
+mod outbound;
 #[path = "differential/wire.rs"]
 mod wire;
 
@@ -72,5 +81,44 @@ async fn simulator_matches_the_switchs_saved_channel_data() {
         }
     }
     sim.shutdown().await;
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_simulator_produces_every_saved_outbound_order_and_no_other() {
+    let mut failures = Vec::new();
+    for call in outbound::calls() {
+        let real: BTreeSet<Vec<String>> = saved(call.name).into_iter().collect();
+        assert!(
+            real.len() >= 2,
+            "fewer than two saved switch orders of {:?} in testdata/live/differential",
+            call.name
+        );
+        let mut placed = BTreeSet::new();
+        for seed in outbound::SIM_SEEDS {
+            let config = SimulatorConfig {
+                order: Order::Seeded(seed),
+                ..SimulatorConfig::default()
+            };
+            let t = outbound::run_placed(config, &outbound::seeded_uuid(seed), &call).await;
+            if !real.contains(&t) {
+                failures.push(format!(
+                    "{:?}, seed {seed}: the simulator's transcript is none of the switch's saved \
+                     orders:\n{}",
+                    call.name,
+                    t.join("\n")
+                ));
+            }
+            placed.insert(t);
+        }
+        for t in real.difference(&placed) {
+            failures.push(format!(
+                "{:?}: no seed of {:?} produced this saved order of the switch's:\n{}",
+                call.name,
+                outbound::SIM_SEEDS,
+                t.join("\n")
+            ));
+        }
+    }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

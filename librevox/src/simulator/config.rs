@@ -260,6 +260,10 @@ pub struct SimulatorConfig {
     /// after or before the hangup's events (the real switch does either);
     /// used by every call under [`Order::Fixed`].
     pub sync_hangup_order: SyncHangupOrder,
+    /// How many events an outbound socket's linger notice overtakes beyond
+    /// the hangup's own ([`CallOrder::dispatch_lag`]); used by every call
+    /// under [`Order::Fixed`]. 0 (the default): none.
+    pub dispatch_lag: u32,
     /// One order for every call (default), or each call's drawn from a seed
     /// ([`Order::Seeded`]) among the orders the real switch produces.
     pub order: Order,
@@ -301,6 +305,7 @@ impl Default for SimulatorConfig {
             dialplan: Dialplan::default(),
             globals: Vec::new(),
             sync_hangup_order: SyncHangupOrder::default(),
+            dispatch_lag: 0,
             order: Order::default(),
         }
     }
@@ -355,6 +360,14 @@ impl SimulatorConfig {
     /// }));
     /// ```
     pub fn call_order(&self, uuid: &str) -> CallOrder {
-        order::draw(self.order, uuid, self.sync_hangup_order, self.park_delay)
+        order::draw(
+            self.order,
+            uuid,
+            order::Configured {
+                sync_hangup: self.sync_hangup_order,
+                park_delay: self.park_delay,
+                dispatch_lag: self.dispatch_lag,
+            },
+        )
     }
 }

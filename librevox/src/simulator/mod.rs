@@ -64,7 +64,7 @@ pub use self::config::{
 };
 pub use self::core::{ApiFn, ConnectionKind, ConnectionRecord};
 pub use self::fault_proxy::{Direction, Fault, FaultProxy, ProxyStats, Rule, RuleId};
-pub use self::order::{CallOrder, Order, SyncHangupOrder};
+pub use self::order::{CallOrder, Order, SyncHangupOrder, DISPATCH_HOLD};
 
 use self::bus::Out;
 use self::channel::Switch;

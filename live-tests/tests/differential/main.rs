@@ -32,6 +32,7 @@ use bytes::BytesMut;
 use librevox::protocol::{EslCodec, Event, EventFormat, Frame};
 use librevox::simulator::{Extension, Order, Simulator, SimulatorConfig};
 use librevox_live_tests::{within, Switch, WAIT};
+use outbound::{seeded_uuid, SIM_SEEDS};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
@@ -58,17 +59,6 @@ fn real_outbound_runs() -> usize {
             .unwrap_or_else(|_| panic!("LIBREVOX_DIFF_OUTBOUND_RUNS={v:?} is not a count")),
         Err(_) => REAL_OUTBOUND_RUNS,
     }
-}
-
-/// The seeds of the simulator's order mode ([`Order::Seeded`]) the outbound
-/// scripts run under, each call with the UUID [`seeded_uuid`] gives it (so
-/// which order each seed draws is fixed): together they must produce every
-/// order the switch produced.
-const SIM_SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
-
-/// The UUID of the simulator's call under `seed`.
-fn seeded_uuid(seed: u64) -> String {
-    format!("5eed0000-0000-4000-8000-{seed:012}")
 }
 
 /// Scripts whose simulator transcript is known to differ as a whole (the
@@ -546,57 +536,6 @@ fn with_saved(name: &str, real: &mut BTreeSet<Vec<String>>) -> BTreeSet<Vec<Stri
     saved
 }
 
-/// Saved orders of the switch (files in `testdata/live/differential/`)
-/// that the simulator's order mode does not produce, each with the reason.
-/// Every other saved order must come from one of [`SIM_SEEDS`].
-///
-/// Why the linger notice can overtake events at all (mod_event_socket.c,
-/// FreeSWITCH 1.10/1.11, `read_packet` and `event_handler`): the notice is
-/// written by the socket's own listener thread, straight to the socket,
-/// when its loop finds `switch_channel_down(channel)` — a flag the session
-/// thread sets as it hangs up. The channel's events take another road:
-/// `switch_event_fire` queues them to the core's event-dispatch thread(s),
-/// whose `event_handler` pushes a copy into the listener's `event_queue`,
-/// which the same loop drains just before the down check. So the notice
-/// goes out ahead of every event of the channel that is still in the
-/// dispatch queue when the loop looks: how many depends only on how far
-/// dispatch lags, which load decides (nothing in the code bounds it). On a
-/// socket whose client queued answer, playback and hangup at once, the
-/// hangup starts the instant the playback ends, so under load the playback's
-/// CHANNEL_EXECUTE_COMPLETE is still queued, as in the two entries below.
-/// The simulator models the notice overtaking the hangup's own events
-/// (what a client that waits for each application's completion, as
-/// librevox's sessions do, can meet); these deeper overtakes stay exact
-/// saved transcripts here, each checked against the switch, not a tolerance.
-const UNMODELLED: &[(&str, &str)] = &[
-    (
-        "outbound_sync_full__answer__playback__hangup.switch-2.txt",
-        "seen under load (the test binary looping beside other builds): the linger notice \
-         overtook the event-dispatch thread's backlog from the playback's \
-         CHANNEL_EXECUTE_COMPLETE on; the order mode models the notice overtaking the \
-         hangup's events only (a client waiting for an application's completion before its \
-         next command, as librevox's sessions do, cannot meet more)",
-    ),
-    (
-        "outbound_async_full__answer__playback__hangup.switch-1.txt",
-        "seen under load, as the sync switch-2: on an async socket too the linger notice \
-         overtook the backlog from the playback's CHANNEL_EXECUTE_COMPLETE on; the \
-         simulator's async socket always sends it after the channel's last event",
-    ),
-];
-
-/// The saved transcript `file` of `testdata/live/differential/`.
-fn saved_file(file: &str) -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/live/differential")
-        .join(file);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("UNMODELLED names {}: {e}", path.display()))
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 /// With `LIBREVOX_DIFF_DUMP=DIR`, every transcript is written to `DIR`
 /// (`<script>.switch-<n>.txt`, `<script>.simulator.txt`): the switch's are
 /// regression vectors for `testdata/`.
@@ -728,26 +667,13 @@ async fn simulator_and_switch_agree_on_every_script() {
             }
             placed.insert(t);
         }
-        // Every saved order, unless listed as unmodelled (an order of
-        // this run not saved yet is reported by `with_saved`: save it,
-        // then model it or list it).
-        let unmodelled: BTreeSet<Vec<String>> = UNMODELLED
-            .iter()
-            .map(|(file, _)| saved_file(file))
-            .collect();
+        // Every saved order (an order of this run not saved yet is
+        // reported by `with_saved`: save it, then model it).
         for t in saved.difference(&placed) {
-            if !unmodelled.contains(t) {
-                failures.push(format!(
-                    "script {placed_name:?}: no seed of {SIM_SEEDS:?} made the simulator produce \
-                     this saved order of the switch's (model it, or list it in UNMODELLED):\n{}",
-                    t.join("\n")
-                ));
-            }
-        }
-        for t in placed.intersection(&unmodelled) {
             failures.push(format!(
-                "script {placed_name:?}: the simulator now produces an order listed in \
-                 UNMODELLED; remove its entry:\n{}",
+                "script {placed_name:?}: no seed of {SIM_SEEDS:?} made the simulator produce \
+                 this saved order of the switch's (model it in the simulator's order mode, \
+                 librevox::simulator::Order::Seeded, or add a seed that draws it):\n{}",
                 t.join("\n")
             ));
         }

@@ -16,7 +16,26 @@ use librevox_live_tests::{within, WAIT};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{fresh_uuid, mask, mask_uuids, Conn};
+use super::{fresh_uuid, mask_uuids, Conn};
+
+/// The seeds of the simulator's order mode ([`Order::Seeded`]) the outbound
+/// scripts run under, each call with the UUID [`seeded_uuid`] gives it (so
+/// which order each seed draws is fixed): together they must produce every
+/// order the switch produced, saved ones included. Seeds 1 to 8 draw the
+/// linger notice after or before the hangup's events and the park at each
+/// delay (5 and 7: none the client sees); 10 is the first whose call draws a
+/// dispatch lag ([`CallOrder::dispatch_lag`](librevox::simulator::CallOrder::dispatch_lag)):
+/// the notice overtakes the backlog from the playback's
+/// CHANNEL_EXECUTE_COMPLETE on, on either socket (the switch did so under
+/// load, `..switch-2.txt` sync and `..switch-1.txt` async). A seed whose
+/// call parks at once and lags (34) is left out: the switch has not been
+/// seen to do both in one call.
+pub(super) const SIM_SEEDS: [u64; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 10];
+
+/// The UUID of the simulator's call under `seed`.
+pub(super) fn seeded_uuid(seed: u64) -> String {
+    format!("5eed0000-0000-4000-8000-{seed:012}")
+}
 
 /// How long the test waits for the switch to dial its socket.
 const DIALED: Duration = Duration::from_secs(5);
@@ -112,7 +131,8 @@ fn summary(frame: &Frame, a_leg: &str, out: &mut Vec<String>, events: &mut Vec<S
     };
     for (name, value) in frame.headers() {
         if KEPT.iter().any(|k| k.eq_ignore_ascii_case(name)) {
-            out.push(format!("{name}: {}", mask(name, value)));
+            // None of them is one the inbound scripts mask: UUIDs only.
+            out.push(format!("{name}: {}", mask_uuids(value)));
         }
     }
     if !frame.body().is_empty() {
@@ -151,6 +171,12 @@ async fn read_until(
     }
 }
 
+/// Reads one frame of the control connection, which the transcript leaves
+/// out (a missing one shows as the socket never dialled).
+async fn skip_frame(conn: &mut Conn) {
+    let _ = conn.frame(WAIT).await;
+}
+
 fn conn(stream: TcpStream) -> Conn {
     Conn {
         stream,
@@ -181,8 +207,7 @@ pub(super) async fn run(addr: &str, password: &str, listen_host: &str, call: &Ca
         .unwrap_or_else(|e| panic!("no switch at {addr}: {e}"));
     let mut control = conn(stream);
     let uuid = fresh_uuid();
-    let mut ignored = Vec::new();
-    control.frames(1, &mut ignored).await;
+    skip_frame(&mut control).await;
     let originate = format!(
         "bgapi originate {{origination_uuid={uuid}}}{FAR_END} \
          &socket('{listen_host}:{port} {}')\n\n",
@@ -194,7 +219,7 @@ pub(super) async fn run(addr: &str, password: &str, listen_host: &str, call: &Ca
             .write_all(send.as_bytes())
             .await
             .expect("write");
-        control.frames(1, &mut ignored).await;
+        skip_frame(&mut control).await;
     }
     socket_script(listener, &uuid, call).await
 }

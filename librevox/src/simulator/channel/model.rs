@@ -12,7 +12,7 @@ use super::data::ChanData;
 use crate::protocol::{AnswerState, CallState, ChannelState, Event, HangupCause};
 use crate::simulator::bus::Out;
 use crate::simulator::core::{Core, Src};
-use crate::simulator::order::SyncHangupOrder;
+use crate::simulator::order;
 use crate::simulator::state::number_text;
 use crate::simulator::sync::lock;
 
@@ -339,9 +339,14 @@ impl Channel {
         if !first {
             return false;
         }
-        if core.cfg.call_order(&self.uuid).sync_hangup == SyncHangupOrder::NoticeFirst {
+        let call = core.cfg.call_order(&self.uuid);
+        if order::notice_at_hangup(call, true) {
             // The sync socket's notice overtakes the hangup's events.
             core.send_to_session(&self.uuid, true, || Out::Down);
+        }
+        if order::notice_at_hangup(call, false) {
+            // So does the async socket's, with a dispatch lag.
+            self.push_markers(core);
         }
         self.fire(
             core,

@@ -581,9 +581,14 @@ impl Runner {
         ch.set_var("current_application", app);
         ch.set_var("current_application_data", data);
         let extra = app_headers(app, data, None, app_uuid, opts);
-        if order::notice_before_execute(core.cfg.call_order(&ch.uuid), app) {
+        let call = core.cfg.call_order(&ch.uuid);
+        if order::notice_before_execute(call, app, true) {
             // A sync socket's linger notice overtakes the hangup's events.
             core.send_to_session(&ch.uuid, true, || Out::Down);
+        }
+        if order::notice_before_execute(call, app, false) {
+            // An async socket's too, with a dispatch lag.
+            ch.push_markers(core);
         }
         ch.fire(core, "CHANNEL_EXECUTE", EXEC_SRC, true, &pairs(&extra));
         let line = format!(

@@ -1,6 +1,7 @@
 //! A connection's state and its primitives: the phase it is in, writing
 //! (and recording) frames, the goodbye, leaving the bus.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -9,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::protocol::server::{self, GOODBYE};
-use crate::simulator::bus::{Out, Subscriber};
+use crate::simulator::bus::{Fired, Out, Subscriber};
 use crate::simulator::channel::{Channel, OutboundCtx, Switch};
 use crate::simulator::config::EslUser;
 use crate::simulator::core::{ConnectionKind, ConnectionRecord, Core};
@@ -63,6 +64,13 @@ pub(super) struct Conn {
     pub(super) linger: Option<i64>,
     /// Counts the connection open until it is dropped, and its events.
     pub(super) metrics: ConnMetrics,
+    /// The call's dispatch lag (outbound): how many of the latest events
+    /// are held back, so the linger notice can overtake them
+    /// ([`CallOrder::dispatch_lag`](crate::simulator::CallOrder::dispatch_lag)).
+    pub(super) lag: usize,
+    /// The events held back, oldest first, each with the time it goes out
+    /// at the latest.
+    pub(super) held: VecDeque<(Instant, Arc<Fired>)>,
 }
 
 /// An ASCII case-insensitive prefix test.
@@ -92,6 +100,8 @@ impl Conn {
             outbound: None,
             session: None,
             linger: None,
+            lag: 0,
+            held: VecDeque::new(),
         }
     }
     /// Writes one frame (and records it); false when the peer is gone.
@@ -130,8 +140,14 @@ impl Conn {
         self.core.notify();
     }
 
-    /// Drops queued items matching `pred`, keeping the others in order.
+    /// Drops queued items matching `pred` (held events too), keeping the
+    /// others in order.
     pub(super) fn drain(&mut self, pred: impl Fn(&Out) -> bool) {
+        let held = std::mem::take(&mut self.held);
+        self.held = held
+            .into_iter()
+            .filter(|(_, fired)| !pred(&Out::Event(fired.clone())))
+            .collect();
         let mut keep = Vec::new();
         while let Ok(o) = self.rx.try_recv() {
             if !pred(&o) {

@@ -20,9 +20,10 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Duration, Instant};
 
 use self::conn::{starts_ci, Conn, Phase, Reply};
-use super::bus::Out;
+use super::bus::{Fired, Out};
 use super::channel::{Channel, OutboundCtx, SocketHost, Switch};
 use super::core::{ConnectionKind, Core};
+use super::order::DISPATCH_HOLD;
 use super::sync::lock;
 use crate::protocol::packet::{Packet, PacketError, PacketReader};
 use crate::protocol::server::{self, GOODBYE};
@@ -102,6 +103,8 @@ pub(crate) async fn serve_outbound<T>(
         s.session = Some(channel.uuid.clone());
         s.deferred_down = !ctx.async_mode;
     }
+    conn.lag =
+        usize::try_from(conn.core.cfg.call_order(&channel.uuid).dispatch_lag).unwrap_or(usize::MAX);
     conn.outbound = Some(ctx);
     conn.session = Some(channel);
     conn.core.add_subscriber(conn.shared.clone());
@@ -126,11 +129,19 @@ impl Conn {
                 Phase::Lingering(deadline) => deadline,
                 _ => None,
             };
+            let held_until = self.held.front().map(|(until, _)| *until);
             tokio::select! {
                 biased;
                 out = self.rx.recv(), if idle => {
                     if let Some(out) = out {
                         if let Flow::Close = self.deliver(out).await {
+                            return;
+                        }
+                    }
+                }
+                _ = sleep_until(held_until.unwrap_or_else(Instant::now)), if idle && held_until.is_some() => {
+                    if let Some((_, fired)) = self.held.pop_front() {
+                        if !self.write_fired(&fired).await {
                             return;
                         }
                     }
@@ -225,16 +236,19 @@ impl Conn {
     /// Writes one queued item.
     async fn deliver(&mut self, out: Out) -> Flow {
         let ok = match out {
-            Out::Event(fired) => {
-                let format = lock(&self.shared.subs).format;
-                let payload = match format {
-                    EventFormat::Json => fired
-                        .event
-                        .to_json_with(JsonOptions::new().empty_body(fired.empty_body)),
-                    f => fired.event.encode(f),
-                };
-                self.write_event(event_frame(format, &payload)).await
+            Out::Event(fired) if self.lag > 0 => {
+                // Held back for the dispatch lag: the oldest goes out once
+                // more than the lag are held.
+                self.held.push_back((Instant::now() + DISPATCH_HOLD, fired));
+                let mut ok = true;
+                while ok && self.held.len() > self.lag {
+                    if let Some((_, oldest)) = self.held.pop_front() {
+                        ok = self.write_fired(&oldest).await;
+                    }
+                }
+                ok
             }
+            Out::Event(fired) => self.write_fired(&fired).await,
             Out::Diverted(event) => {
                 let format = lock(&self.shared.subs).format;
                 self.write_event(event.to_frame(format)).await
@@ -242,6 +256,7 @@ impl Conn {
             Out::Log(line) => self.write(server::log_data(&line)).await,
             Out::Down => return self.channel_down().await,
             Out::Shutdown => {
+                self.held.clear();
                 let f = match &self.session {
                     Some(ch) => server::session_disconnect_notice(&ch.uuid, server::SHUTDOWN),
                     None => server::disconnect_notice(server::SHUTDOWN),
@@ -257,6 +272,18 @@ impl Conn {
         }
     }
 
+    /// Writes one fired event in the connection's format.
+    async fn write_fired(&mut self, fired: &Fired) -> bool {
+        let format = lock(&self.shared.subs).format;
+        let payload = match format {
+            EventFormat::Json => fired
+                .event
+                .to_json_with(JsonOptions::new().empty_body(fired.empty_body)),
+            f => fired.event.encode(f),
+        };
+        self.write_event(event_frame(format, &payload)).await
+    }
+
     /// Writes one event frame, counted once written.
     async fn write_event(&mut self, frame: bytes::Bytes) -> bool {
         let ok = self.write(frame).await;
@@ -268,7 +295,9 @@ impl Conn {
 
     /// §5.5: the socket loop noticed that its channel is down. Without
     /// linger it says goodbye and closes (queued events are discarded);
-    /// with linger it sends the linger notice and lingers.
+    /// with linger it sends the linger notice and lingers. Events held
+    /// back for the dispatch lag come after the notice (or are discarded
+    /// with the queue).
     async fn channel_down(&mut self) -> Flow {
         if matches!(self.phase, Phase::Lingering(_)) {
             return Flow::Continue;
@@ -278,6 +307,7 @@ impl Conn {
         };
         match self.linger {
             None => {
+                self.held.clear();
                 while self.rx.try_recv().is_ok() {}
                 self.goodbye().await;
                 Flow::Close
@@ -288,6 +318,14 @@ impl Conn {
                 let deadline =
                     u64::try_from(t).map(|secs| Instant::now() + Duration::from_secs(secs));
                 self.phase = Phase::Lingering(deadline.ok());
+                // What dispatch still held follows the notice; from now on
+                // events go out as they come (their order is kept anyway).
+                self.lag = 0;
+                while let Some((_, fired)) = self.held.pop_front() {
+                    if !self.write_fired(&fired).await {
+                        return Flow::Close;
+                    }
+                }
                 Flow::Continue
             }
         }
