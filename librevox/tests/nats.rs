@@ -628,3 +628,64 @@ async fn start_with_nats_and_consumer_runs_the_listener_on_the_stream() {
     run.abort();
     bridge.stop().await;
 }
+
+/// Waits until the stream listener `name` is (`true`) or is not (`false`)
+/// ready as `/ready` reports it; returns `/ready`'s body then.
+async fn wait_readiness(name: &str, ready: bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let r = librevox::telemetry::Health::global().readiness();
+        if r.not_ready.iter().any(|n| n == name) != ready {
+            return r.to_json();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`{name}` still {} after {WAIT:?}: {}",
+            if ready { "not ready" } else { "ready" },
+            r.to_json()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits for the hook to see the event with this Burst-Index (earlier
+/// ones may come again: at least once).
+async fn seen_index(rx: &mut mpsc::UnboundedReceiver<Seen>, i: usize) {
+    while seen(rx).await.3 != i {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_listener_is_ready_while_its_consumer_fetches_and_not_while_nats_is_down() {
+    let mut nats = NatsServer::start();
+    let s1 = sim("box-one").await;
+    let bridge = start_bridge(config(&nats, vec![switch("fs1", &s1)])).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (halt, task) = start_consumer(&nats, "ready-check", 1, &tx);
+    let name = format!("stream FREESWITCH/ready-check {}", nats.url());
+    // Fetching: an event fired now reaches the hook; and ready.
+    fire(&s1, 0);
+    seen_index(&mut rx, 0).await;
+    wait_readiness(&name, true).await;
+    // NATS gone: not ready, and the body names the listener.
+    nats.kill();
+    let body = wait_readiness(&name, false).await;
+    assert!(
+        body.contains(&format!(r#""{name}""#)) && body.ends_with(r#""ready":false}"#),
+        "{body}"
+    );
+    // NATS back (same port and store): ready again, and fetching again.
+    nats.spawn();
+    wait_readiness(&name, true).await;
+    fire(&s1, 1);
+    seen_index(&mut rx, 1).await;
+    stop(halt, task).await;
+    // Stopped: it leaves `/ready` (not listed as not ready).
+    assert!(
+        !librevox::telemetry::Health::global()
+            .readiness()
+            .not_ready
+            .contains(&name),
+        "a stopped listener is not reported"
+    );
+    bridge.stop().await;
+}

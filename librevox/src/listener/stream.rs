@@ -43,9 +43,15 @@
 //! event socket: its commands fail with [`Error::Closed`](crate::Error::Closed) saying so (send
 //! commands to a bridge: a NATS request on `freeswitch.<switch>.api`).
 //! `connection_completed` and `reconnected` are not called.
+//!
+//! In `/ready` ([`telemetry`](crate::telemetry)) the listener is
+//! `stream <stream>/<consumer> <nats url>`: ready while its NATS
+//! connection is up and its pull consumer is bound and fetching; not ready
+//! while NATS is unreachable (the client reconnects on its own, or the
+//! consumer is bound again) and until the consumer is bound.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
@@ -59,6 +65,7 @@ use crate::bridge::NatsAuth;
 use crate::error::Result;
 use crate::fleet::SUBJECT_ROOT;
 use crate::protocol::{event_json, Event};
+use crate::telemetry::{Component, Health};
 
 /// Where and how a listener consumes from JetStream.
 #[derive(Clone, Debug)]
@@ -163,6 +170,91 @@ const MAX_FAILURES: u32 = 5;
 const NO_SOCKET: &str = "this listener consumes from JetStream and has no event socket; \
      send commands through a bridge (a NATS request on freeswitch.<switch>.api)";
 
+/// A stream listener's `/ready` entry: ready while the NATS connection of
+/// the current bind is up and its consumer is bound.
+struct StreamReady {
+    /// Set under one lock, so concurrent updates cannot leave the entry
+    /// stale.
+    state: Mutex<ReadyState>,
+}
+
+struct ReadyState {
+    /// The entry; `None` once the listener stopped (a NATS client still
+    /// closing may call back after that: it must not bring the entry back
+    /// or mark it not ready).
+    component: Option<Component>,
+    /// The current bind's number.
+    bind: u64,
+    /// Its NATS connection is up.
+    nats: bool,
+    /// Its consumer is bound and fetching.
+    bound: bool,
+}
+
+impl StreamReady {
+    fn register(settings: &StreamSettings) -> StreamReady {
+        let component = Health::global().register(format!(
+            "stream {}/{} {}",
+            settings.stream, settings.consumer, settings.nats_url
+        ));
+        StreamReady {
+            state: Mutex::new(ReadyState {
+                component: Some(component),
+                bind: 0,
+                nats: false,
+                bound: false,
+            }),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ReadyState)) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut state);
+        if let Some(c) = &state.component {
+            c.set_ready(state.nats && state.bound);
+        }
+    }
+
+    /// A new bind begins: its number; nothing of it is up yet.
+    fn next_bind(&self) -> u64 {
+        let mut n = 0;
+        self.update(|s| {
+            s.bind += 1;
+            (s.nats, s.bound) = (false, false);
+            n = s.bind;
+        });
+        n
+    }
+
+    /// Bind `n`'s NATS connection went up or down (a client of an older
+    /// bind, being dropped, does not count).
+    fn nats(&self, n: u64, up: bool) {
+        self.update(|s| {
+            if s.bind == n {
+                s.nats = up;
+            }
+        });
+    }
+
+    fn bound(&self, bound: bool) {
+        self.update(|s| s.bound = bound);
+    }
+
+    /// The listener stopped: its entry leaves `/ready`.
+    fn close(&self) {
+        self.update(|s| s.component = None);
+    }
+}
+
+/// Takes the entry out of `/ready` however [`run_stream`] returns.
+struct CloseOnDrop(Arc<StreamReady>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Runs `listener` on the events of a JetStream stream until `shutdown`:
 /// binds (or creates) the durable pull consumer, hands each event to the
 /// hooks and acknowledges it once they have finished (see [the
@@ -176,16 +268,21 @@ pub async fn run_stream<L: InboundListener>(
 ) -> Result<()> {
     let shutdown: Shutdown = shutdown.into();
     let mut retry = Reconnect::new(settings.backoff);
+    let ready = Arc::new(StreamReady::register(&settings));
+    let _close = CloseOnDrop(ready.clone());
     loop {
         let outcome = tokio::select! {
             _ = shutdown.wait() => return Ok(()),
-            r = bind(&listener, &settings) => r,
+            r = bind(&listener, &settings, &ready) => r,
         };
         let delay = match outcome {
             Ok(messages) => {
                 retry.connected();
                 info!(stream = %settings.stream, consumer = %settings.consumer, "consuming from JetStream");
-                if serve(&listener, messages, &settings, &shutdown).await {
+                ready.bound(true);
+                let stopped = serve(&listener, messages, &settings, &shutdown).await;
+                ready.bound(false);
+                if stopped {
                     return Ok(());
                 }
                 let d = retry.next_delay();
@@ -208,10 +305,26 @@ pub async fn run_stream<L: InboundListener>(
 async fn bind<L: InboundListener>(
     listener: &Arc<L>,
     settings: &StreamSettings,
+    ready: &Arc<StreamReady>,
 ) -> std::result::Result<pull::Stream, String> {
+    let n = ready.next_bind();
+    let on_event = ready.clone();
     let opts = async_nats::ConnectOptions::new()
         .name("librevox-stream")
-        .max_reconnects(None);
+        .max_reconnects(None)
+        .event_callback(move |ev| {
+            let ready = on_event.clone();
+            async move {
+                match ev {
+                    async_nats::Event::Connected => ready.nats(n, true),
+                    async_nats::Event::Disconnected => {
+                        warn!("NATS disconnected; the stream listener is not ready");
+                        ready.nats(n, false);
+                    }
+                    other => tracing::debug!("NATS: {other}"),
+                }
+            }
+        });
     let opts = match &settings.nats_auth {
         NatsAuth::None => opts,
         NatsAuth::UserPassword(u, p) => opts.user_and_password(u.clone(), p.clone()),
@@ -221,6 +334,7 @@ async fn bind<L: InboundListener>(
         .await
         .map_err(|_| format!("connecting to NATS at {}: timed out", settings.nats_url))?
         .map_err(|e| format!("connecting to NATS at {}: {e}", settings.nats_url))?;
+    ready.nats(n, true);
     let js = jetstream::new(client);
     let stream = js
         .get_stream(&settings.stream)
