@@ -225,24 +225,31 @@ async fn stored(js: &jetstream::Context) -> Result<(u64, stream::Config), String
 
 /// The raw publisher: every prepared event, `WINDOW` in flight, acks in
 /// order.
+/// A JetStream context on `url` (as the bridge builds its own) with the
+/// stream deleted; a failure is reported under `side`.
+async fn connect_fresh(url: &str, side: &str, report: &mut Report) -> Option<jetstream::Context> {
+    let client = match async_nats::connect(url).await {
+        Ok(c) => c,
+        Err(e) => {
+            report.check(false, format!("{side}: cannot connect to NATS: {e}"));
+            return None;
+        }
+    };
+    let js = context(client);
+    if let Err(e) = fresh_stream(&js).await {
+        report.check(false, format!("{side}: {e}"));
+        return None;
+    }
+    Some(js)
+}
+
 async fn raw_once(
     url: &str,
     events: &[Prepared],
     deadline: Duration,
     report: &mut Report,
 ) -> Option<Run> {
-    let client = match async_nats::connect(url).await {
-        Ok(c) => c,
-        Err(e) => {
-            report.check(false, format!("bridge (raw): cannot connect to NATS: {e}"));
-            return None;
-        }
-    };
-    let js = context(client);
-    if let Err(e) = fresh_stream(&js).await {
-        report.check(false, format!("bridge (raw): {e}"));
-        return None;
-    }
+    let js = connect_fresh(url, "bridge (raw)", report).await?;
     if let Err(e) = js.create_stream(stream_config()).await {
         report.check(false, format!("bridge (raw): creating the stream: {e}"));
         return None;
@@ -316,18 +323,7 @@ async fn bridge_once(
     report: &mut Report,
 ) -> Option<Run> {
     let n = esl.frame_ends.len();
-    let client = match async_nats::connect(url).await {
-        Ok(c) => c,
-        Err(e) => {
-            report.check(false, format!("bridge: cannot connect to NATS: {e}"));
-            return None;
-        }
-    };
-    let js = context(client);
-    if let Err(e) = fresh_stream(&js).await {
-        report.check(false, format!("bridge: {e}"));
-        return None;
-    }
+    let js = connect_fresh(url, "bridge", report).await?;
     let (addr, started) = crate::blaster(esl, n).await;
     let mut config = BridgeConfig::new(url);
     config.switches.push(SwitchConfig::new(
