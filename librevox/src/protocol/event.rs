@@ -144,7 +144,7 @@ enum Index {
     Built(Vec<Span>),
     /// A parsed event: lines found as lookups need them, values decoded
     /// when first read.
-    Parsed(Box<Parsed>),
+    Parsed(Parsed),
 }
 
 impl Default for Index {
@@ -385,9 +385,11 @@ impl Scan {
         let lines = Lines::new();
         let mut at = self.at as usize;
         if self.spans.capacity() == 0 {
-            // Room for every line at once (a line is about 35 bytes):
-            // growing from nothing would copy the spans four times.
-            self.spans.reserve((end - at) / 32 + 8);
+            // Room for the first 32 lines (FreeSWITCH's own headers, where
+            // most lookups end), 512 bytes, an allocation glibc serves from
+            // its per-thread cache; room for every line at once (a line is
+            // about 35 bytes) was a 2 KB one from its bins.
+            self.spans.reserve(32.min((end - at) / 16 + 1));
         }
         let mut found = None;
         while at < end {
@@ -874,7 +876,7 @@ impl Event {
         match String::from_utf8(head.to_vec()) {
             Ok(text) => EventData {
                 text,
-                index: Index::Parsed(Box::new(Parsed::new(end))),
+                index: Index::Parsed(Parsed::new(end)),
                 body: None,
             }
             .into_event(),
