@@ -419,17 +419,20 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
+/// [`NatsServer::start`], a failure reported.
+fn start_server(report: &mut Report) -> Option<NatsServer> {
+    NatsServer::start()
+        .map_err(|e| report.check(false, format!("bridge: {e}")))
+        .ok()
+}
+
 /// The workload: `repeat` pairs, alternating which side goes first; the
 /// medians, and the median of the pairs' ratios.
 pub async fn bridge(sizes: &Sizes, n: usize, report: &mut Report) {
     // The recorder that captures the bridge's publish latencies.
     crate::metrics_cost::record(false);
-    let server = match NatsServer::start() {
-        Ok(s) => s,
-        Err(e) => {
-            report.check(false, format!("bridge: {e}"));
-            return;
-        }
+    let Some(server) = start_server(report) else {
+        return;
     };
     let url = server.url();
     let built = Instant::now();
@@ -518,12 +521,8 @@ pub async fn bridge(sizes: &Sizes, n: usize, report: &mut Report) {
 /// One side once, for a profiler (`--profile-bridge bridge|raw`).
 pub async fn profile(sizes: &Sizes, n: usize, raw: bool, report: &mut Report) {
     crate::metrics_cost::record(false);
-    let server = match NatsServer::start() {
-        Ok(s) => s,
-        Err(e) => {
-            report.check(false, format!("bridge: {e}"));
-            return;
-        }
+    let Some(server) = start_server(report) else {
+        return;
     };
     let stream = frames::bridge_stream(n);
     let switch = SwitchName::new("fs1").expect("a valid name");

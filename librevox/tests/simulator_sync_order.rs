@@ -71,23 +71,19 @@ impl Raw {
 /// A frame as one line: the reply text, the notice's disposition, or the
 /// event's name (with its application).
 fn summarize(f: &Frame) -> String {
-    {
-        {
-            match f.content_type() {
-                Some("command/reply") => format!("reply {}", f.header("Reply-Text").unwrap()),
-                Some("text/disconnect-notice") => {
-                    format!("notice {}", f.header("Content-Disposition").unwrap())
-                }
-                Some("text/event-plain") => {
-                    let e = Event::parse_plain(f.body()).unwrap();
-                    match e.application() {
-                        Some(app) => format!("{} {app}", e.name().unwrap()),
-                        None => e.name().unwrap().to_owned(),
-                    }
-                }
-                other => panic!("unexpected frame {other:?}"),
+    match f.content_type() {
+        Some("command/reply") => format!("reply {}", f.header("Reply-Text").unwrap()),
+        Some("text/disconnect-notice") => {
+            format!("notice {}", f.header("Content-Disposition").unwrap())
+        }
+        Some("text/event-plain") => {
+            let e = Event::parse_plain(f.body()).unwrap();
+            match e.application() {
+                Some(app) => format!("{} {app}", e.name().unwrap()),
+                None => e.name().unwrap().to_owned(),
             }
         }
+        other => panic!("unexpected frame {other:?}"),
     }
 }
 
@@ -267,20 +263,7 @@ fn captured_hangup_frames() -> Vec<String> {
     let mut codec = EslCodec::default();
     let mut seen = Vec::new();
     while let Some(f) = codec.decode(&mut buf).expect("the capture decodes") {
-        seen.push(match f.content_type() {
-            Some("command/reply") => format!("reply {}", f.header("Reply-Text").unwrap()),
-            Some("text/disconnect-notice") => {
-                format!("notice {}", f.header("Content-Disposition").unwrap())
-            }
-            Some("text/event-plain") => {
-                let e = Event::parse_plain(f.body()).unwrap();
-                match e.application() {
-                    Some(app) => format!("{} {app}", e.name().unwrap()),
-                    None => e.name().unwrap().to_owned(),
-                }
-            }
-            other => panic!("unexpected frame {other:?} in the capture"),
-        });
+        seen.push(summarize(&f));
     }
     assert!(buf.is_empty(), "the capture ends with a whole frame");
     let notice = seen
