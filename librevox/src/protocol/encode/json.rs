@@ -1,5 +1,7 @@
-//! JSON, both shapes an event takes, from one encoder (serde_json) and
-//! one set of header-writing rules:
+//! JSON, both shapes an event takes, with serde_json's escaping and one
+//! set of header-writing rules ([`to_string`] writes the same bytes as
+//! serde_json through [`EventJson`], without its per-byte escaping loop for
+//! strings that need none):
 //!
 //! * FreeSWITCH's `text/event-json` (§4.3): one flat object, headers in wire
 //!   order as strings (an `ARRAY::a|:b` value with more than one element as
