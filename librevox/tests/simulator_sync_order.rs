@@ -94,6 +94,38 @@ fn sendmsg(app: &str, n: u32) -> String {
     )
 }
 
+/// A deterministic in-memory simulator, configured further by `set`, that
+/// places call [`UUID`] through `extension` to a socket (`mode`: `full`,
+/// `async full`) on a fresh port (the extension names the B leg's
+/// `Channel-Name`); the simulator and the connection it made.
+async fn placed_call(
+    extension: &str,
+    mode: &str,
+    set: impl FnOnce(&mut SimulatorConfig),
+) -> (Simulator, Raw) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut config = SimulatorConfig::deterministic(3)
+        .in_memory()
+        .extension(Extension::socket(
+            extension,
+            &format!("127.0.0.1:{port} {mode}"),
+        ));
+    set(&mut config);
+    let sim = Simulator::start(config).await.unwrap();
+    sim.place_call(CallSpec::new(extension).uuid(UUID));
+    let (io, _) = tokio::time::timeout(T, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = Raw {
+        io,
+        codec: EslCodec::default(),
+        buf: BytesMut::new(),
+    };
+    (sim, raw)
+}
+
 /// Runs answer and hangup on a sync `full` socket with `linger` and returns
 /// what arrived from the hangup's `+OK` up to its completion, and the notice.
 async fn hangup_frames(order: SyncHangupOrder) -> (Vec<String>, Frame) {
@@ -107,28 +139,12 @@ async fn hangup_frames_with(
     order_mode: Order,
     lag: u32,
 ) -> (Vec<String>, Frame) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut config = SimulatorConfig::deterministic(3)
-        .in_memory()
-        .extension(Extension::socket(
-            "socket_sync_full",
-            &format!("127.0.0.1:{port} full"),
-        ));
-    config.sync_hangup_order = order;
-    config.order = order_mode;
-    config.dispatch_lag = lag;
-    let sim = Simulator::start(config).await.unwrap();
-    sim.place_call(CallSpec::new("socket_sync_full").uuid(UUID));
-    let (io, _) = tokio::time::timeout(T, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut c = Raw {
-        io,
-        codec: EslCodec::default(),
-        buf: BytesMut::new(),
-    };
+    let (sim, mut c) = placed_call("socket_sync_full", "full", |config| {
+        config.sync_hangup_order = order;
+        config.order = order_mode;
+        config.dispatch_lag = lag;
+    })
+    .await;
     for cmd in ["connect\n\n", "myevents\n\n", "linger\n\n"] {
         c.send(cmd).await;
         assert_eq!(c.frame().await.content_type(), Some("command/reply"));
@@ -293,26 +309,7 @@ async fn notice_first_is_the_order_captured_from_the_switch() {
 /// returns the events (channel and call states left out) and notices that
 /// came, in order, up to the close.
 async fn lagged_frames(mode: &str) -> Vec<String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut config = SimulatorConfig::deterministic(3)
-        .in_memory()
-        .extension(Extension::socket(
-            "socket_lagged",
-            &format!("127.0.0.1:{port} {mode}"),
-        ));
-    config.dispatch_lag = 1;
-    let sim = Simulator::start(config).await.unwrap();
-    sim.place_call(CallSpec::new("socket_lagged").uuid(UUID));
-    let (io, _) = tokio::time::timeout(T, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut c = Raw {
-        io,
-        codec: EslCodec::default(),
-        buf: BytesMut::new(),
-    };
+    let (sim, mut c) = placed_call("socket_lagged", mode, |config| config.dispatch_lag = 1).await;
     let playback = "sendmsg\ncall-command: execute\nexecute-app-name: playback\n\
                     execute-app-arg: silence_stream://100\nevent-lock: true\n\n";
     let mut seen = Vec::new();
